@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * vpnwalld: settings from the environment and flags, then the daemon. Exit codes: 0 on a
+ * requested stop, 1 on a runtime failure, 2 on invalid settings.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "vpnwall/config.h"
+#include "vpnwall/daemon.h"
+#include "vpnwall/log.h"
+
+#define VW_LOG_MODULE "main"
+
+extern char **environ;
+
+int main(int argc, char **argv)
+{
+	struct vw_config cfg;
+	struct vw_daemon *d = NULL;
+	char err[512] = "";
+	int r;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			fputs(vw_config_usage(), stdout);
+			return 0;
+		}
+		if (strcmp(argv[i], "--version") == 0) {
+			puts("vpnwalld " VW_VERSION);
+			return 0;
+		}
+	}
+	r = vw_config_parse(&cfg, environ, argc, argv, err, sizeof(err));
+	if (r < 0) {
+		fprintf(stderr, "vpnwalld: %s\n", err);
+		vw_config_done(&cfg);
+		return 2;
+	}
+	vw_log_set_level(cfg.log_level);
+
+	r = vw_daemon_new(&cfg, &d);
+	if (r < 0) {
+		log_error_errno(r, "cannot start");
+		vw_config_done(&cfg);
+		return 1;
+	}
+	r = vw_daemon_run(d);
+	vw_daemon_free(d);
+	vw_config_done(&cfg);
+	return r < 0 ? 1 : 0;
+}

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Daemon settings from the environment and equivalent command-line flags (flags win).
+ * Every setting NAME has the flag --name (lowercase, '_' -> '-'). Pure: the caller passes
+ * the environment and argv; nothing is read or printed here.
+ */
+#ifndef VW_CONFIG_H
+#define VW_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "vpnwall/log.h"
+
+struct vw_dst;
+
+#define VW_CONFIG_NETWORKS_MAX 256
+
+struct vw_config {
+	char docker_socket[108]; /* unix socket path from DOCKER_HOST (sun_path size) */
+	char **networks_include; /* GATEWAY_NETWORKS names; none = every bridge network */
+	size_t n_include;
+	char **networks_exclude; /* GATEWAY_NETWORKS !names */
+	size_t n_exclude;
+	struct vw_dst *default_outbound; /* DEFAULT_OUTBOUND, granted to every managed container */
+	size_t n_default_outbound;
+	bool dry_run; /* DRY_RUN: count what would be dropped, drop nothing */
+	enum vw_log_level log_level; /* LOG_LEVEL */
+	char nft_table[65]; /* NFT_TABLE: name of our table in the inet family */
+	char dns_servers[512]; /* DNS_SERVERS: "ip[:port],..."; empty = /etc/resolv.conf */
+	unsigned dns_ttl_min; /* DNS_TTL_MIN: seconds, floor for refreshing a name */
+	unsigned dns_ttl_max; /* DNS_TTL_MAX: seconds, ceiling for refreshing a name */
+};
+
+/*
+ * vw_config_parse - fill @c from @envp (NULL-terminated "NAME=value") and @argv.
+ * Returns 0, or -EINVAL with a one-line message naming the setting and the bad value in
+ * @err. @c must be released with vw_config_done() either way.
+ */
+int vw_config_parse(struct vw_config *c, char *const *envp, int argc, char *const *argv,
+		    char *err, size_t errsize);
+
+/* vw_config_done - free what @c holds. */
+void vw_config_done(struct vw_config *c);
+
+/* vw_config_usage - the --help text (static). */
+const char *vw_config_usage(void);
+
+/* vw_config_network_is_selected - whether GATEWAY_NETWORKS selects network @name. */
+bool vw_config_network_is_selected(const struct vw_config *c, const char *name);
+
+#endif

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Docker Engine API client over the unix socket (libcurl multi, driven by the event loop).
+ * It keeps a consistent picture with as little traffic as possible: the events stream is
+ * opened first, then networks and containers are listed once; afterwards every relevant
+ * event triggers a single inspect of the container concerned. If the stream breaks, it
+ * reconnects with backoff and delivers a fresh full snapshot. It never polls.
+ */
+#ifndef VW_DOCKER_H
+#define VW_DOCKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct vw_container;
+struct vw_docker;
+struct vw_docker_event;
+struct vw_loop;
+struct vw_network;
+
+struct vw_docker_ops {
+	/* A full snapshot after (re)connecting. Takes ownership of both arrays. */
+	void (*synced)(void *ud, struct vw_container *cs, size_t n, struct vw_network *nets,
+		       size_t n_nets);
+	/* Container @id changed; @c is its new state (ownership moves), NULL if it is gone. */
+	void (*container)(void *ud, const char *id, struct vw_container *c);
+	/* The network list changed. Takes ownership. */
+	void (*networks)(void *ud, struct vw_network *nets, size_t n);
+	/* An event arrived (for metrics). */
+	void (*event)(void *ud, const struct vw_docker_event *ev);
+	/* The connection went down (@reason) or came back and synced (@reason NULL). */
+	void (*state)(void *ud, bool synced, const char *reason);
+};
+
+/* vw_docker_new - a client for the socket at @path; call vw_docker_start() to connect. */
+int vw_docker_new(struct vw_loop *loop, const char *path, const struct vw_docker_ops *ops,
+		  void *ud, struct vw_docker **ret_docker);
+
+/* vw_docker_free - abort all transfers. Accepts NULL. */
+void vw_docker_free(struct vw_docker *d);
+
+/* vw_docker_start - begin connecting (and keep reconnecting). */
+int vw_docker_start(struct vw_docker *d);
+
+/* vw_docker_timeout - ms until vw_docker_process_timeouts() is due, or -1. */
+int vw_docker_timeout(struct vw_docker *d);
+
+/* vw_docker_process_timeouts - run curl's and our own (reconnect) timers when due. */
+void vw_docker_process_timeouts(struct vw_docker *d);
+
+/* vw_docker_api_version - the negotiated API version ("" before the first connect). */
+const char *vw_docker_api_version(const struct vw_docker *d);
+
+#endif

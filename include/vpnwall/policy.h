@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * What Docker told us (containers, networks) plus settings and resolved names -> the
+ * desired ruleset. Pure: the inputs are plain data, the output is a vw_ruleset; nothing is
+ * read, logged or applied here.
+ *
+ * Rules it implements:
+ *  - a network is managed when its driver is "bridge" and GATEWAY_NETWORKS selects it;
+ *  - a running container with an address on a managed network is managed, unless it opted
+ *    out with vpn.enable=false (its addresses are then exempt);
+ *  - containers that share another's network namespace add their labels to the owner's
+ *    policy, since their packets carry the owner's addresses;
+ *  - a managed container may reach its vpn.outbound and vpn.allow destinations and
+ *    DEFAULT_OUTBOUND; everything else is dropped (or counted when auditing);
+ *  - an address claimed by two containers is dispatched to neither (fail closed).
+ */
+#ifndef VW_POLICY_H
+#define VW_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vpnwall/labels.h"
+
+struct vw_config;
+struct vw_names;
+struct vw_ruleset;
+
+#define VW_ID_MAX 64
+#define VW_CONTAINER_NAME_MAX 127
+#define VW_ENDPOINTS_MAX 64
+
+struct vw_network {
+	char id[VW_ID_MAX + 1];
+	char name[256];
+	char bridge[16]; /* host interface of a bridge network, "" otherwise */
+	bool is_bridge; /* driver "bridge" */
+};
+
+struct vw_endpoint {
+	char network_id[VW_ID_MAX + 1];
+	char network[256]; /* network name, for display */
+	bool has4;
+	bool has6;
+	uint8_t addr4[4];
+	uint8_t addr6[16];
+};
+
+struct vw_container {
+	char id[VW_ID_MAX + 1];
+	char name[VW_CONTAINER_NAME_MAX + 1]; /* without Docker's leading '/' */
+	char netns_owner[VW_ID_MAX + 1]; /* "container:<id>" network mode: the owner's id */
+	bool host_network; /* network mode "host": never crosses the forward hook */
+	bool running;
+	struct vw_endpoint *eps;
+	size_t n_eps;
+	struct vw_labels labels; /* parsed at ingest */
+};
+
+/* vw_container_done - free what @c holds. */
+void vw_container_done(struct vw_container *c);
+
+/*
+ * vw_policy_compile - the desired ruleset for @containers on @networks under @cfg.
+ * Marks every domain name in use as wanted in @names (see vw_names_begin()) and uses the
+ * addresses already known there. Returns 0 or -ENOMEM; *ret_rs is written only on success.
+ */
+int vw_policy_compile(const struct vw_container *containers, size_t n_containers,
+		      const struct vw_network *networks, size_t n_networks,
+		      const struct vw_config *cfg, struct vw_names *names, uint64_t now,
+		      struct vw_ruleset *ret_rs);
+
+#endif

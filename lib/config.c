@@ -1,0 +1,353 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Settings. One table lists every setting once; the environment is applied first, then
+ * flags, so a flag always overrides the environment. A bad value never falls back to a
+ * default: the daemon refuses to start rather than enforce something the user did not ask.
+ */
+#include "vpnwall/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vpnwall/labels.h"
+#include "vpnwall/util.h"
+
+typedef int (*setting_fn)(struct vw_config *c, const char *value, char *err, size_t errsize);
+
+struct setting {
+	const char *env;
+	const char *flag;
+	bool is_bool; /* the flag may be given without a value, meaning true */
+	setting_fn set;
+	const char *help;
+};
+
+static int set_docker_host(struct vw_config *c, const char *v, char *err, size_t errsize)
+{
+	const char *path = v;
+
+	if (strncmp(v, "unix://", 7) == 0)
+		path = v + 7;
+	else if (strstr(v, "://")) {
+		snprintf(err, errsize, "DOCKER_HOST='%s': only unix:// sockets are supported", v);
+		return -EINVAL;
+	}
+	if (path[0] != '/') {
+		snprintf(err, errsize, "DOCKER_HOST='%s': the socket path must be absolute", v);
+		return -EINVAL;
+	}
+	if (vw_strscpy(c->docker_socket, path, sizeof(c->docker_socket)) < 0) {
+		snprintf(err, errsize, "DOCKER_HOST='%s': socket path longer than 107 bytes", v);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void free_strv(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static int push_str(char ***v, size_t *n, const char *s, size_t len)
+{
+	char **p, *d;
+
+	d = strndup(s, len);
+	if (!d)
+		return -ENOMEM;
+	p = reallocarray(*v, *n + 1, sizeof(*p));
+	if (!p) {
+		free(d);
+		return -ENOMEM;
+	}
+	*v = p;
+	p[(*n)++] = d;
+	return 0;
+}
+
+static bool valid_network_name(const char *s, size_t len)
+{
+	if (len == 0 || len > 255)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!isalnum((unsigned char)s[i]) && !strchr("_.-", s[i]))
+			return false;
+	return true;
+}
+
+static int set_networks(struct vw_config *c, const char *v, char *err, size_t errsize)
+{
+	free_strv(c->networks_include, c->n_include);
+	free_strv(c->networks_exclude, c->n_exclude);
+	c->networks_include = c->networks_exclude = NULL;
+	c->n_include = c->n_exclude = 0;
+
+	for (const char *p = v; *p;) {
+		const char *start, *end;
+		bool exclude = false;
+		int r;
+
+		while (*p == ',' || isspace((unsigned char)*p))
+			p++;
+		if (!*p)
+			break;
+		if (*p == '!') {
+			exclude = true;
+			p++;
+		}
+		start = p;
+		while (*p && *p != ',')
+			p++;
+		end = p;
+		while (end > start && isspace((unsigned char)end[-1]))
+			end--;
+		if (!valid_network_name(start, (size_t)(end - start))) {
+			snprintf(err, errsize, "GATEWAY_NETWORKS='%s': '%.*s' is not a Docker network name", v,
+				 (int)(end - start), start);
+			return -EINVAL;
+		}
+		if (c->n_include + c->n_exclude >= VW_CONFIG_NETWORKS_MAX) {
+			snprintf(err, errsize, "GATEWAY_NETWORKS: more than %d networks", VW_CONFIG_NETWORKS_MAX);
+			return -EINVAL;
+		}
+		if (exclude)
+			r = push_str(&c->networks_exclude, &c->n_exclude, start, (size_t)(end - start));
+		else
+			r = push_str(&c->networks_include, &c->n_include, start, (size_t)(end - start));
+		if (r < 0) {
+			snprintf(err, errsize, "out of memory");
+			return r;
+		}
+	}
+	return 0;
+}
+
+static int set_default_outbound(struct vw_config *c, const char *v, char *err, size_t errsize)
+{
+	struct vw_labels l = { 0 };
+	int r;
+
+	r = vw_labels_add(&l, VW_LABEL_OUTBOUND, v);
+	if (r < 0) {
+		snprintf(err, errsize, "out of memory");
+		goto out;
+	}
+	if (l.n_errors > 0) {
+		snprintf(err, errsize, "DEFAULT_OUTBOUND: '%s': %s", l.errors[0].token,
+			 l.errors[0].reason);
+		r = -EINVAL;
+		goto out;
+	}
+	free(c->default_outbound);
+	c->default_outbound = TAKE_PTR(l.outbound);
+	c->n_default_outbound = l.n_outbound;
+out:
+	vw_labels_done(&l);
+	return r;
+}
+
+static int set_dry_run(struct vw_config *c, const char *v, char *err, size_t errsize)
+{
+	if (vw_streq_ci(v, "true") || strcmp(v, "1") == 0 || vw_streq_ci(v, "yes"))
+		c->dry_run = true;
+	else if (vw_streq_ci(v, "false") || strcmp(v, "0") == 0 || vw_streq_ci(v, "no") || !*v)
+		c->dry_run = false;
+	else {
+		snprintf(err, errsize, "DRY_RUN='%s': must be true or false", v);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int set_log_level(struct vw_config *c, const char *v, char *err, size_t errsize)
+{
+	if (vw_log_parse_level(v, &c->log_level) < 0) {
+		snprintf(err, errsize, "LOG_LEVEL='%s': must be error, warn, info or debug", v);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int set_nft_table(struct vw_config *c, const char *v, char *err, size_t errsize)
+{
+	size_t n = strlen(v);
+
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)v[i]) && v[i] != '_' && v[i] != '-')
+			n = 0;
+	if (n == 0 || n >= sizeof(c->nft_table) || !isalpha((unsigned char)v[0])) {
+		snprintf(err, errsize, "NFT_TABLE='%s': must be 1 to 64 letters, digits, '_' or '-', starting with a letter", v);
+		return -EINVAL;
+	}
+	memcpy(c->nft_table, v, n + 1);
+	return 0;
+}
+
+static int set_dns_servers(struct vw_config *c, const char *v, char *err, size_t errsize)
+{
+	/* Only the shape is checked here; c-ares validates each address when it is applied. */
+	for (const char *p = v; *p; p++)
+		if (!isxdigit((unsigned char)*p) && !strchr(".:[],", *p)) {
+			snprintf(err, errsize, "DNS_SERVERS='%s': expected addresses like 198.51.100.53,[2001:db8::53]:53", v);
+			return -EINVAL;
+		}
+	if (vw_strscpy(c->dns_servers, v, sizeof(c->dns_servers)) < 0) {
+		snprintf(err, errsize, "DNS_SERVERS: longer than 511 bytes");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int set_seconds(const char *name, unsigned *out, const char *v, char *err,
+		       size_t errsize)
+{
+	unsigned long n;
+
+	if (vw_parse_uint(v, 1, 86400, &n) < 0) {
+		snprintf(err, errsize, "%s='%s': must be a number of seconds from 1 to 86400", name, v);
+		return -EINVAL;
+	}
+	*out = (unsigned)n;
+	return 0;
+}
+
+static int set_ttl_min(struct vw_config *c, const char *v, char *err, size_t errsize)
+{
+	return set_seconds("DNS_TTL_MIN", &c->dns_ttl_min, v, err, errsize);
+}
+
+static int set_ttl_max(struct vw_config *c, const char *v, char *err, size_t errsize)
+{
+	return set_seconds("DNS_TTL_MAX", &c->dns_ttl_max, v, err, errsize);
+}
+
+static const struct setting settings[] = {
+	{ "DOCKER_HOST", "--docker-host", false, set_docker_host,
+	  "Docker API socket (default unix:///var/run/docker.sock)" },
+	{ "GATEWAY_NETWORKS", "--gateway-networks", false, set_networks,
+	  "networks to manage, '!name' excludes (default: every bridge network)" },
+	{ "DEFAULT_OUTBOUND", "--default-outbound", false, set_default_outbound,
+	  "destinations every managed container may reach (vpn.outbound syntax)" },
+	{ "DRY_RUN", "--dry-run", true, set_dry_run, "count what would be dropped, drop nothing" },
+	{ "LOG_LEVEL", "--log-level", false, set_log_level, "error, warn, info (default) or debug" },
+	{ "NFT_TABLE", "--nft-table", false, set_nft_table, "our nftables table (default vpnwall)" },
+	{ "DNS_SERVERS", "--dns-servers", false, set_dns_servers,
+	  "resolvers for outbound names (default: /etc/resolv.conf)" },
+	{ "DNS_TTL_MIN", "--dns-ttl-min", false, set_ttl_min,
+	  "seconds; names are refreshed no more often (default 5)" },
+	{ "DNS_TTL_MAX", "--dns-ttl-max", false, set_ttl_max,
+	  "seconds; names are refreshed at least this often (default 600)" },
+};
+
+static const char *env_value(char *const *envp, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (; envp && *envp; envp++)
+		if (strncmp(*envp, name, n) == 0 && (*envp)[n] == '=')
+			return *envp + n + 1;
+	return NULL;
+}
+
+static int defaults(struct vw_config *c)
+{
+	*c = (struct vw_config){
+		.log_level = VW_LOG_INFO,
+		.dns_ttl_min = 5,
+		.dns_ttl_max = 600,
+	};
+	(void)vw_strscpy(c->docker_socket, "/var/run/docker.sock", sizeof(c->docker_socket));
+	(void)vw_strscpy(c->nft_table, "vpnwall", sizeof(c->nft_table));
+	return 0;
+}
+
+int vw_config_parse(struct vw_config *c, char *const *envp, int argc, char *const *argv,
+		    char *err, size_t errsize)
+{
+	int r;
+
+	(void)defaults(c);
+	for (size_t i = 0; i < ELEMENTSOF(settings); i++) {
+		const char *v = env_value(envp, settings[i].env);
+
+		if (v) {
+			r = settings[i].set(c, v, err, errsize);
+			if (r < 0)
+				return r;
+		}
+	}
+
+	for (int a = 1; a < argc; a++) {
+		const struct setting *s = NULL;
+		const char *arg = argv[a], *v = NULL, *eq = strchr(arg, '=');
+		size_t n = eq ? (size_t)(eq - arg) : strlen(arg);
+
+		for (size_t i = 0; i < ELEMENTSOF(settings); i++)
+			if (strlen(settings[i].flag) == n && strncmp(arg, settings[i].flag, n) == 0)
+				s = &settings[i];
+		if (!s) {
+			snprintf(err, errsize, "unknown option '%s' (see --help)", arg);
+			return -EINVAL;
+		}
+		if (eq)
+			v = eq + 1;
+		else if (s->is_bool)
+			v = "true";
+		else if (a + 1 < argc)
+			v = argv[++a];
+		else {
+			snprintf(err, errsize, "option '%s' needs a value", arg);
+			return -EINVAL;
+		}
+		r = s->set(c, v, err, errsize);
+		if (r < 0)
+			return r;
+	}
+
+	if (c->dns_ttl_min > c->dns_ttl_max) {
+		snprintf(err, errsize, "DNS_TTL_MIN=%u is larger than DNS_TTL_MAX=%u", c->dns_ttl_min,
+			 c->dns_ttl_max);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+void vw_config_done(struct vw_config *c)
+{
+	free_strv(c->networks_include, c->n_include);
+	free_strv(c->networks_exclude, c->n_exclude);
+	free(c->default_outbound);
+	*c = (struct vw_config){ 0 };
+}
+
+const char *vw_config_usage(void)
+{
+	static char buf[2048];
+	size_t off;
+
+	off = (size_t)snprintf(buf, sizeof(buf),
+			       "usage: vpnwalld [--option value]...\n"
+			       "Every option can also be set by its environment variable.\n\n");
+	for (size_t i = 0; i < ELEMENTSOF(settings) && off < sizeof(buf); i++)
+		off += (size_t)snprintf(buf + off, sizeof(buf) - off, "  %-20s %-18s %s\n",
+					settings[i].flag, settings[i].env, settings[i].help);
+	return buf;
+}
+
+bool vw_config_network_is_selected(const struct vw_config *c, const char *name)
+{
+	for (size_t i = 0; i < c->n_exclude; i++)
+		if (strcmp(c->networks_exclude[i], name) == 0)
+			return false;
+	if (c->n_include == 0)
+		return true;
+	for (size_t i = 0; i < c->n_include; i++)
+		if (strcmp(c->networks_include[i], name) == 0)
+			return true;
+	return false;
+}
