@@ -128,17 +128,19 @@ const struct vw_name *vw_names_next_due(struct vw_names *ns, uint64_t now, int *
 
 uint64_t vw_names_deadline(const struct vw_names *ns)
 {
-	uint64_t d = 0;
+	uint64_t d = UINT64_MAX;
 
 	for (size_t i = 0; i < ns->n; i++)
 		for (int f = 0; f < 2; f++) {
 			const struct vw_name_answer *a = &ns->v[i].fam[f];
 
-			if (!a->in_flight && (d == 0 || a->refresh_at < d))
+			if (!a->in_flight && a->refresh_at < d)
 				d = a->refresh_at;
 		}
+	if (d == UINT64_MAX)
+		return 0;
 	/* 0 means "no deadline" to callers, so a name due at time 0 must read as 1. */
-	return d == 0 && ns->n > 0 ? 1 : d;
+	return d == 0 ? 1 : d;
 }
 
 static unsigned clamp(unsigned v, unsigned lo, unsigned hi)

@@ -241,7 +241,9 @@ static int add_container(struct compiler *cc, const struct vw_container *c,
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < n_all; i++)
-		if (all[i].running && strcmp(all[i].netns_owner, c->id) == 0) {
+		if (all[i].running && all[i].netns_owner[0] &&
+		    (strcmp(all[i].netns_owner, c->id) == 0 ||
+		     strcmp(all[i].netns_owner, c->name) == 0)) {
 			r = add_labels(cc, rc, &all[i].labels);
 			if (r < 0)
 				return r;
@@ -254,7 +256,8 @@ static int add_container(struct compiler *cc, const struct vw_container *c,
 		vw_rangeset_normalize(&rc->groups[i].set4);
 		vw_rangeset_normalize(&rc->groups[i].set6);
 	}
-	qsort(rc->groups, rc->n_groups, sizeof(*rc->groups), cmp_group);
+	if (rc->n_groups > 1)
+		qsort(rc->groups, rc->n_groups, sizeof(*rc->groups), cmp_group);
 	return 0;
 }
 
@@ -364,9 +367,13 @@ int vw_policy_compile(const struct vw_container *containers, size_t n_containers
 			goto fail;
 	}
 
-	qsort(cc.rs.containers, cc.rs.n_containers, sizeof(*cc.rs.containers), cmp_container);
+	/* qsort() must not see the NULL of an empty array. */
+	if (cc.rs.n_containers > 1)
+		qsort(cc.rs.containers, cc.rs.n_containers, sizeof(*cc.rs.containers),
+		      cmp_container);
 	drop_key_collisions(&cc.rs);
-	qsort(cc.rs.sources, cc.rs.n_sources, sizeof(*cc.rs.sources), cmp_source);
+	if (cc.rs.n_sources > 1)
+		qsort(cc.rs.sources, cc.rs.n_sources, sizeof(*cc.rs.sources), cmp_source);
 	drop_bad_sources(&cc.rs);
 
 	*ret_rs = cc.rs;

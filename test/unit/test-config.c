@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Settings: defaults, environment, flags overriding the environment, and a clear error for
+ * every kind of bad value.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "vpnwall/config.h"
+#include "vpnwall/labels.h"
+
+/* String literals are const under -Wwrite-strings; the parser never writes through them. */
+static int parse(struct vw_config *c, const char **env, int argc, const char **argv, char *err)
+{
+	return vw_config_parse(c, (char *const *)env, argc, (char *const *)argv, err, 256);
+}
+
+static void test_config_defaults(void **state)
+{
+	const char *env[] = { NULL };
+	const char *argv[] = { "vpnwalld", NULL };
+	struct vw_config c;
+	char err[256];
+
+	assert_int_equal(parse(&c, env, 1, argv, err), 0);
+	assert_string_equal(c.docker_socket, "/var/run/docker.sock");
+	assert_string_equal(c.nft_table, "vpnwall");
+	assert_false(c.dry_run);
+	assert_int_equal(c.log_level, VW_LOG_INFO);
+	assert_int_equal(c.n_include, 0);
+	assert_int_equal(c.n_default_outbound, 0);
+	assert_true(vw_config_network_is_selected(&c, "anything"));
+	vw_config_done(&c);
+}
+
+static void test_config_env_and_flags(void **state)
+{
+	const char *env[] = { "DOCKER_HOST=unix:///run/d.sock", "GATEWAY_NETWORKS=web, !db ,app",
+			"DEFAULT_OUTBOUND=198.51.100.53:53,ntp.example.org", "DRY_RUN=true",
+			"LOG_LEVEL=debug", "NFT_TABLE=env", "UNRELATED=x", NULL };
+	const char *argv[] = { "vpnwalld", "--nft-table", "flag", "--dry-run=false", NULL };
+	struct vw_config c;
+	char err[256];
+
+	assert_int_equal(parse(&c, env, 4, argv, err), 0);
+	assert_string_equal(c.docker_socket, "/run/d.sock");
+	assert_string_equal(c.nft_table, "flag");
+	assert_false(c.dry_run);
+	assert_int_equal(c.log_level, VW_LOG_DEBUG);
+	assert_int_equal(c.n_include, 2);
+	assert_int_equal(c.n_exclude, 1);
+	assert_true(vw_config_network_is_selected(&c, "web"));
+	assert_false(vw_config_network_is_selected(&c, "db"));
+	assert_false(vw_config_network_is_selected(&c, "other"));
+	assert_int_equal(c.n_default_outbound, 2);
+	assert_int_equal(c.default_outbound[0].port_lo, 53);
+	vw_config_done(&c);
+}
+
+static void test_config_exclude_only(void **state)
+{
+	const char *env[] = { "GATEWAY_NETWORKS=!db", NULL };
+	const char *argv[] = { "vpnwalld", "--dry-run", NULL };
+	struct vw_config c;
+	char err[256];
+
+	assert_int_equal(parse(&c, env, 2, argv, err), 0);
+	assert_true(c.dry_run);
+	assert_true(vw_config_network_is_selected(&c, "web"));
+	assert_false(vw_config_network_is_selected(&c, "db"));
+	vw_config_done(&c);
+}
+
+static void expect_error(const char *envvar, const char *needle)
+{
+	const char *env[] = { envvar, NULL };
+	const char *argv[] = { "vpnwalld", NULL };
+	struct vw_config c;
+	char err[256] = "";
+
+	assert_int_equal(parse(&c, env, 1, argv, err), -22);
+	if (!strstr(err, needle))
+		fail_msg("'%s': error '%s' lacks '%s'", envvar, err, needle);
+	vw_config_done(&c);
+}
+
+static void test_config_errors(void **state)
+{
+	expect_error("DOCKER_HOST=tcp://1.2.3.4:2375", "only unix:// sockets");
+	expect_error("DOCKER_HOST=relative.sock", "must be absolute");
+	expect_error("GATEWAY_NETWORKS=ok,bad name", "'bad name' is not a Docker network name");
+	expect_error("DEFAULT_OUTBOUND=198.51.100.7/24", "DEFAULT_OUTBOUND: '198.51.100.7/24': CIDR has host bits set");
+	expect_error("DRY_RUN=maybe", "DRY_RUN='maybe': must be true or false");
+	expect_error("LOG_LEVEL=loud", "LOG_LEVEL='loud'");
+	expect_error("NFT_TABLE=bad table", "NFT_TABLE='bad table'");
+	expect_error("NFT_TABLE=", "NFT_TABLE=''");
+	expect_error("DNS_SERVERS=resolver.example", "DNS_SERVERS='resolver.example'");
+	expect_error("DNS_TTL_MIN=0", "DNS_TTL_MIN='0'");
+	expect_error("DNS_TTL_MAX=1x", "DNS_TTL_MAX='1x'");
+}
+
+static void test_config_flag_errors(void **state)
+{
+	const char *env[] = { NULL };
+	const char *argv1[] = { "vpnwalld", "--bogus", NULL };
+	const char *argv2[] = { "vpnwalld", "--log-level", NULL };
+	const char *argv3[] = { "vpnwalld", "--dns-ttl-min=100", "--dns-ttl-max=10", NULL };
+	struct vw_config c;
+	char err[256];
+
+	assert_int_equal(parse(&c, env, 2, argv1, err), -22);
+	assert_non_null(strstr(err, "unknown option '--bogus'"));
+	vw_config_done(&c);
+	assert_int_equal(parse(&c, env, 2, argv2, err), -22);
+	assert_non_null(strstr(err, "needs a value"));
+	vw_config_done(&c);
+	assert_int_equal(parse(&c, env, 3, argv3, err), -22);
+	assert_non_null(strstr(err, "larger than DNS_TTL_MAX"));
+	vw_config_done(&c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_config_defaults),
+		cmocka_unit_test(test_config_env_and_flags),
+		cmocka_unit_test(test_config_exclude_only),
+		cmocka_unit_test(test_config_errors),
+		cmocka_unit_test(test_config_flag_errors),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
