@@ -49,6 +49,9 @@ int vw_log_parse_level(const char *s, enum vw_log_level *ret_level)
 }
 
 static void emit(enum vw_log_level level, const char *module, const char *suffix,
+		 const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
+
+static void emit(enum vw_log_level level, const char *module, const char *suffix,
 		 const char *fmt, va_list ap)
 {
 	char buf[2048];

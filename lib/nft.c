@@ -77,6 +77,7 @@ struct batch {
 	struct msginfo *info;
 	size_t n_info;
 	size_t cap_info;
+	uint32_t set_id; /* NFTA_SET_ID is mandatory for a new set, unique in the batch */
 };
 
 int vw_nft_new(const char *table, struct vw_nft **ret_nft)
@@ -373,6 +374,7 @@ static int emit_set(struct batch *b, uint16_t type, const struct set_spec *spec)
 		nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, spec->key_type);
 		nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, spec->key_len);
 		nftnl_set_set_u32(s, NFTNL_SET_FLAGS, spec->flags);
+		nftnl_set_set_u32(s, NFTNL_SET_ID, ++b->set_id);
 		if (spec->flags & NFT_SET_MAP)
 			nftnl_set_set_u32(s, NFTNL_SET_DATA_TYPE, NFT_DATA_VERDICT);
 	}
