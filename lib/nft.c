@@ -33,6 +33,7 @@
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
+#include <libnftnl/udata.h>
 
 #include "vpnwall/log.h"
 #include "vpnwall/ruleset.h"
@@ -350,6 +351,9 @@ struct set_spec {
 	uint32_t flags;
 };
 
+/* nft's byte-order tag for a set key; without it `nft list` prints interface names as "". */
+#define NFT_BYTEORDER_HOST 1
+
 static struct nftnl_set *set_alloc(struct batch *b, const char *name)
 {
 	struct nftnl_set *s = nftnl_set_alloc();
@@ -377,6 +381,19 @@ static int emit_set(struct batch *b, uint16_t type, const struct set_spec *spec)
 		nftnl_set_set_u32(s, NFTNL_SET_ID, ++b->set_id);
 		if (spec->flags & NFT_SET_MAP)
 			nftnl_set_set_u32(s, NFTNL_SET_DATA_TYPE, NFT_DATA_VERDICT);
+		if (spec->key_type == TYPE_IFNAME) {
+			struct nftnl_udata_buf *ud = nftnl_udata_buf_alloc(64);
+
+			if (!ud) {
+				nftnl_set_free(s);
+				return -ENOMEM;
+			}
+			(void)nftnl_udata_put_u32(ud, NFTNL_UDATA_SET_KEYBYTEORDER,
+						  NFT_BYTEORDER_HOST);
+			nftnl_set_set_data(s, NFTNL_SET_USERDATA, nftnl_udata_buf_data(ud),
+					   nftnl_udata_buf_len(ud));
+			nftnl_udata_buf_free(ud);
+		}
 	}
 	snprintf(what, sizeof(what), "%s set %s", type == NFT_MSG_NEWSET ? "create" : "delete",
 		 spec->name);

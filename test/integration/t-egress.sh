@@ -15,6 +15,7 @@ tb_daemon_wait_ready
 tb_run ip1 --label vpn.outbound=198.51.100.10
 tb_run cidr --label vpn.outbound=198.51.100.8/30:443/tcp
 tb_run none
+tb_run dns --label vpn.outbound=198.51.100.53:53/udp
 tb_run peer1 --network lan --label vpn.outbound=198.51.100.13:8080
 tb_run peer2 --network lan
 tb_run pub -p 8088:7000
@@ -31,7 +32,10 @@ tb_expect_blocked cidr 198.51.100.12 8080 "CIDR:443/tcp: port outside the rule b
 tb_expect_blocked cidr 198.51.100.13 443 "CIDR:443/tcp: host outside the CIDR blocked"
 
 tb_expect_blocked none 198.51.100.10 80 "unlabeled container: blocked"
-tb_expect_blocked none 198.51.100.53 53 "unlabeled container: even DNS over TCP blocked"
+tb_check_fails "unlabeled container: even DNS is blocked" \
+	docker exec none nslookup web.test 198.51.100.53
+tb_check "a container allowed 198.51.100.53:53/udp resolves names" \
+	tb_eventually 10 docker exec dns nslookup web.test 198.51.100.53
 
 tb_expect_eventually_reach peer1 198.51.100.13 8080 "user-defined network: allowed port"
 tb_expect_blocked peer1 198.51.100.13 80 "user-defined network: other port blocked"
@@ -45,5 +49,8 @@ published_port_answers() {
 tb_check "published port answers from outside (replies are not egress)" \
 	tb_eventually 10 published_port_answers
 
-tb_check "table inet vpnwall exists" tb_nft list table inet vpnwall
+bridges_listed() {
+	tb_nft list set inet vpnwall bridges | grep -q '"docker0"'
+}
+tb_check "nft list shows the managed bridges by name" bridges_listed
 tb_finish
