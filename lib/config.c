@@ -6,6 +6,7 @@
  */
 #include "vpnwall/config.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -226,6 +227,77 @@ static int set_ttl_max(struct vw_config *c, const char *v, char *err, size_t err
 	return set_seconds("DNS_TTL_MAX", &c->dns_ttl_max, v, err, errsize);
 }
 
+static int set_metrics_addr(struct vw_config *c, const char *v, char *err, size_t errsize)
+{
+	const char *orig = v, *colon;
+	char host[64];
+	unsigned long port;
+	uint8_t buf[16];
+	size_t n;
+
+	if (!*v || vw_streq_ci(v, "off")) {
+		c->metrics_host[0] = '\0';
+		return 0;
+	}
+	colon = strrchr(v, ':');
+	n = colon ? (size_t)(colon - v) : 0;
+	if (n >= 2 && v[0] == '[' && v[n - 1] == ']') {
+		v++;
+		n -= 2;
+	}
+	if (!colon || n == 0 || n >= sizeof(host) || vw_parse_uint(colon + 1, 1, 65535, &port) < 0)
+		goto bad;
+	memcpy(host, v, n);
+	host[n] = '\0';
+	if (inet_pton(AF_INET, host, buf) != 1 && inet_pton(AF_INET6, host, buf) != 1)
+		goto bad;
+	(void)vw_strscpy(c->metrics_host, host, sizeof(c->metrics_host));
+	c->metrics_port = (uint16_t)port;
+	return 0;
+bad:
+	snprintf(err, errsize, "METRICS_ADDR='%s': expected ADDRESS:PORT (e.g. 127.0.0.1:50000, [::1]:50000) or off", orig);
+	return -EINVAL;
+}
+
+static int set_api_socket(struct vw_config *c, const char *v, char *err, size_t errsize)
+{
+	if (*v && (v[0] != '/' || vw_strscpy(c->api_socket, v, sizeof(c->api_socket)) < 0)) {
+		snprintf(err, errsize, "API_SOCKET='%s': must be an absolute path shorter than 108 bytes, or empty", v);
+		return -EINVAL;
+	}
+	if (!*v)
+		c->api_socket[0] = '\0';
+	return 0;
+}
+
+static int set_nflog_group(struct vw_config *c, const char *v, char *err, size_t errsize)
+{
+	unsigned long n;
+
+	if (vw_streq_ci(v, "off")) {
+		c->nflog_group = 0;
+		return 0;
+	}
+	if (vw_parse_uint(v, 0, 65535, &n) < 0) {
+		snprintf(err, errsize, "NFLOG_GROUP='%s': must be a group number from 1 to 65535, or off", v);
+		return -EINVAL;
+	}
+	c->nflog_group = (uint16_t)n;
+	return 0;
+}
+
+static int set_audit_rate(struct vw_config *c, const char *v, char *err, size_t errsize)
+{
+	unsigned long n;
+
+	if (vw_parse_uint(v, 1, 100000, &n) < 0) {
+		snprintf(err, errsize, "AUDIT_RATE='%s': must be packets per second from 1 to 100000", v);
+		return -EINVAL;
+	}
+	c->audit_rate = (unsigned)n;
+	return 0;
+}
+
 static const struct setting settings[] = {
 	{ "DOCKER_HOST", "--docker-host", false, set_docker_host,
 	  "Docker API socket (default unix:///var/run/docker.sock)" },
@@ -242,6 +314,14 @@ static const struct setting settings[] = {
 	  "seconds; names are refreshed no more often (default 5)" },
 	{ "DNS_TTL_MAX", "--dns-ttl-max", false, set_ttl_max,
 	  "seconds; names are refreshed at least this often (default 600)" },
+	{ "METRICS_ADDR", "--metrics-addr", false, set_metrics_addr,
+	  "/metrics, /healthz, /readyz (default 127.0.0.1:50000; off)" },
+	{ "API_SOCKET", "--api-socket", false, set_api_socket,
+	  "control API socket, mode 0600 (default /run/vpnwall/api.sock)" },
+	{ "NFLOG_GROUP", "--nflog-group", false, set_nflog_group,
+	  "NFLOG group for the drop audit (default 7811; off)" },
+	{ "AUDIT_RATE", "--audit-rate", false, set_audit_rate,
+	  "audited drops per second and container (default 20)" },
 };
 
 static const char *env_value(char *const *envp, const char *name)
@@ -260,7 +340,12 @@ static int defaults(struct vw_config *c)
 		.log_level = VW_LOG_INFO,
 		.dns_ttl_min = 5,
 		.dns_ttl_max = 600,
+		.metrics_port = 50000,
+		.nflog_group = 7811,
+		.audit_rate = 20,
 	};
+	(void)vw_strscpy(c->metrics_host, "127.0.0.1", sizeof(c->metrics_host));
+	(void)vw_strscpy(c->api_socket, "/run/vpnwall/api.sock", sizeof(c->api_socket));
 	(void)vw_strscpy(c->docker_socket, "/var/run/docker.sock", sizeof(c->docker_socket));
 	(void)vw_strscpy(c->nft_table, "vpnwall", sizeof(c->nft_table));
 	return 0;
@@ -327,7 +412,7 @@ void vw_config_done(struct vw_config *c)
 
 const char *vw_config_usage(void)
 {
-	static char buf[2048];
+	static char buf[4096];
 	size_t off;
 
 	off = (size_t)snprintf(buf, sizeof(buf),

@@ -8,6 +8,7 @@
  */
 #include "vpnwall/daemon.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -18,14 +19,19 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "vpnwall/api.h"
 #include "vpnwall/config.h"
 #include "vpnwall/dns.h"
 #include "vpnwall/docker.h"
 #include "vpnwall/dockermsg.h"
+#include "vpnwall/explain.h"
+#include "vpnwall/http.h"
 #include "vpnwall/labels.h"
 #include "vpnwall/log.h"
 #include "vpnwall/loop.h"
+#include "vpnwall/metrics.h"
 #include "vpnwall/names.h"
+#include "vpnwall/nflog.h"
 #include "vpnwall/nft.h"
 #include "vpnwall/policy.h"
 #include "vpnwall/ruleset.h"
@@ -36,6 +42,34 @@
 #define RETRY_MIN_MS 1000
 #define RETRY_MAX_MS 30000
 #define CONTAINERS_MAX 65536
+#define UNKNOWN_CONTAINER "(unknown)"
+
+/* Docker actions with their own series; anything else counts as "other". */
+static const char *const event_actions[] = { "start",	   "die",	 "destroy",
+					     "rename",	   "update",	 "restart",
+					     "connect",	   "disconnect", "create",
+					     "other" };
+
+static const double update_bounds[] = { 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+					0.05,	0.1,   0.25,   0.5,   1,    2.5 };
+
+enum { DNS_OK, DNS_NONE, DNS_FAIL, DNS_N };
+
+struct stats {
+	uint64_t events[ELEMENTSOF(event_actions)];
+	uint64_t updates_ok;
+	uint64_t updates_failed;
+	struct vw_histogram update_duration;
+	uint64_t update_buckets[ELEMENTSOF(update_bounds) + 1];
+	uint64_t dns[DNS_N];
+	uint64_t audited;
+};
+
+struct label_errors {
+	char id[65];
+	char name[128];
+	uint64_t n;
+};
 
 struct vw_daemon {
 	const struct vw_config *cfg;
@@ -61,6 +95,16 @@ struct vw_daemon {
 	struct vw_ruleset applied;
 	uint64_t retry_at; /* a failed commit is retried at this time */
 	unsigned retry_ms;
+
+	struct vw_http *http;
+	struct vw_nflog *nflog; /* NULL: audit off or unavailable */
+	uint64_t started_ms;
+	char not_ready[256]; /* why not ready, for /readyz */
+	struct stats stats;
+	struct vw_totals totals;
+	struct vw_drops drops;
+	struct label_errors *errs; /* label errors seen, per container */
+	size_t n_errs;
 };
 
 /* --- container store --------------------------------------------------------------------- */
@@ -73,8 +117,40 @@ static struct vw_container *find_container(struct vw_daemon *d, const char *id)
 	return NULL;
 }
 
-static void describe_labels(const struct vw_container *c)
+static void count_label_errors(struct vw_daemon *d, const struct vw_container *c)
 {
+	struct label_errors *e = NULL;
+
+	if (c->labels.n_errors == 0)
+		return;
+	for (size_t i = 0; i < d->n_errs && !e; i++)
+		if (strcmp(d->errs[i].id, c->id) == 0)
+			e = &d->errs[i];
+	if (!e) {
+		e = reallocarray(d->errs, d->n_errs + 1, sizeof(*e));
+		if (!e)
+			return;
+		d->errs = e;
+		e = &d->errs[d->n_errs++];
+		*e = (struct label_errors){ 0 };
+		(void)vw_strscpy(e->id, c->id, sizeof(e->id));
+	}
+	(void)vw_strscpy(e->name, c->name, sizeof(e->name));
+	e->n += c->labels.n_errors;
+}
+
+static void forget_label_errors(struct vw_daemon *d, const char *id)
+{
+	for (size_t i = 0; i < d->n_errs; i++)
+		if (strcmp(d->errs[i].id, id) == 0) {
+			d->errs[i] = d->errs[--d->n_errs];
+			return;
+		}
+}
+
+static void describe_labels(struct vw_daemon *d, const struct vw_container *c)
+{
+	count_label_errors(d, c);
 	for (size_t i = 0; i < c->labels.n_errors; i++) {
 		const struct vw_label_error *e = &c->labels.errors[i];
 
@@ -103,12 +179,14 @@ static void store_container(struct vw_daemon *d, const char *id, struct vw_conta
 
 	if (keep && (!old || !same_errors(&old->labels, &c->labels) ||
 		     old->labels.disabled != c->labels.disabled))
-		describe_labels(c);
+		describe_labels(d, c);
 	if (old) {
-		if (keep)
+		if (keep) {
 			log_debug("container '%s' updated", c->name);
-		else
+		} else {
 			log_info("container '%s' gone", old->name);
+			forget_label_errors(d, old->id);
+		}
 		vw_container_done(old);
 		if (keep) {
 			*old = *c;
@@ -172,6 +250,8 @@ static void on_docker_state(void *ud, bool synced, const char *reason)
 	struct vw_daemon *d = ud;
 
 	d->synced = synced;
+	if (!synced)
+		snprintf(d->not_ready, sizeof(d->not_ready), "Docker unreachable: %s", reason);
 	if (!synced && d->ready) {
 		d->ready = false;
 		log_warn("not ready: Docker unreachable (%s); the last applied rules stay in force",
@@ -179,10 +259,21 @@ static void on_docker_state(void *ud, bool synced, const char *reason)
 	}
 }
 
+static void on_docker_event(void *ud, const struct vw_docker_event *ev)
+{
+	struct vw_daemon *d = ud;
+	size_t i = 0;
+
+	while (i < ELEMENTSOF(event_actions) - 1 && strcmp(ev->action, event_actions[i]) != 0)
+		i++;
+	d->stats.events[i]++;
+}
+
 static const struct vw_docker_ops docker_ops = {
 	.synced = on_synced,
 	.container = on_container,
 	.networks = on_networks,
+	.event = on_docker_event,
 	.state = on_docker_state,
 };
 
@@ -199,6 +290,7 @@ static void on_dns(void *ud, const char *name, int fam, enum vw_dns_status statu
 		log_warn_errno(r, "cannot record addresses of '%s', ignoring", name);
 		return;
 	}
+	d->stats.dns[status == VW_DNS_OK ? DNS_OK : status == VW_DNS_NONE ? DNS_NONE : DNS_FAIL]++;
 	if (status == VW_DNS_FAIL)
 		log_warn("cannot resolve '%s' (%s), keeping its last addresses, retrying", name,
 			 fam ? "AAAA" : "A");
@@ -230,7 +322,7 @@ static void reconcile(struct vw_daemon *d)
 {
 	struct vw_ruleset desired;
 	struct vw_plan plan;
-	uint64_t now = vw_now_ms();
+	uint64_t now = vw_now_ms(), t0;
 	size_t swept;
 	int r;
 
@@ -253,8 +345,17 @@ static void reconcile(struct vw_daemon *d)
 		d->retry_at = now + RETRY_MIN_MS;
 		return;
 	}
+	t0 = vw_now_ns();
 	r = vw_nft_apply(d->nft, &plan);
+	if (plan.n > 0) {
+		vw_histogram_observe(&d->stats.update_duration, (double)(vw_now_ns() - t0) / 1e9);
+		if (r < 0)
+			d->stats.updates_failed++;
+		else
+			d->stats.updates_ok++;
+	}
 	if (r < 0) {
+		snprintf(d->not_ready, sizeof(d->not_ready), "ruleset not applied: %s", strerror(-r));
 		log_error_errno(r, "nftables commit of %zu operation(s) failed, nothing changed; retrying with a full replace in %ums",
 				plan.n, d->retry_ms);
 		vw_plan_done(&plan);
@@ -282,6 +383,358 @@ static void reconcile(struct vw_daemon *d)
 		d->ready = true;
 		log_info("ready: %zu managed container(s) on %zu bridge(s)%s", d->applied.n_containers,
 			 d->applied.n_bridges, d->cfg->dry_run ? " (dry run: nothing is dropped)" : "");
+	}
+}
+
+/* Someone else touched our table: put the whole intended state back. */
+static void on_table_changed(void *ud, const char *what)
+{
+	struct vw_daemon *d = ud;
+
+	if (d->have_applied)
+		log_warn("table inet %s changed by another process (%s), restoring it",
+			 d->cfg->nft_table, what);
+	d->have_applied = false;
+	d->dirty = true;
+}
+
+/* --- drop audit -------------------------------------------------------------------------- */
+
+static void on_audit(void *ud, const struct vw_nflog_packet *p)
+{
+	struct vw_daemon *d = ud;
+	const struct vw_rs_container *c = NULL;
+	const char *key = p->prefix + 2, *container = UNKNOWN_CONTAINER, *name;
+	char addr[INET6_ADDRSTRLEN], pbuf[4], dest[300], port[16] = "";
+	bool would = p->prefix[0] == 'W';
+	int r;
+
+	if ((p->prefix[0] != 'D' && p->prefix[0] != 'W') || p->prefix[1] != ':')
+		return;
+	d->stats.audited++;
+	if (strcmp(key, "unknown") != 0) {
+		c = d->have_applied ? vw_ruleset_find(&d->applied, key) : NULL;
+		if (!c)
+			return; /* logged just before the container went away */
+		container = c->name;
+	}
+	(void)inet_ntop(p->family, p->dst, addr, sizeof(addr));
+	name = vw_names_reverse(&d->names, p->family, p->dst);
+	r = vw_drops_record(&d->drops, key, container, name ? name : addr, p->dport, p->proto);
+	if (r == VW_DROP_FIRST) {
+		if (name)
+			snprintf(dest, sizeof(dest), "'%s' (%s)", name, addr);
+		else
+			snprintf(dest, sizeof(dest), "%s", addr);
+		if (p->dport)
+			snprintf(port, sizeof(port), " port %u", p->dport);
+		log_info("container '%s' %s %s to %s%s; further ones are only counted", container,
+			 would ? "would send (dry run)" : "blocked", vw_proto_name(p->proto, pbuf),
+			 dest, port);
+	} else if (r == VW_DROP_OVERFLOW) {
+		log_info("container '%s' reached %d distinct dropped destinations; more are counted as 'other'",
+			 container, VW_DROP_DESTS_MAX);
+	}
+}
+
+/* --- HTTP: metrics, health, control API --------------------------------------------------- */
+
+static bool key_is_live(const char *key, void *ud)
+{
+	struct vw_daemon *d = ud;
+
+	return strcmp(key, "unknown") == 0 ||
+	       (d->have_applied && vw_ruleset_find(&d->applied, key) != NULL);
+}
+
+/* Fold the current nft counters into the monotonic totals. */
+static int read_counters(struct vw_daemon *d)
+{
+	_cleanup_free_ struct vw_nft_counter *ctrs = NULL;
+	int n;
+
+	n = vw_nft_counters(d->nft, &ctrs);
+	if (n < 0)
+		return n;
+	vw_totals_begin(&d->totals);
+	for (int i = 0; i < n; i++) {
+		const char *name = ctrs[i].name;
+		const struct vw_rs_container *c;
+		bool drop;
+
+		if (strcmp(name, "unknown") == 0) {
+			(void)vw_totals_update(&d->totals, "unknown", UNKNOWN_CONTAINER, true,
+					       d->cfg->dry_run, ctrs[i].packets, ctrs[i].bytes);
+			continue;
+		}
+		if ((name[0] != 'a' && name[0] != 'd') || name[1] != '_')
+			continue;
+		drop = name[0] == 'd';
+		c = d->have_applied ? vw_ruleset_find(&d->applied, name + 2) : NULL;
+		if (c)
+			(void)vw_totals_update(&d->totals, c->key, c->name, drop, c->audit,
+					       ctrs[i].packets, ctrs[i].bytes);
+	}
+	vw_totals_end(&d->totals);
+	vw_drops_forget(&d->drops, key_is_live, d);
+	return 0;
+}
+
+static void gauge(struct vw_buf *b, const char *name, const char *help, double v)
+{
+	vw_metrics_family(b, name, "gauge", help);
+	vw_metrics_sample(b, name, NULL, v);
+}
+
+static char *render_metrics(struct vw_daemon *d)
+{
+	static const char *const dns_results[DNS_N] = { "success", "no_data", "failure" };
+	struct vw_buf b = { 0 };
+	const char *name;
+	int r;
+
+	r = read_counters(d);
+	if (r < 0)
+		log_debug_errno(r, "cannot read nft counters");
+
+	vw_totals_render(&b, &d->totals);
+	vw_drops_render(&b, &d->drops);
+
+	gauge(&b, "vpnwall_managed_containers", "Containers policed by their own chain.",
+	      d->have_applied ? (double)d->applied.n_containers : 0);
+
+	name = "vpnwall_docker_events_total";
+	vw_metrics_family(&b, name, "counter", "Docker events received, by action.");
+	for (size_t i = 0; i < ELEMENTSOF(event_actions); i++) {
+		const char *labels[] = { "action", event_actions[i], NULL };
+
+		vw_metrics_sample(&b, name, labels, (double)d->stats.events[i]);
+	}
+
+	name = "vpnwall_ruleset_updates_total";
+	vw_metrics_family(&b, name, "counter", "nftables transactions, by result.");
+	vw_metrics_sample(&b, name, (const char *const[]){ "result", "success", NULL },
+			  (double)d->stats.updates_ok);
+	vw_metrics_sample(&b, name, (const char *const[]){ "result", "failure", NULL },
+			  (double)d->stats.updates_failed);
+
+	name = "vpnwall_ruleset_update_duration_seconds";
+	vw_metrics_family(&b, name, "histogram", "Time to commit one nftables transaction.");
+	vw_metrics_histogram(&b, name, &d->stats.update_duration);
+
+	name = "vpnwall_label_errors_total";
+	vw_metrics_family(&b, name, "counter",
+			  "Rejected label entries of running containers (each rejection counted when seen).");
+	for (size_t i = 0; i < d->n_errs; i++) {
+		const char *labels[] = { "container", d->errs[i].name, NULL };
+
+		vw_metrics_sample(&b, name, labels, (double)d->errs[i].n);
+	}
+
+	name = "vpnwall_dns_resolutions_total";
+	vw_metrics_family(&b, name, "counter", "Lookups of names used in policies, by result.");
+	for (int i = 0; i < DNS_N; i++) {
+		const char *labels[] = { "result", dns_results[i], NULL };
+
+		vw_metrics_sample(&b, name, labels, (double)d->stats.dns[i]);
+	}
+
+	name = "vpnwall_audit_packets_total";
+	vw_metrics_family(&b, name, "counter", "Dropped packets received through NFLOG for the audit.");
+	vw_metrics_sample(&b, name, NULL, (double)d->stats.audited);
+	name = "vpnwall_audit_lost_total";
+	vw_metrics_family(&b, name, "counter", "Audit messages the kernel could not deliver.");
+	vw_metrics_sample(&b, name, NULL, (double)vw_nflog_lost(d->nflog));
+
+	gauge(&b, "vpnwall_resolved_names", "Names used by policies.", (double)d->names.n);
+	gauge(&b, "vpnwall_ready", "1 when Docker is synced and the ruleset applied.", d->ready);
+	gauge(&b, "vpnwall_docker_synced", "1 while the Docker events stream is up and synced.",
+	      d->synced);
+
+	name = "vpnwall_build_info";
+	vw_metrics_family(&b, name, "gauge", "Build information.");
+	vw_metrics_sample(&b, name, (const char *const[]){ "version", VW_VERSION, NULL }, 1);
+
+	if (b.oom) {
+		vw_buf_done(&b);
+		return NULL;
+	}
+	return b.p;
+}
+
+static void status_of(struct vw_daemon *d, struct vw_status *st)
+{
+	*st = (struct vw_status){
+		.version = VW_VERSION,
+		.ready = d->ready,
+		.docker_synced = d->synced,
+		.docker_api = vw_docker_api_version(d->docker),
+		.ruleset_applied = d->have_applied,
+		.ruleset_updates = d->stats.updates_ok,
+		.ruleset_failures = d->stats.updates_failed,
+		.containers = d->n_cs,
+		.managed = d->have_applied ? d->applied.n_containers : 0,
+		.bridges = d->have_applied ? d->applied.n_bridges : 0,
+		.names = d->names.n,
+		.table = d->cfg->nft_table,
+		.dry_run = d->cfg->dry_run,
+		.nflog_group = d->cfg->nflog_group,
+		.audit_active = d->nflog != NULL,
+		.uptime_s = (vw_now_ms() - d->started_ms) / 1000,
+	};
+	(void)vw_strscpy(st->reason, d->not_ready, sizeof(st->reason));
+}
+
+static bool shares_with(const struct vw_container *s, const struct vw_container *owner)
+{
+	return s->running && s->netns_owner[0] &&
+	       (strcmp(s->netns_owner, owner->id) == 0 || strcmp(s->netns_owner, owner->name) == 0);
+}
+
+/* The API view of @c; ret->sharers is malloc'd (NULL when none), freed by the caller. */
+static void api_container(struct vw_daemon *d, const struct vw_container *c,
+			  struct vw_api_container *ret)
+{
+	const struct vw_container **sharers = NULL;
+	size_t n = 0;
+
+	for (size_t i = 0; i < d->n_cs; i++)
+		n += shares_with(&d->cs[i], c);
+	if (n > 0)
+		sharers = calloc(n, sizeof(*sharers));
+	n = 0;
+	for (size_t i = 0; sharers && i < d->n_cs; i++)
+		if (shares_with(&d->cs[i], c))
+			sharers[n++] = &d->cs[i];
+	*ret = (struct vw_api_container){
+		.c = c,
+		.state = vw_policy_state(c, d->nets, d->n_nets, d->cfg),
+		.audit = d->cfg->dry_run || c->labels.dry_run,
+		.sharers = sharers,
+		.n_sharers = n,
+	};
+}
+
+static const struct vw_container *container_by_ref(struct vw_daemon *d, const char *ref)
+{
+	size_t len = strlen(ref);
+	const struct vw_container *hit = NULL;
+
+	for (size_t i = 0; i < d->n_cs; i++)
+		if (strcmp(d->cs[i].name, ref) == 0)
+			return &d->cs[i];
+	/* An id prefix, as docker accepts it, if unambiguous. */
+	for (size_t i = 0; len >= 4 && i < d->n_cs; i++)
+		if (strncmp(d->cs[i].id, ref, len) == 0) {
+			if (hit)
+				return NULL;
+			hit = &d->cs[i];
+		}
+	return hit;
+}
+
+static void respond(struct vw_http_response *ret, unsigned status, const char *type, char *body)
+{
+	ret->status = body ? status : 500;
+	ret->content_type = type;
+	ret->body = body;
+	ret->len = body ? strlen(body) : 0;
+}
+
+static void api_explain(struct vw_daemon *d, const struct vw_http_request *req, bool json,
+			const char *type, struct vw_http_response *ret)
+{
+	const char *ref = vw_http_arg(req, "container"), *dst = vw_http_arg(req, "destination");
+	const struct vw_container *c;
+	struct vw_api_container ac;
+	struct vw_explanation x;
+	struct vw_dst q;
+	const char *reason;
+	char msg[512];
+
+	if (!ref || !*ref) {
+		respond(ret, 400, type, vw_api_error("missing ?container=", json));
+		return;
+	}
+	c = container_by_ref(d, ref);
+	if (!c) {
+		snprintf(msg, sizeof(msg), "no running container '%s' (or the id prefix is ambiguous)", ref);
+		respond(ret, 404, type, vw_api_error(msg, json));
+		return;
+	}
+	api_container(d, c, &ac);
+	if (!dst || !*dst) {
+		respond(ret, 200, type,
+			vw_api_explain(&ac, d->cfg, &d->names, vw_now_ms(), NULL, NULL, json));
+		free((void *)ac.sharers);
+		return;
+	}
+	if (vw_dst_parse(dst, &q, &reason) < 0 || vw_explain(&c->labels, d->cfg->default_outbound,
+							     d->cfg->n_default_outbound, &d->names,
+							     &q, &x) < 0) {
+		snprintf(msg, sizeof(msg), "destination '%s': %s", dst,
+			 q.kind == VW_DST_WILDCARD ? "give one name, not a wildcard"
+						   : "give an address or a name, optionally :port[/proto]");
+		respond(ret, 400, type, vw_api_error(msg, json));
+		free((void *)ac.sharers);
+		return;
+	}
+	if (ac.state != VW_MANAGED) {
+		x.verdict = VW_VERDICT_ALLOWED;
+		snprintf(x.reason, sizeof(x.reason), "vpnwall does not restrict it (%s)",
+			 vw_managed_reason(ac.state));
+		x.entry[0] = '\0';
+	} else if (ac.audit && x.verdict == VW_VERDICT_BLOCKED) {
+		(void)vw_strscpy(msg, x.reason, sizeof(msg));
+		snprintf(x.reason, sizeof(x.reason), "%s (dry run: counted, not dropped)", msg);
+	}
+	respond(ret, 200, type, vw_api_explain(&ac, d->cfg, &d->names, vw_now_ms(), dst, &x, json));
+	free((void *)ac.sharers);
+}
+
+static void on_http(void *ud, const struct vw_http_request *req, const char *path, bool api,
+		    struct vw_http_response *ret)
+{
+	struct vw_daemon *d = ud;
+	const char *fmt = vw_http_arg(req, "format");
+	bool json = !(fmt && strcmp(fmt, "text") == 0);
+	const char *type = json ? "application/json" : "text/plain; charset=utf-8";
+	struct vw_status st;
+
+	if (strcmp(path, "/metrics") == 0) {
+		respond(ret, 200, "text/plain; version=0.0.4; charset=utf-8", render_metrics(d));
+	} else if (strcmp(path, "/healthz") == 0) {
+		/* Answering at all proves the loop turns. */
+		respond(ret, 200, "text/plain", strdup("ok\n"));
+	} else if (strcmp(path, "/readyz") == 0) {
+		char *body = NULL;
+
+		if (d->ready)
+			body = strdup("ready\n");
+		else if (asprintf(&body, "not ready: %s\n",
+				  d->not_ready[0] ? d->not_ready : "starting") < 0)
+			body = NULL;
+		respond(ret, d->ready ? 200 : 503, "text/plain", body);
+	} else if (api && strcmp(path, "/v1/status") == 0) {
+		status_of(d, &st);
+		respond(ret, 200, type, vw_api_status(&st, json));
+	} else if (api && strcmp(path, "/v1/containers") == 0) {
+		_cleanup_free_ struct vw_api_container *v = calloc(d->n_cs + 1, sizeof(*v));
+
+		if (!v) {
+			respond(ret, 500, type, NULL);
+			return;
+		}
+		for (size_t i = 0; i < d->n_cs; i++)
+			api_container(d, &d->cs[i], &v[i]);
+		respond(ret, 200, type,
+			vw_api_containers(v, d->n_cs, d->cfg, &d->names, vw_now_ms(), json));
+		for (size_t i = 0; i < d->n_cs; i++)
+			free((void *)v[i].sharers);
+	} else if (api && strcmp(path, "/v1/explain") == 0) {
+		api_explain(d, req, json, type, ret);
+	} else {
+		respond(ret, 404, type, vw_api_error("not found", json));
 	}
 }
 
@@ -317,7 +770,11 @@ int vw_daemon_new(const struct vw_config *cfg, struct vw_daemon **ret_daemon)
 	d->cfg = cfg;
 	d->sig.fd = -1;
 	d->retry_ms = RETRY_MIN_MS;
+	d->started_ms = vw_now_ms();
+	(void)vw_strscpy(d->not_ready, "waiting for the first Docker sync", sizeof(d->not_ready));
 	vw_names_init(&d->names, cfg->dns_ttl_min, cfg->dns_ttl_max);
+	vw_histogram_init(&d->stats.update_duration, update_bounds, ELEMENTSOF(update_bounds),
+			  d->stats.update_buckets);
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -346,6 +803,11 @@ int vw_daemon_new(const struct vw_config *cfg, struct vw_daemon **ret_daemon)
 		log_error_errno(r, "cannot open the nftables netlink socket");
 		goto fail;
 	}
+	r = vw_nft_monitor(d->nft, d->loop, on_table_changed, d);
+	if (r < 0) {
+		log_error_errno(r, "cannot watch nf_tables notifications");
+		goto fail;
+	}
 	r = vw_dns_new(d->loop, cfg->dns_servers, &d->dns);
 	if (r < 0) {
 		log_error_errno(r, "cannot set up the resolver (DNS_SERVERS='%s')", cfg->dns_servers);
@@ -354,6 +816,32 @@ int vw_daemon_new(const struct vw_config *cfg, struct vw_daemon **ret_daemon)
 	r = vw_docker_new(d->loop, cfg->docker_socket, &docker_ops, d, &d->docker);
 	if (r < 0)
 		goto fail;
+	r = vw_http_new(d->loop, on_http, d, &d->http);
+	if (r < 0)
+		goto fail;
+	if (cfg->metrics_host[0]) {
+		r = vw_http_listen_tcp(d->http, cfg->metrics_host, cfg->metrics_port);
+		if (r < 0) {
+			log_error_errno(r, "cannot serve metrics on %s port %u (METRICS_ADDR)",
+					cfg->metrics_host, cfg->metrics_port);
+			goto fail;
+		}
+	}
+	if (cfg->api_socket[0]) {
+		r = vw_http_listen_unix(d->http, cfg->api_socket, 0600);
+		if (r < 0) {
+			log_error_errno(r, "cannot serve the control API on '%s' (API_SOCKET)",
+					cfg->api_socket);
+			goto fail;
+		}
+	}
+	if (cfg->nflog_group) {
+		r = vw_nflog_new(d->loop, cfg->nflog_group, on_audit, d, &d->nflog);
+		/* Enforcement does not depend on the audit: run without it rather than not at all. */
+		if (r < 0)
+			log_warn_errno(r, "cannot bind NFLOG group %u, drop audit disabled (NFLOG_GROUP)",
+				       cfg->nflog_group);
+	}
 	*ret_daemon = d;
 	return 0;
 fail:
@@ -365,6 +853,8 @@ void vw_daemon_free(struct vw_daemon *d)
 {
 	if (!d)
 		return;
+	vw_http_free(d->http);
+	vw_nflog_free(d->nflog);
 	vw_docker_free(d->docker);
 	vw_dns_free(d->dns);
 	vw_nft_free(d->nft);
@@ -379,6 +869,9 @@ void vw_daemon_free(struct vw_daemon *d)
 	free(d->nets);
 	vw_names_done(&d->names);
 	vw_ruleset_done(&d->applied);
+	vw_totals_done(&d->totals);
+	vw_drops_done(&d->drops);
+	free(d->errs);
 	free(d);
 }
 
@@ -402,6 +895,7 @@ int vw_daemon_run(struct vw_daemon *d)
 
 		timeout = vw_timeout_min(timeout, vw_docker_timeout(d->docker));
 		timeout = vw_timeout_min(timeout, vw_dns_timeout(d->dns));
+		timeout = vw_timeout_min(timeout, vw_http_timeout(d->http));
 		timeout = vw_timeout_min(timeout,
 					 vw_deadline_to_timeout(vw_names_deadline(&d->names), now));
 
@@ -411,6 +905,7 @@ int vw_daemon_run(struct vw_daemon *d)
 
 		vw_docker_process_timeouts(d->docker);
 		vw_dns_process_timeouts(d->dns);
+		vw_http_process(d->http);
 		if (d->retry_at && d->retry_at <= vw_now_ms()) {
 			d->retry_at = 0;
 			d->dirty = true;

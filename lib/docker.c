@@ -34,7 +34,7 @@
 #define BODY_MAX (256 * 1024 * 1024) /* a list of 65536 containers */
 #define REQUEST_TIMEOUT_MS 60000
 #define BACKOFF_MIN_MS 500
-#define BACKOFF_MAX_MS 30000
+#define BACKOFF_MAX_MS 5000 /* a unix-socket connect is cheap; containers wait on us */
 #define QUEUE_MAX 65536
 /* {"type":["container","network"]} */
 #define EVENTS_FILTER "%7B%22type%22%3A%5B%22container%22%2C%22network%22%5D%7D"
@@ -422,7 +422,9 @@ static void on_done(struct vw_docker *d, struct req *q, CURLcode res)
 	(void)curl_easy_getinfo(q->easy, CURLINFO_RESPONSE_CODE, &code);
 	if (q == d->stream) {
 		log_debug("events stream ended: %s (HTTP %ld)", curl_easy_strerror(res), code);
-		go_down(d, res == CURLE_OK ? "events stream closed" : curl_easy_strerror(res));
+		/* A closed chunked stream reads as CURLE_PARTIAL_FILE: it simply ended. */
+		go_down(d, res == CURLE_OK || res == CURLE_PARTIAL_FILE ? "events stream closed"
+									 : curl_easy_strerror(res));
 		return;
 	}
 	d->req = NULL;

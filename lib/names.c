@@ -6,6 +6,7 @@
 #include "vpnwall/names.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -205,4 +206,16 @@ int vw_names_answer(struct vw_names *ns, const char *name, int fam, enum vw_dns_
 	a->refresh_at = now + (uint64_t)ttl * 1000;
 	a->expires_at = a->refresh_at;
 	return changed ? 1 : 0;
+}
+
+const char *vw_names_reverse(const struct vw_names *ns, uint8_t family, const uint8_t *addr)
+{
+	int f = family == AF_INET6 ? 1 : 0;
+	size_t len = f ? 16 : 4;
+
+	for (size_t i = 0; i < ns->n; i++)
+		for (size_t k = 0; k < ns->v[i].fam[f].n; k++)
+			if (memcmp(ns->v[i].fam[f].addrs[k], addr, len) == 0)
+				return ns->v[i].name;
+	return NULL;
 }

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -36,6 +37,7 @@
 #include <libnftnl/udata.h>
 
 #include "vpnwall/log.h"
+#include "vpnwall/loop.h"
 #include "vpnwall/ruleset.h"
 #include "vpnwall/util.h"
 
@@ -61,10 +63,20 @@
 #define MAP_SRC6 "src6"
 #define COUNTER_UNKNOWN "unknown"
 
+struct monitor {
+	struct vw_io io; /* first: the loop hands us &io */
+	struct vw_nft *n;
+	struct mnl_socket *nl;
+	struct vw_loop *loop;
+	vw_nft_change_fn cb;
+	void *ud;
+};
+
 struct vw_nft {
 	struct mnl_socket *nl;
 	char table[65];
 	uint32_t seq;
+	struct monitor mon;
 };
 
 struct msginfo {
@@ -113,6 +125,10 @@ void vw_nft_free(struct vw_nft *n)
 {
 	if (!n)
 		return;
+	if (n->mon.nl) {
+		vw_loop_unwatch(n->mon.loop, &n->mon.io);
+		(void)mnl_socket_close(n->mon.nl);
+	}
 	if (n->nl)
 		(void)mnl_socket_close(n->nl);
 	free(n);
@@ -279,6 +295,36 @@ static int rule_emit(struct batch *b, struct rule *rl, const char *chain, const 
 	nftnl_rule_nlmsg_build_payload(nlh, rl->r);
 	nftnl_rule_free(rl->r);
 	return msg_end(b);
+}
+
+/* limit rate N/second burst 2N packets log prefix P group G: the audit trail of a drop. */
+static int emit_audit_rule(struct batch *b, const struct vw_ruleset *rs, const char *chain,
+			   char action, const char *key)
+{
+	struct rule rl = rule_new();
+	struct nftnl_expr *e;
+	char prefix[32];
+
+	if (!rs->log_group)
+		return 0;
+	e = nftnl_expr_alloc("limit");
+	if (e) {
+		nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_RATE, rs->log_rate);
+		nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_UNIT, 1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_BURST, rs->log_rate * 2);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_TYPE, NFT_LIMIT_PKTS);
+	}
+	put(&rl, e);
+	snprintf(prefix, sizeof(prefix), "%c:%s", action, key);
+	e = nftnl_expr_alloc("log");
+	if (e) {
+		nftnl_expr_set_u16(e, NFTNL_EXPR_LOG_GROUP, rs->log_group);
+		nftnl_expr_set_str(e, NFTNL_EXPR_LOG_PREFIX, prefix);
+		/* Headers are all the audit needs: IPv6 (40) + TCP (20) with room to spare. */
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOG_SNAPLEN, 128);
+	}
+	put(&rl, e);
+	return rule_emit(b, &rl, chain, "rule: audit log");
 }
 
 /* --- objects ----------------------------------------------------------------------------- */
@@ -577,6 +623,9 @@ static int emit_base(struct batch *b, const struct vw_ruleset *rs)
 	}
 
 	/* Unknown source on a managed bridge: started while we were down, or not yet seen. */
+	r = emit_audit_rule(b, rs, CHAIN_POLICE, rs->dry_run ? 'W' : 'D', COUNTER_UNKNOWN);
+	if (r < 0)
+		return r;
 	rl = rule_new();
 	put(&rl, e_counter(COUNTER_UNKNOWN));
 	if (!rs->dry_run)
@@ -631,7 +680,8 @@ static int emit_ranges(struct batch *b, uint16_t type, const char *set, uint8_t 
 	return r;
 }
 
-static int container_add(struct batch *b, const struct vw_rs_container *c)
+static int container_add(struct batch *b, const struct vw_ruleset *rs,
+			 const struct vw_rs_container *c)
 {
 	char chain[64], name[64];
 	struct rule rl;
@@ -677,6 +727,9 @@ static int container_add(struct batch *b, const struct vw_rs_container *c)
 				return r;
 		}
 
+	r = emit_audit_rule(b, rs, chain, c->audit ? 'W' : 'D', c->key);
+	if (r < 0)
+		return r;
 	rl = rule_new();
 	counter_name(name, sizeof(name), c, true);
 	put(&rl, e_counter(name));
@@ -777,7 +830,7 @@ static int emit_op(struct batch *b, const struct vw_op *op)
 	case VW_OP_CONTAINER_DEL:
 		return container_del(b, op->c);
 	case VW_OP_CONTAINER_ADD:
-		return container_add(b, op->c);
+		return container_add(b, op->rs, op->c);
 	case VW_OP_RANGES_DEL:
 	case VW_OP_RANGES_ADD:
 		set_name(set, sizeof(set), op->c, op->group, op->family);
@@ -1030,4 +1083,78 @@ int vw_nft_counters(struct vw_nft *n, struct vw_nft_counter **ret)
 	}
 	*ret = cs.v;
 	return (int)cs.n;
+}
+
+/* --- monitor ----------------------------------------------------------------------------- */
+
+static const char *const msg_names[NFT_MSG_MAX] = {
+	[NFT_MSG_DELTABLE] = "table deleted",	[NFT_MSG_NEWCHAIN] = "chain added",
+	[NFT_MSG_DELCHAIN] = "chain deleted",	[NFT_MSG_NEWRULE] = "rule added",
+	[NFT_MSG_DELRULE] = "rule deleted",	[NFT_MSG_NEWSET] = "set added",
+	[NFT_MSG_DELSET] = "set deleted",	[NFT_MSG_NEWSETELEM] = "element added",
+	[NFT_MSG_DELSETELEM] = "element deleted", [NFT_MSG_NEWOBJ] = "object added",
+	[NFT_MSG_DELOBJ] = "object deleted",
+};
+
+static int table_attr_cb(const struct nlattr *attr, void *data)
+{
+	/* Attribute 1 is the table name in every nf_tables object message. */
+	if (mnl_attr_get_type(attr) == 1 && mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) == 0)
+		*(const char **)data = mnl_attr_get_str(attr);
+	return MNL_CB_OK;
+}
+
+static void on_monitor(struct vw_io *io, uint32_t events)
+{
+	struct monitor *m = (struct monitor *)io;
+	uint32_t self = mnl_socket_get_portid(m->n->nl);
+	char buf[VW_NL_BUFSZ * 4];
+
+	for (int i = 0; i < 64; i++) {
+		ssize_t len = recv(io->fd, buf, sizeof(buf), MSG_DONTWAIT);
+		const struct nlmsghdr *nlh = (const struct nlmsghdr *)buf;
+
+		if (len < 0) {
+			/* Lost notifications may have been about us: assume the worst. */
+			if (errno == ENOBUFS)
+				m->cb(m->ud, "notifications lost");
+			return;
+		}
+		for (int rem = (int)len; mnl_nlmsg_ok(nlh, rem); nlh = mnl_nlmsg_next(nlh, &rem)) {
+			const struct nfgenmsg *g = mnl_nlmsg_get_payload(nlh);
+			unsigned type = nlh->nlmsg_type & 0xff;
+			const char *table = NULL;
+
+			if ((nlh->nlmsg_type >> 8) != NFNL_SUBSYS_NFTABLES || type >= NFT_MSG_MAX ||
+			    !msg_names[type] || nlh->nlmsg_pid == self ||
+			    nlh->nlmsg_len < NLMSG_SPACE(sizeof(*g)) || g->nfgen_family != NFPROTO_INET)
+				continue;
+			(void)mnl_attr_parse(nlh, sizeof(*g), table_attr_cb, &table);
+			if (table && strcmp(table, m->n->table) == 0)
+				m->cb(m->ud, msg_names[type]);
+		}
+	}
+}
+
+int vw_nft_monitor(struct vw_nft *n, struct vw_loop *loop, vw_nft_change_fn cb, void *ud)
+{
+	struct monitor *m = &n->mon;
+	int r;
+
+	m->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (!m->nl)
+		return -errno;
+	if (mnl_socket_bind(m->nl, 1u << (NFNLGRP_NFTABLES - 1), MNL_SOCKET_AUTOPID) < 0) {
+		r = -errno;
+		(void)mnl_socket_close(m->nl);
+		m->nl = NULL;
+		return r;
+	}
+	m->n = n;
+	m->loop = loop;
+	m->cb = cb;
+	m->ud = ud;
+	m->io.fd = mnl_socket_get_fd(m->nl);
+	m->io.cb = on_monitor;
+	return vw_loop_watch(loop, &m->io, EPOLLIN);
 }

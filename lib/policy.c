@@ -35,10 +35,46 @@ static const struct vw_network *network_by_id(const struct vw_network *nets, siz
 	return NULL;
 }
 
-static bool network_is_managed(const struct vw_network *net, const struct vw_config *cfg)
+bool vw_network_is_managed(const struct vw_network *net, const struct vw_config *cfg)
 {
 	return net && net->is_bridge && net->bridge[0] &&
 	       vw_config_network_is_selected(cfg, net->name);
+}
+
+enum vw_managed vw_policy_state(const struct vw_container *c, const struct vw_network *networks,
+				size_t n_networks, const struct vw_config *cfg)
+{
+	if (!c->running)
+		return VW_NOT_RUNNING;
+	if (c->host_network)
+		return VW_UNMANAGED_HOST;
+	if (c->netns_owner[0])
+		return VW_JOINED;
+	for (size_t i = 0; i < c->n_eps; i++)
+		if ((c->eps[i].has4 || c->eps[i].has6) &&
+		    vw_network_is_managed(network_by_id(networks, n_networks, c->eps[i].network_id),
+					  cfg))
+			return c->labels.disabled ? VW_UNMANAGED_OPTOUT : VW_MANAGED;
+	return VW_UNMANAGED_NETWORK;
+}
+
+const char *vw_managed_reason(enum vw_managed m)
+{
+	switch (m) {
+	case VW_MANAGED:
+		return "managed";
+	case VW_UNMANAGED_OPTOUT:
+		return "not managed: opted out with vpn.enable=false";
+	case VW_UNMANAGED_HOST:
+		return "not managed: host network (never crosses the forward hook)";
+	case VW_UNMANAGED_NETWORK:
+		return "not managed: no address on a managed bridge network";
+	case VW_JOINED:
+		return "policed as the container whose network namespace it uses";
+	case VW_NOT_RUNNING:
+		return "not running";
+	}
+	return "unknown";
 }
 
 struct compiler {
@@ -208,7 +244,7 @@ static int add_container(struct compiler *cc, const struct vw_container *c,
 	for (size_t i = 0; i < c->n_eps; i++) {
 		const struct vw_endpoint *ep = &c->eps[i];
 
-		if (!network_is_managed(network_by_id(nets, n_nets, ep->network_id), cfg))
+		if (!vw_network_is_managed(network_by_id(nets, n_nets, ep->network_id), cfg))
 			continue;
 		if (ep->has4) {
 			r = add_source(cc, AF_INET, ep->addr4, c->labels.disabled ? "" : key);
@@ -334,11 +370,15 @@ int vw_policy_compile(const struct vw_container *containers, size_t n_containers
 		      const struct vw_config *cfg, struct vw_names *names, uint64_t now,
 		      struct vw_ruleset *ret_rs)
 {
-	struct compiler cc = { .rs = { .dry_run = cfg->dry_run }, .names = names, .now = now };
+	struct compiler cc = { .rs = { .dry_run = cfg->dry_run,
+				       .log_group = cfg->nflog_group,
+				       .log_rate = cfg->audit_rate },
+			       .names = names,
+			       .now = now };
 	int r;
 
 	for (size_t i = 0; i < n_networks; i++) {
-		if (!network_is_managed(&networks[i], cfg))
+		if (!vw_network_is_managed(&networks[i], cfg))
 			continue;
 		r = vw_grow((void **)&cc.rs.bridges, &cc.cap_bridges, cc.rs.n_bridges + 1,
 			    sizeof(*cc.rs.bridges), CONTAINERS_MAX);

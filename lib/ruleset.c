@@ -317,6 +317,7 @@ static int diff_full(const struct vw_ruleset *desired, struct vw_plan *p)
 	r = push(p, &(struct vw_op){ .type = VW_OP_RESET, .rs = desired });
 	for (size_t i = 0; r >= 0 && i < desired->n_containers; i++)
 		r = push(p, &(struct vw_op){ .type = VW_OP_CONTAINER_ADD,
+					     .rs = desired,
 					     .c = &desired->containers[i] });
 	for (size_t i = 0; r >= 0 && i < desired->n_sources; i++)
 		r = push(p, &(struct vw_op){ .type = VW_OP_SOURCE_ADD, .src = &desired->sources[i] });
@@ -348,6 +349,7 @@ static int diff_incremental(const struct vw_ruleset *a, const struct vw_ruleset 
 	for (size_t i = 0; r >= 0 && i < d->n_containers; i++)
 		if (container_replaced(a, d, d->containers[i].key))
 			r = push(p, &(struct vw_op){ .type = VW_OP_CONTAINER_ADD,
+						     .rs = d,
 						     .c = &d->containers[i] });
 	for (size_t i = 0; r >= 0 && i < d->n_containers; i++) {
 		const struct vw_rs_container *nc = &d->containers[i];
@@ -377,7 +379,8 @@ int vw_ruleset_diff(const struct vw_ruleset *applied, const struct vw_ruleset *d
 	struct vw_plan p = { 0 };
 	int r;
 
-	if (!applied || applied->dry_run != desired->dry_run)
+	if (!applied || applied->dry_run != desired->dry_run ||
+	    applied->log_group != desired->log_group || applied->log_rate != desired->log_rate)
 		r = diff_full(desired, &p);
 	else
 		r = diff_incremental(applied, desired, &p);

@@ -7,6 +7,8 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -56,6 +58,14 @@ uint64_t vw_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+uint64_t vw_now_ns(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
+}
+
 int vw_timeout_min(int a, int b)
 {
 	if (a < 0)
@@ -100,4 +110,43 @@ int vw_parse_uint(const char *s, unsigned long min, unsigned long max, unsigned 
 		return -ERANGE;
 	*ret = v;
 	return 0;
+}
+
+void vw_buf_append(struct vw_buf *b, const char *s, size_t n)
+{
+	if (b->oom)
+		return;
+	if (vw_grow((void **)&b->p, &b->cap, b->len + n + 1, 1, SIZE_MAX / 2) < 0) {
+		b->oom = true;
+		return;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+void vw_buf_printf(struct vw_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (b->oom)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || vw_grow((void **)&b->p, &b->cap, b->len + (size_t)n + 1, 1, SIZE_MAX / 2) < 0) {
+		b->oom = true;
+		return;
+	}
+	va_start(ap, fmt);
+	(void)vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+}
+
+void vw_buf_done(struct vw_buf *b)
+{
+	free(b->p);
+	*b = (struct vw_buf){ 0 };
 }

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "vpnwall/log.h"
 
@@ -30,6 +31,11 @@ struct vw_config {
 	char dns_servers[512]; /* DNS_SERVERS: "ip[:port],..."; empty = /etc/resolv.conf */
 	unsigned dns_ttl_min; /* DNS_TTL_MIN: seconds, floor for refreshing a name */
 	unsigned dns_ttl_max; /* DNS_TTL_MAX: seconds, ceiling for refreshing a name */
+	char metrics_host[46]; /* METRICS_ADDR address part; "" = no metrics endpoint */
+	uint16_t metrics_port; /* METRICS_ADDR port */
+	char api_socket[108]; /* API_SOCKET: control API unix socket; "" = none */
+	uint16_t nflog_group; /* NFLOG_GROUP: drop audit group; 0 = no audit */
+	unsigned audit_rate; /* AUDIT_RATE: audited packets per second per container */
 };
 
 /*

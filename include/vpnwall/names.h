@@ -66,6 +66,9 @@ size_t vw_names_sweep(struct vw_names *ns);
 /* vw_names_get - the entry for @name, or NULL. Borrowed until the next change. */
 const struct vw_name *vw_names_get(const struct vw_names *ns, const char *name);
 
+/* vw_names_reverse - a name that currently resolves to @addr, or NULL. */
+const char *vw_names_reverse(const struct vw_names *ns, uint8_t family, const uint8_t *addr);
+
 /*
  * vw_names_next_due - the first name and family (0 = A, 1 = AAAA) whose refresh is due at
  * @now and that has no query in flight; marks it in flight. Returns the entry or NULL.

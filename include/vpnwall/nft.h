@@ -36,6 +36,17 @@ int vw_nft_table_exists(struct vw_nft *n);
 /* vw_nft_delete_table - remove our table and everything in it; -ENOENT if absent. */
 int vw_nft_delete_table(struct vw_nft *n);
 
+struct vw_loop;
+
+/* Called when someone else changed our table; @what names the change. */
+typedef void (*vw_nft_change_fn)(void *ud, const char *what);
+
+/*
+ * vw_nft_monitor - watch nf_tables change notifications and report changes to our table
+ * made by any other process (a flush, `nft flush ruleset`, a firewall reload).
+ */
+int vw_nft_monitor(struct vw_nft *n, struct vw_loop *loop, vw_nft_change_fn cb, void *ud);
+
 struct vw_nft_counter {
 	char name[64]; /* counter object name */
 	uint64_t packets;

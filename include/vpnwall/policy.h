@@ -58,6 +58,25 @@ struct vw_container {
 	struct vw_labels labels; /* parsed at ingest */
 };
 
+enum vw_managed {
+	VW_MANAGED, /* policed by its own chain */
+	VW_UNMANAGED_OPTOUT, /* vpn.enable=false */
+	VW_UNMANAGED_HOST, /* host network: never crosses the forward hook */
+	VW_UNMANAGED_NETWORK, /* no address on a managed bridge network */
+	VW_JOINED, /* uses another container's network namespace: policed as that one */
+	VW_NOT_RUNNING,
+};
+
+/* vw_policy_state - whether and why (not) @c is managed. */
+enum vw_managed vw_policy_state(const struct vw_container *c, const struct vw_network *networks,
+				size_t n_networks, const struct vw_config *cfg);
+
+/* vw_managed_reason - a short human explanation of @m. */
+const char *vw_managed_reason(enum vw_managed m);
+
+/* vw_network_is_managed - bridge driver, has a bridge interface, selected by the settings. */
+bool vw_network_is_managed(const struct vw_network *net, const struct vw_config *cfg);
+
 /* vw_container_done - free what @c holds. */
 void vw_container_done(struct vw_container *c);
 

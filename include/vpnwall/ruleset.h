@@ -12,7 +12,8 @@
  *       sources are dropped (fail closed)
  *   c_<key>: one rule per (protocol, port range) group matching the destination against
  *       the group's interval sets; a match returns, everything else is dropped (or only
- *       counted when auditing)
+ *       counted when auditing). Drops are also sent, rate-limited, to NFLOG with the
+ *       prefix "D:<key>" ("W:<key>" when auditing) so the daemon learns their destination
  */
 #ifndef VW_RULESET_H
 #define VW_RULESET_H
@@ -64,6 +65,8 @@ struct vw_rs_source {
 
 struct vw_ruleset {
 	bool dry_run; /* unknown sources are counted, not dropped */
+	uint16_t log_group; /* NFLOG group for audited drops; 0 = none */
+	unsigned log_rate; /* audited packets per second, per container chain */
 	char (*bridges)[VW_IFNAMSIZ]; /* managed bridge interfaces, sorted */
 	size_t n_bridges;
 	struct vw_rs_container *containers; /* sorted by key */
@@ -86,7 +89,7 @@ enum vw_op_type {
 
 struct vw_op {
 	enum vw_op_type type;
-	const struct vw_ruleset *rs; /* RESET */
+	const struct vw_ruleset *rs; /* RESET, CONTAINER_ADD: the desired ruleset */
 	const struct vw_rs_container *c; /* CONTAINER_*, RANGES_* */
 	unsigned group; /* RANGES_*: index into c->groups */
 	uint8_t family; /* RANGES_* */

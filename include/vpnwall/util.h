@@ -56,8 +56,28 @@ int vw_strscpy(char *dst, const char *src, size_t size);
  */
 int vw_grow(void **p, size_t *cap, size_t need, size_t elem_size, size_t max);
 
+/* A growable text buffer; once an allocation fails, oom is set and further appends do nothing. */
+struct vw_buf {
+	char *p; /* NUL-terminated text, or NULL when empty */
+	size_t len;
+	size_t cap;
+	bool oom;
+};
+
+/* vw_buf_printf - append formatted text. */
+void vw_buf_printf(struct vw_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* vw_buf_append - append @n bytes of @s. */
+void vw_buf_append(struct vw_buf *b, const char *s, size_t n);
+
+/* vw_buf_done - free the text. */
+void vw_buf_done(struct vw_buf *b);
+
 /* vw_now_ms - CLOCK_MONOTONIC in milliseconds. */
 uint64_t vw_now_ms(void);
+
+/* vw_now_ns - CLOCK_MONOTONIC in nanoseconds, for measuring durations. */
+uint64_t vw_now_ns(void);
 
 /*
  * vw_timeout_min - combine two poll timeouts in milliseconds, where -1 means "none".

@@ -36,6 +36,7 @@ TB_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TB_DOCKER_BIN=${TB_DOCKER_BIN:-/usr/bin/docker}
 TB_DOCKERD_BIN=${TB_DOCKERD_BIN:-/usr/sbin/dockerd}
 VPNWALLD=${VPNWALLD:-$TB_LIB_DIR/../../build/cmd/vpnwalld/vpnwalld}
+VPNWALL=${VPNWALL:-$TB_LIB_DIR/../../build/cmd/vpnwall/vpnwall}
 
 TB_HOST_IP=198.18.0.1
 TB_INET_IP=198.18.0.2
@@ -847,6 +848,9 @@ tb_finish() {
 # ---------------------------------------------------------------------------
 # vpnwalld
 
+# tb_cli ARGS...: the vpnwall CLI in the host ns, talking to this testbed's daemon.
+tb_cli() { ip netns exec "$TB_HOST_NS" "$VPNWALL" --api "$TB/api.sock" "$@"; }
+
 # tb_daemon_start [ENV=VAL...]: run vpnwalld in the host ns against our dockerd.
 tb_daemon_start() {
 	local i
@@ -867,7 +871,8 @@ tb_daemon_start() {
 		rc=0
 		sh -c 'echo $$ >"$0.new" && mv "$0.new" "$0" && exec "$@"' "$TB/vpnwalld.pid" \
 			ip netns exec "$TB_HOST_NS" env DOCKER_HOST="unix://$TB/docker.sock" \
-			DNS_SERVERS="$TB_DNS_IP" NFT_TABLE=vpnwall LOG_LEVEL=debug "$@" "$VPNWALLD" \
+			DNS_SERVERS="$TB_DNS_IP" NFT_TABLE=vpnwall LOG_LEVEL=debug \
+			API_SOCKET="$TB/api.sock" METRICS_ADDR=127.0.0.1:50000 "$@" "$VPNWALLD" \
 			</dev/null >>"$TB/vpnwalld.log" 2>&1 || rc=$?
 		echo "$rc" >"$TB/vpnwalld.rc"
 	) 2>>"$TB/vpnwalld.log" &

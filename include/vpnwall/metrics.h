@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Prometheus text exposition and the bookkeeping behind the metrics that are not plain
+ * counters: the per-container table of dropped destinations (bounded: past a cap, further
+ * destinations are folded into destination="other") and histograms. Pure.
+ */
+#ifndef VW_METRICS_H
+#define VW_METRICS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct vw_buf;
+
+#define VW_DROP_DESTS_MAX 32 /* destination series per container before "other" */
+#define VW_DROP_CONTAINERS_MAX 65536
+
+/* vw_metrics_family - the HELP and TYPE lines of a metric family. */
+void vw_metrics_family(struct vw_buf *b, const char *name, const char *type, const char *help);
+
+/*
+ * vw_metrics_sample - one sample line. @labels alternates names and values and ends with
+ * NULL (or is NULL); values are escaped as the text format requires.
+ */
+void vw_metrics_sample(struct vw_buf *b, const char *name, const char *const *labels,
+		       double value);
+
+/* vw_metrics_escape - append @s escaped for a label value (backslash, quote, newline). */
+void vw_metrics_escape(struct vw_buf *b, const char *s);
+
+struct vw_histogram {
+	const double *bounds; /* upper bounds, ascending, without +Inf */
+	size_t n_bounds;
+	uint64_t *buckets; /* n_bounds + 1 cumulative-at-render counts (last is +Inf) */
+	uint64_t count;
+	double sum;
+};
+
+/* vw_histogram_init - bind @buckets (n_bounds + 1 zeroed slots) to @bounds. */
+void vw_histogram_init(struct vw_histogram *h, const double *bounds, size_t n_bounds,
+		       uint64_t *buckets);
+
+/* vw_histogram_observe - record one value. */
+void vw_histogram_observe(struct vw_histogram *h, double v);
+
+/* vw_metrics_histogram - the _bucket, _sum and _count samples of @h (family line separate). */
+void vw_metrics_histogram(struct vw_buf *b, const char *name, const struct vw_histogram *h);
+
+/* vw_proto_name - "tcp", "udp", "icmp", "icmpv6", "sctp", or the number in @buf. */
+const char *vw_proto_name(uint8_t proto, char buf[4]);
+
+struct vw_drop_dest {
+	char dest[254]; /* name, address, or "other" */
+	uint16_t port; /* 0 when the protocol has none */
+	uint8_t proto;
+	uint64_t count;
+};
+
+struct vw_drop_entry {
+	char key[17]; /* container key (or "unknown") */
+	char container[128]; /* container name for the series */
+	struct vw_drop_dest *dests;
+	size_t n_dests;
+	uint64_t other; /* drops past VW_DROP_DESTS_MAX distinct destinations */
+};
+
+struct vw_drops {
+	struct vw_drop_entry *v;
+	size_t n;
+	size_t cap;
+};
+
+enum vw_drop_seen {
+	VW_DROP_REPEAT, /* known (container, destination, port, protocol): count only */
+	VW_DROP_FIRST, /* first time: worth a log line */
+	VW_DROP_OVERFLOW, /* the container hit the cap: counted as "other" */
+};
+
+/*
+ * vw_drops_record - count one audited drop. Returns a vw_drop_seen value or -ENOMEM.
+ * The container name of an existing entry is updated (renames).
+ */
+int vw_drops_record(struct vw_drops *t, const char *key, const char *container, const char *dest,
+		    uint16_t port, uint8_t proto);
+
+/* vw_drops_forget - drop the series of containers for which @keep(key) is false. */
+void vw_drops_forget(struct vw_drops *t, bool (*keep)(const char *key, void *ud), void *ud);
+
+/* vw_drops_done - free the table. */
+void vw_drops_done(struct vw_drops *t);
+
+/* Monotonic packet/byte totals per container, fed from nft counter reads. */
+enum vw_action {
+	VW_ACTION_ACCEPTED,
+	VW_ACTION_DROPPED,
+	VW_ACTION_WOULD_DROP,
+	VW_ACTION_N,
+};
+
+struct vw_total {
+	char key[17]; /* container key, or "unknown" */
+	char container[128]; /* series label */
+	uint64_t last_pkts[2]; /* last read of the allow [0] and drop [1] counters */
+	uint64_t last_bytes[2];
+	uint64_t pkts[VW_ACTION_N]; /* totals since the daemon started */
+	uint64_t bytes[VW_ACTION_N];
+	bool present; /* seen in the current read */
+};
+
+struct vw_totals {
+	struct vw_total *v;
+	size_t n;
+	size_t cap;
+};
+
+/* vw_totals_begin - start a read: entries not updated before vw_totals_end() go away. */
+void vw_totals_begin(struct vw_totals *t);
+
+/*
+ * vw_totals_update - one counter value. @drop: the drop counter (else the allow counter);
+ * @audit: drops are only counted (would_drop). A value below the last read means the
+ * counter was re-created: its whole value is new traffic. Returns 0 or -ENOMEM.
+ */
+int vw_totals_update(struct vw_totals *t, const char *key, const char *container, bool drop,
+		     bool audit, uint64_t pkts, uint64_t bytes);
+
+/* vw_totals_end - forget containers whose counters are gone. */
+void vw_totals_end(struct vw_totals *t);
+
+/* vw_totals_render - the vpnwall_packets_total and vpnwall_bytes_total families. */
+void vw_totals_render(struct vw_buf *b, const struct vw_totals *t);
+
+/* vw_totals_done - free. */
+void vw_totals_done(struct vw_totals *t);
+
+/* vw_drops_render - the vpnwall_dropped_destinations_total family. */
+void vw_drops_render(struct vw_buf *b, const struct vw_drops *t);
+
+#endif

@@ -1,0 +1,296 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Prometheus text format helpers and drop bookkeeping.
+ */
+#include "vpnwall/metrics.h"
+
+#include <errno.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vpnwall/util.h"
+
+void vw_metrics_family(struct vw_buf *b, const char *name, const char *type, const char *help)
+{
+	vw_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+void vw_metrics_escape(struct vw_buf *b, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\')
+			vw_buf_append(b, "\\\\", 2);
+		else if (*s == '"')
+			vw_buf_append(b, "\\\"", 2);
+		else if (*s == '\n')
+			vw_buf_append(b, "\\n", 2);
+		else
+			vw_buf_append(b, s, 1);
+	}
+}
+
+static void value(struct vw_buf *b, double v)
+{
+	if (isinf(v))
+		vw_buf_printf(b, "%s", v > 0 ? "+Inf" : "-Inf");
+	else if (v == (double)(uint64_t)v && v < 1e15)
+		vw_buf_printf(b, "%llu", (unsigned long long)v);
+	else
+		vw_buf_printf(b, "%.9g", v);
+}
+
+void vw_metrics_sample(struct vw_buf *b, const char *name, const char *const *labels,
+		       double v)
+{
+	vw_buf_printf(b, "%s", name);
+	if (labels && labels[0]) {
+		vw_buf_append(b, "{", 1);
+		for (size_t i = 0; labels[i] && labels[i + 1]; i += 2) {
+			vw_buf_printf(b, "%s%s=\"", i ? "," : "", labels[i]);
+			vw_metrics_escape(b, labels[i + 1]);
+			vw_buf_append(b, "\"", 1);
+		}
+		vw_buf_append(b, "}", 1);
+	}
+	vw_buf_append(b, " ", 1);
+	value(b, v);
+	vw_buf_append(b, "\n", 1);
+}
+
+void vw_histogram_init(struct vw_histogram *h, const double *bounds, size_t n_bounds,
+		       uint64_t *buckets)
+{
+	*h = (struct vw_histogram){ .bounds = bounds, .n_bounds = n_bounds, .buckets = buckets };
+}
+
+void vw_histogram_observe(struct vw_histogram *h, double v)
+{
+	size_t i = 0;
+
+	while (i < h->n_bounds && v > h->bounds[i])
+		i++;
+	h->buckets[i]++;
+	h->count++;
+	h->sum += v;
+}
+
+void vw_metrics_histogram(struct vw_buf *b, const char *name, const struct vw_histogram *h)
+{
+	char metric[128], le[32];
+	uint64_t cum = 0;
+
+	snprintf(metric, sizeof(metric), "%s_bucket", name);
+	for (size_t i = 0; i <= h->n_bounds; i++) {
+		const char *labels[] = { "le", le, NULL };
+
+		cum += h->buckets[i];
+		if (i < h->n_bounds)
+			snprintf(le, sizeof(le), "%g", h->bounds[i]);
+		else
+			snprintf(le, sizeof(le), "+Inf");
+		vw_metrics_sample(b, metric, labels, (double)cum);
+	}
+	snprintf(metric, sizeof(metric), "%s_sum", name);
+	vw_metrics_sample(b, metric, NULL, h->sum);
+	snprintf(metric, sizeof(metric), "%s_count", name);
+	vw_metrics_sample(b, metric, NULL, (double)h->count);
+}
+
+const char *vw_proto_name(uint8_t proto, char buf[4])
+{
+	switch (proto) {
+	case IPPROTO_TCP:
+		return "tcp";
+	case IPPROTO_UDP:
+		return "udp";
+	case IPPROTO_ICMP:
+		return "icmp";
+	case IPPROTO_ICMPV6:
+		return "icmpv6";
+	case IPPROTO_SCTP:
+		return "sctp";
+	default:
+		snprintf(buf, 4, "%u", proto);
+		return buf;
+	}
+}
+
+static struct vw_drop_entry *entry_get(struct vw_drops *t, const char *key)
+{
+	struct vw_drop_entry *e;
+
+	for (size_t i = 0; i < t->n; i++)
+		if (strcmp(t->v[i].key, key) == 0)
+			return &t->v[i];
+	if (vw_grow((void **)&t->v, &t->cap, t->n + 1, sizeof(*t->v), VW_DROP_CONTAINERS_MAX) < 0)
+		return NULL;
+	e = &t->v[t->n++];
+	*e = (struct vw_drop_entry){ 0 };
+	(void)vw_strscpy(e->key, key, sizeof(e->key));
+	return e;
+}
+
+int vw_drops_record(struct vw_drops *t, const char *key, const char *container, const char *dest,
+		    uint16_t port, uint8_t proto)
+{
+	struct vw_drop_entry *e = entry_get(t, key);
+	struct vw_drop_dest *d;
+
+	if (!e)
+		return -ENOMEM;
+	(void)vw_strscpy(e->container, container, sizeof(e->container));
+	for (size_t i = 0; i < e->n_dests; i++) {
+		d = &e->dests[i];
+		if (d->port == port && d->proto == proto && strcmp(d->dest, dest) == 0) {
+			d->count++;
+			return VW_DROP_REPEAT;
+		}
+	}
+	if (e->n_dests >= VW_DROP_DESTS_MAX) {
+		e->other++;
+		return e->other == 1 ? VW_DROP_OVERFLOW : VW_DROP_REPEAT;
+	}
+	d = reallocarray(e->dests, e->n_dests + 1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	e->dests = d;
+	d = &e->dests[e->n_dests++];
+	*d = (struct vw_drop_dest){ .port = port, .proto = proto, .count = 1 };
+	(void)vw_strscpy(d->dest, dest, sizeof(d->dest));
+	return VW_DROP_FIRST;
+}
+
+void vw_drops_forget(struct vw_drops *t, bool (*keep)(const char *key, void *ud), void *ud)
+{
+	size_t out = 0;
+
+	for (size_t i = 0; i < t->n; i++) {
+		if (keep(t->v[i].key, ud))
+			t->v[out++] = t->v[i];
+		else
+			free(t->v[i].dests);
+	}
+	t->n = out;
+}
+
+void vw_drops_done(struct vw_drops *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		free(t->v[i].dests);
+	free(t->v);
+	*t = (struct vw_drops){ 0 };
+}
+
+void vw_totals_begin(struct vw_totals *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		t->v[i].present = false;
+}
+
+static struct vw_total *total_get(struct vw_totals *t, const char *key)
+{
+	struct vw_total *e;
+
+	for (size_t i = 0; i < t->n; i++)
+		if (strcmp(t->v[i].key, key) == 0)
+			return &t->v[i];
+	if (vw_grow((void **)&t->v, &t->cap, t->n + 1, sizeof(*t->v), VW_DROP_CONTAINERS_MAX) < 0)
+		return NULL;
+	e = &t->v[t->n++];
+	*e = (struct vw_total){ 0 };
+	(void)vw_strscpy(e->key, key, sizeof(e->key));
+	return e;
+}
+
+static uint64_t delta(uint64_t *last, uint64_t now)
+{
+	uint64_t d = now >= *last ? now - *last : now;
+
+	*last = now;
+	return d;
+}
+
+int vw_totals_update(struct vw_totals *t, const char *key, const char *container, bool drop,
+		     bool audit, uint64_t pkts, uint64_t bytes)
+{
+	struct vw_total *e = total_get(t, key);
+	enum vw_action a = !drop ? VW_ACTION_ACCEPTED : audit ? VW_ACTION_WOULD_DROP
+							      : VW_ACTION_DROPPED;
+
+	if (!e)
+		return -ENOMEM;
+	(void)vw_strscpy(e->container, container, sizeof(e->container));
+	e->present = true;
+	e->pkts[a] += delta(&e->last_pkts[drop], pkts);
+	e->bytes[a] += delta(&e->last_bytes[drop], bytes);
+	return 0;
+}
+
+void vw_totals_end(struct vw_totals *t)
+{
+	size_t out = 0;
+
+	for (size_t i = 0; i < t->n; i++)
+		if (t->v[i].present)
+			t->v[out++] = t->v[i];
+	t->n = out;
+}
+
+void vw_totals_render(struct vw_buf *b, const struct vw_totals *t)
+{
+	static const char *const actions[VW_ACTION_N] = { "accepted", "dropped", "would_drop" };
+
+	for (int bytes = 0; bytes < 2; bytes++) {
+		const char *name = bytes ? "vpnwall_bytes_total" : "vpnwall_packets_total";
+
+		vw_metrics_family(b, name, "counter",
+				  bytes ? "Bytes sent by managed containers out of their network, by verdict."
+					: "Packets sent by managed containers out of their network, by verdict.");
+		for (size_t i = 0; i < t->n; i++)
+			for (int a = 0; a < VW_ACTION_N; a++) {
+				const char *labels[] = { "container", t->v[i].container, "action",
+							 actions[a], NULL };
+
+				vw_metrics_sample(b, name, labels,
+						  (double)(bytes ? t->v[i].bytes[a] : t->v[i].pkts[a]));
+			}
+	}
+}
+
+void vw_totals_done(struct vw_totals *t)
+{
+	free(t->v);
+	*t = (struct vw_totals){ 0 };
+}
+
+void vw_drops_render(struct vw_buf *b, const struct vw_drops *t)
+{
+	const char *name = "vpnwall_dropped_destinations_total";
+
+	vw_metrics_family(b, name, "counter",
+			  "Audited drops (rate-limited sample) by destination: the name it resolved from when known, else the address.");
+	for (size_t i = 0; i < t->n; i++) {
+		const struct vw_drop_entry *e = &t->v[i];
+		char port[8], pbuf[4];
+
+		for (size_t k = 0; k < e->n_dests; k++) {
+			const char *labels[] = { "container", e->container,
+						 "destination", e->dests[k].dest,
+						 "port", port,
+						 "protocol", vw_proto_name(e->dests[k].proto, pbuf),
+						 NULL };
+
+			snprintf(port, sizeof(port), "%u", e->dests[k].port);
+			vw_metrics_sample(b, name, labels, (double)e->dests[k].count);
+		}
+		if (e->other) {
+			const char *labels[] = { "container", e->container, "destination", "other",
+						 "port", "other", "protocol", "other", NULL };
+
+			vw_metrics_sample(b, name, labels, (double)e->other);
+		}
+	}
+}
