@@ -88,28 +88,20 @@ static int set_networks(struct vw_config *c, const char *v, char *err, size_t er
 	c->networks_include = c->networks_exclude = NULL;
 	c->n_include = c->n_exclude = 0;
 
-	for (const char *p = v; *p;) {
-		const char *start, *end;
-		bool exclude = false;
+	const char *p = v, *start;
+	size_t len;
+
+	while (vw_next_item(&p, &start, &len)) {
+		bool exclude = start[0] == '!';
 		int r;
 
-		while (*p == ',' || isspace((unsigned char)*p))
-			p++;
-		if (!*p)
-			break;
-		if (*p == '!') {
-			exclude = true;
-			p++;
+		if (exclude) {
+			start++;
+			len--;
 		}
-		start = p;
-		while (*p && *p != ',')
-			p++;
-		end = p;
-		while (end > start && isspace((unsigned char)end[-1]))
-			end--;
-		if (!valid_network_name(start, (size_t)(end - start))) {
+		if (!valid_network_name(start, len)) {
 			snprintf(err, errsize, "GATEWAY_NETWORKS='%s': '%.*s' is not a Docker network name", v,
-				 (int)(end - start), start);
+				 (int)len, start);
 			return -EINVAL;
 		}
 		if (c->n_include + c->n_exclude >= VW_CONFIG_NETWORKS_MAX) {
@@ -117,9 +109,9 @@ static int set_networks(struct vw_config *c, const char *v, char *err, size_t er
 			return -EINVAL;
 		}
 		if (exclude)
-			r = push_str(&c->networks_exclude, &c->n_exclude, start, (size_t)(end - start));
+			r = push_str(&c->networks_exclude, &c->n_exclude, start, len);
 		else
-			r = push_str(&c->networks_include, &c->n_include, start, (size_t)(end - start));
+			r = push_str(&c->networks_include, &c->n_include, start, len);
 		if (r < 0) {
 			snprintf(err, errsize, "out of memory");
 			return r;

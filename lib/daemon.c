@@ -91,6 +91,7 @@ struct vw_daemon {
 	bool ever_synced;
 	bool dirty; /* the desired state may differ from the applied one */
 	bool have_applied; /* applied reflects the kernel; false forces a full replace */
+	bool full_replace; /* replace the whole table at the next reconcile */
 	bool ready;
 	struct vw_ruleset applied;
 	uint64_t retry_at; /* a failed commit is retried at this time */
@@ -228,6 +229,11 @@ static void on_synced(void *ud, struct vw_container *cs, size_t n, struct vw_net
 	d->n_nets = n_nets;
 	d->synced = d->ever_synced = true;
 	d->dirty = true;
+	/*
+	 * A fresh snapshot replaces the whole table: whatever drifted while Docker was away
+	 * (or before this process started) cannot survive a resync.
+	 */
+	d->full_replace = true;
 }
 
 static void on_container(void *ud, const char *id, struct vw_container *c)
@@ -316,6 +322,8 @@ static void start_due_queries(struct vw_daemon *d)
 	}
 }
 
+static int read_counters(struct vw_daemon *d);
+
 /* --- reconcile --------------------------------------------------------------------------- */
 
 static void reconcile(struct vw_daemon *d)
@@ -338,6 +346,12 @@ static void reconcile(struct vw_daemon *d)
 	if (swept)
 		log_debug("forgot %zu unused name(s)", swept);
 
+	if (d->full_replace && d->have_applied) {
+		/* Replacing re-creates the counters: keep what they counted so far. */
+		(void)read_counters(d);
+		d->have_applied = false;
+	}
+	d->full_replace = false;
 	r = vw_ruleset_diff(d->have_applied ? &d->applied : NULL, &desired, &plan);
 	if (r < 0) {
 		vw_ruleset_done(&desired);

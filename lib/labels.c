@@ -325,27 +325,14 @@ static int add_dst(struct vw_dst **v, size_t *n, const struct vw_dst *d)
 static int add_list(struct vw_labels *l, const char *key, const char *value, bool nets_only,
 		    struct vw_dst **v, size_t *n)
 {
-	const char *p = value;
+	const char *p = value, *start;
+	size_t len;
 
-	while (*p) {
-		const char *start, *end;
+	while (vw_next_item(&p, &start, &len)) {
 		char tok[TOKEN_MAX + 1];
 		const char *reason;
 		struct vw_dst d;
-		size_t len;
 		int r;
-
-		while (*p == ',' || isspace((unsigned char)*p))
-			p++;
-		if (!*p)
-			break;
-		start = p;
-		while (*p && *p != ',')
-			p++;
-		end = p;
-		while (end > start && isspace((unsigned char)end[-1]))
-			end--;
-		len = (size_t)(end - start);
 
 		if (len > TOKEN_MAX) {
 			r = add_error(l, key, start, len, "entry too long");

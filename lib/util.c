@@ -86,6 +86,28 @@ int vw_deadline_to_timeout(uint64_t deadline, uint64_t now)
 	return (int)(deadline - now);
 }
 
+bool vw_next_item(const char **p, const char **ret_start, size_t *ret_len)
+{
+	const char *s = *p, *start, *end;
+
+	while (*s == ',' || isspace((unsigned char)*s))
+		s++;
+	if (!*s) {
+		*p = s;
+		return false;
+	}
+	start = s;
+	while (*s && *s != ',')
+		s++;
+	end = s;
+	while (end > start && isspace((unsigned char)end[-1]))
+		end--;
+	*p = s;
+	*ret_start = start;
+	*ret_len = (size_t)(end - start);
+	return true;
+}
+
 bool vw_streq_ci(const char *a, const char *b)
 {
 	for (; *a && *b; a++, b++)

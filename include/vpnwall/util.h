@@ -87,6 +87,12 @@ int vw_timeout_min(int a, int b);
 /* vw_deadline_to_timeout - milliseconds from @now until @deadline (0 = none) as a poll timeout. */
 int vw_deadline_to_timeout(uint64_t deadline, uint64_t now);
 
+/*
+ * vw_next_item - the next item of the comma-separated list at *@p, without surrounding
+ * blanks; empty items are skipped. Advances *@p. Returns false at the end of the list.
+ */
+bool vw_next_item(const char **p, const char **ret_start, size_t *ret_len);
+
 /* vw_streq_ci - ASCII case-insensitive equality. */
 bool vw_streq_ci(const char *a, const char *b);
 

@@ -834,6 +834,12 @@ tb_expect_eventually_blocked() {
 
 # Clean up first so that the summary is the last line of output.
 tb_finish() {
+	# A sanitizer report from the daemon is a failure even if every behaviour looked right.
+	if [ -n "$TB" ] && [ -f "$TB/vpnwalld.log" ] &&
+		grep -qE "(Address|Leak|UndefinedBehavior)Sanitizer|runtime error:" "$TB/vpnwalld.log"; then
+		grep -E -A20 "(Address|Leak|UndefinedBehavior)Sanitizer|runtime error:" "$TB/vpnwalld.log" | head -60 >&2
+		tb__fail "vpnwalld ran clean under the sanitizers"
+	fi
 	if ! tb_cleanup; then
 		tb__fail "testbed cleanup left things behind"
 	fi
