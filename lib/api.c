@@ -45,7 +45,9 @@ static char *finish_text(struct vw_buf *b)
 
 static const char *verdict_name(enum vw_verdict v)
 {
-	return v == VW_VERDICT_ALLOWED ? "allowed" : v == VW_VERDICT_PARTIAL ? "partial" : "blocked";
+	return v == VW_VERDICT_ALLOWED	 ? "allowed"
+	       : v == VW_VERDICT_PARTIAL ? "partial"
+					 : "blocked";
 }
 
 char *vw_api_status(const struct vw_status *st, bool json)
@@ -213,9 +215,10 @@ static cJSON *container_json(const struct vw_api_container *v, const struct vw_c
 	cJSON_AddStringToObject(o, "id", c->id);
 	cJSON_AddBoolToObject(o, "managed", v->state == VW_MANAGED);
 	cJSON_AddStringToObject(o, "state", vw_managed_reason(v->state));
-	cJSON_AddStringToObject(o, "audit", v->state != VW_MANAGED ? "none"
-					    : v->audit	       ? "dry_run"
-								: "enforced");
+	cJSON_AddStringToObject(o, "audit",
+				v->state != VW_MANAGED ? "none"
+				: v->audit	       ? "dry_run"
+						       : "enforced");
 	eps = cJSON_AddArrayToObject(o, "addresses");
 	for (size_t i = 0; i < c->n_eps; i++) {
 		cJSON *e = cJSON_CreateObject();
@@ -280,7 +283,8 @@ static void container_text(struct vw_buf *b, const struct vw_api_container *v,
 	if (v->state == VW_MANAGED)
 		text_list(b, "default", cfg->default_outbound, cfg->n_default_outbound);
 	for (size_t i = 0; i < v->n_sharers; i++)
-		vw_buf_printf(b, "  %-10s%s (shares this network namespace; its labels apply here)\n",
+		vw_buf_printf(b,
+			      "  %-10s%s (shares this network namespace; its labels apply here)\n",
 			      "joined", v->sharers[i]->name);
 	each_name(&c->labels, cfg, name_text, &nx);
 	for (size_t i = 0; i < c->labels.n_errors; i++) {
@@ -289,8 +293,8 @@ static void container_text(struct vw_buf *b, const struct vw_api_container *v,
 		vw_buf_printf(b, "  %-10s%s '%s': %s (ignored)\n", "error", e->label, e->token,
 			      e->reason);
 	}
-	if (v->state == VW_MANAGED && c->labels.n_outbound + c->labels.n_allow +
-						      cfg->n_default_outbound == 0 &&
+	if (v->state == VW_MANAGED &&
+	    c->labels.n_outbound + c->labels.n_allow + cfg->n_default_outbound == 0 &&
 	    v->n_sharers == 0)
 		vw_buf_printf(b, "  %-10severything outside its network is blocked\n", "policy");
 }
@@ -383,7 +387,8 @@ char *vw_api_check_labels(const struct vw_label_check *v, size_t n, bool json)
 		if (l->disabled)
 			vw_buf_printf(&b, "  %-10snot managed (vpn.enable=false)\n", "enable");
 		if (l->dry_run)
-			vw_buf_printf(&b, "  %-10scounted, never dropped (vpn.dryrun=true)\n", "dry run");
+			vw_buf_printf(&b, "  %-10scounted, never dropped (vpn.dryrun=true)\n",
+				      "dry run");
 		for (size_t k = 0; k < l->n_errors; k++)
 			vw_buf_printf(&b, "  %-10s%s '%s': %s\n", "error", l->errors[k].label,
 				      l->errors[k].token, l->errors[k].reason);

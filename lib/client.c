@@ -26,8 +26,7 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *userp)
 	return b->oom ? 0 : n;
 }
 
-int vw_client_get(const char *socket, const char *path_and_query, long *ret_status,
-		  char **ret_body)
+int vw_client_get(const char *socket, const char *path_and_query, long *ret_status, char **ret_body)
 {
 	struct vw_buf b = { 0 };
 	char url[2048];

@@ -47,7 +47,9 @@ static int scalar(struct reader *rd, const char **p, const char *stop, char *out
 
 		for (;; s++) {
 			if (!*s)
-				return fail(rd, "unterminated quoted string (multi-line strings are not supported)");
+				return fail(
+					rd,
+					"unterminated quoted string (multi-line strings are not supported)");
 			if (n >= SCALAR_MAX - 1)
 				return fail(rd, "string too long");
 			if (q == '\'' && *s == '\'') {
@@ -70,7 +72,8 @@ static int scalar(struct reader *rd, const char **p, const char *stop, char *out
 				case '/':
 					break;
 				default:
-					return fail(rd, "unsupported escape in a double-quoted string");
+					return fail(rd,
+						    "unsupported escape in a double-quoted string");
 				}
 			}
 			out[n++] = *s;
@@ -82,7 +85,9 @@ static int scalar(struct reader *rd, const char **p, const char *stop, char *out
 			return fail(rd, "unexpected text after a quoted string");
 	} else {
 		if (*s == '&' || *s == '*' || *s == '|' || *s == '>' || *s == '!')
-			return fail(rd, "anchors, aliases, tags and block scalars are not supported in labels");
+			return fail(
+				rd,
+				"anchors, aliases, tags and block scalars are not supported in labels");
 		while (*s && !strchr(stop, *s)) {
 			if (n >= SCALAR_MAX - 1)
 				return fail(rd, "string too long");
@@ -143,7 +148,9 @@ static int flow(struct reader *rd, const char *service, const char *p)
 		if (*p == close)
 			break;
 		if (!*p)
-			return fail(rd, "unterminated flow collection (multi-line flow style is not supported)");
+			return fail(
+				rd,
+				"unterminated flow collection (multi-line flow style is not supported)");
 		r = scalar(rd, &p, open == '[' ? ",]" : ":,}", a);
 		if (r < 0)
 			return r;
@@ -249,7 +256,8 @@ int vw_compose_labels(const char *text, size_t len, vw_compose_fn fn, void *ud, 
 			continue;
 		}
 		if (services < 0) {
-			if (indent == 0 && strncmp(p, "services:", 9) == 0 && !p[9 + strspn(p + 9, " ")])
+			if (indent == 0 && strncmp(p, "services:", 9) == 0 &&
+			    !p[9 + strspn(p + 9, " ")])
 				services = 0;
 			continue;
 		}

@@ -100,12 +100,14 @@ static int set_networks(struct vw_config *c, const char *v, char *err, size_t er
 			len--;
 		}
 		if (!valid_network_name(start, len)) {
-			snprintf(err, errsize, "GATEWAY_NETWORKS='%s': '%.*s' is not a Docker network name", v,
+			snprintf(err, errsize,
+				 "GATEWAY_NETWORKS='%s': '%.*s' is not a Docker network name", v,
 				 (int)len, start);
 			return -EINVAL;
 		}
 		if (c->n_include + c->n_exclude >= VW_CONFIG_NETWORKS_MAX) {
-			snprintf(err, errsize, "GATEWAY_NETWORKS: more than %d networks", VW_CONFIG_NETWORKS_MAX);
+			snprintf(err, errsize, "GATEWAY_NETWORKS: more than %d networks",
+				 VW_CONFIG_NETWORKS_MAX);
 			return -EINVAL;
 		}
 		if (exclude)
@@ -174,7 +176,10 @@ static int set_nft_table(struct vw_config *c, const char *v, char *err, size_t e
 		if (!isalnum((unsigned char)v[i]) && v[i] != '_' && v[i] != '-')
 			n = 0;
 	if (n == 0 || n >= sizeof(c->nft_table) || !isalpha((unsigned char)v[0])) {
-		snprintf(err, errsize, "NFT_TABLE='%s': must be 1 to 64 letters, digits, '_' or '-', starting with a letter", v);
+		snprintf(
+			err, errsize,
+			"NFT_TABLE='%s': must be 1 to 64 letters, digits, '_' or '-', starting with a letter",
+			v);
 		return -EINVAL;
 	}
 	memcpy(c->nft_table, v, n + 1);
@@ -186,7 +191,10 @@ static int set_dns_servers(struct vw_config *c, const char *v, char *err, size_t
 	/* Only the shape is checked here; c-ares validates each address when it is applied. */
 	for (const char *p = v; *p; p++)
 		if (!isxdigit((unsigned char)*p) && !strchr(".:[],", *p)) {
-			snprintf(err, errsize, "DNS_SERVERS='%s': expected addresses like 198.51.100.53,[2001:db8::53]:53", v);
+			snprintf(
+				err, errsize,
+				"DNS_SERVERS='%s': expected addresses like 198.51.100.53,[2001:db8::53]:53",
+				v);
 			return -EINVAL;
 		}
 	if (vw_strscpy(c->dns_servers, v, sizeof(c->dns_servers)) < 0) {
@@ -196,13 +204,13 @@ static int set_dns_servers(struct vw_config *c, const char *v, char *err, size_t
 	return 0;
 }
 
-static int set_seconds(const char *name, unsigned *out, const char *v, char *err,
-		       size_t errsize)
+static int set_seconds(const char *name, unsigned *out, const char *v, char *err, size_t errsize)
 {
 	unsigned long n;
 
 	if (vw_parse_uint(v, 1, 86400, &n) < 0) {
-		snprintf(err, errsize, "%s='%s': must be a number of seconds from 1 to 86400", name, v);
+		snprintf(err, errsize, "%s='%s': must be a number of seconds from 1 to 86400", name,
+			 v);
 		return -EINVAL;
 	}
 	*out = (unsigned)n;
@@ -247,14 +255,20 @@ static int set_metrics_addr(struct vw_config *c, const char *v, char *err, size_
 	c->metrics_port = (uint16_t)port;
 	return 0;
 bad:
-	snprintf(err, errsize, "METRICS_ADDR='%s': expected ADDRESS:PORT (e.g. 127.0.0.1:50000, [::1]:50000) or off", orig);
+	snprintf(
+		err, errsize,
+		"METRICS_ADDR='%s': expected ADDRESS:PORT (e.g. 127.0.0.1:50000, [::1]:50000) or off",
+		orig);
 	return -EINVAL;
 }
 
 static int set_api_socket(struct vw_config *c, const char *v, char *err, size_t errsize)
 {
 	if (*v && (v[0] != '/' || vw_strscpy(c->api_socket, v, sizeof(c->api_socket)) < 0)) {
-		snprintf(err, errsize, "API_SOCKET='%s': must be an absolute path shorter than 108 bytes, or empty", v);
+		snprintf(
+			err, errsize,
+			"API_SOCKET='%s': must be an absolute path shorter than 108 bytes, or empty",
+			v);
 		return -EINVAL;
 	}
 	if (!*v)
@@ -271,7 +285,8 @@ static int set_nflog_group(struct vw_config *c, const char *v, char *err, size_t
 		return 0;
 	}
 	if (vw_parse_uint(v, 0, 65535, &n) < 0) {
-		snprintf(err, errsize, "NFLOG_GROUP='%s': must be a group number from 1 to 65535, or off", v);
+		snprintf(err, errsize,
+			 "NFLOG_GROUP='%s': must be a group number from 1 to 65535, or off", v);
 		return -EINVAL;
 	}
 	c->nflog_group = (uint16_t)n;
@@ -283,7 +298,8 @@ static int set_audit_rate(struct vw_config *c, const char *v, char *err, size_t 
 	unsigned long n;
 
 	if (vw_parse_uint(v, 1, 100000, &n) < 0) {
-		snprintf(err, errsize, "AUDIT_RATE='%s': must be packets per second from 1 to 100000", v);
+		snprintf(err, errsize,
+			 "AUDIT_RATE='%s': must be packets per second from 1 to 100000", v);
 		return -EINVAL;
 	}
 	c->audit_rate = (unsigned)n;
@@ -298,8 +314,10 @@ static const struct setting settings[] = {
 	{ "DEFAULT_OUTBOUND", "--default-outbound", false, set_default_outbound,
 	  "destinations every managed container may reach (vpn.outbound syntax)" },
 	{ "DRY_RUN", "--dry-run", true, set_dry_run, "count what would be dropped, drop nothing" },
-	{ "LOG_LEVEL", "--log-level", false, set_log_level, "error, warn, info (default) or debug" },
-	{ "NFT_TABLE", "--nft-table", false, set_nft_table, "our nftables table (default vpnwall)" },
+	{ "LOG_LEVEL", "--log-level", false, set_log_level,
+	  "error, warn, info (default) or debug" },
+	{ "NFT_TABLE", "--nft-table", false, set_nft_table,
+	  "our nftables table (default vpnwall)" },
 	{ "DNS_SERVERS", "--dns-servers", false, set_dns_servers,
 	  "resolvers for outbound names (default: /etc/resolv.conf)" },
 	{ "DNS_TTL_MIN", "--dns-ttl-min", false, set_ttl_min,
@@ -343,8 +361,8 @@ static int defaults(struct vw_config *c)
 	return 0;
 }
 
-int vw_config_parse(struct vw_config *c, char *const *envp, int argc, char *const *argv,
-		    char *err, size_t errsize)
+int vw_config_parse(struct vw_config *c, char *const *envp, int argc, char *const *argv, char *err,
+		    size_t errsize)
 {
 	int r;
 
@@ -387,8 +405,8 @@ int vw_config_parse(struct vw_config *c, char *const *envp, int argc, char *cons
 	}
 
 	if (c->dns_ttl_min > c->dns_ttl_max) {
-		snprintf(err, errsize, "DNS_TTL_MIN=%u is larger than DNS_TTL_MAX=%u", c->dns_ttl_min,
-			 c->dns_ttl_max);
+		snprintf(err, errsize, "DNS_TTL_MIN=%u is larger than DNS_TTL_MAX=%u",
+			 c->dns_ttl_min, c->dns_ttl_max);
 		return -EINVAL;
 	}
 	return 0;

@@ -45,10 +45,10 @@
 #define UNKNOWN_CONTAINER "(unknown)"
 
 /* Docker actions with their own series; anything else counts as "other". */
-static const char *const event_actions[] = { "start",	   "die",	 "destroy",
-					     "rename",	   "update",	 "restart",
-					     "connect",	   "disconnect", "create",
-					     "other" };
+static const char *const event_actions[] = {
+	"start",   "die",     "destroy",    "rename", "update",
+	"restart", "connect", "disconnect", "create", "other"
+};
 
 static const double update_bounds[] = { 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
 					0.05,	0.1,   0.25,   0.5,   1,    2.5 };
@@ -159,8 +159,9 @@ static void describe_labels(struct vw_daemon *d, const struct vw_container *c)
 			 e->token, e->reason);
 	}
 	if (c->host_network && (c->labels.n_outbound || c->labels.n_allow))
-		log_warn("container '%s' uses the host network: its traffic never crosses the forward hook, not managed",
-			 c->name);
+		log_warn(
+			"container '%s' uses the host network: its traffic never crosses the forward hook, not managed",
+			c->name);
 	else if (c->labels.disabled)
 		log_info("container '%s' opted out with vpn.enable=false: not managed", c->name);
 }
@@ -197,9 +198,9 @@ static void store_container(struct vw_daemon *d, const char *id, struct vw_conta
 				vw_container_done(c);
 		}
 	} else if (keep) {
-		if (vw_grow((void **)&d->cs, &d->cap_cs, d->n_cs + 1, sizeof(*d->cs), CONTAINERS_MAX) <
-		    0) {
-			/* Not tracked means not dispatched: its packets hit the unknown-source drop. */
+		if (vw_grow((void **)&d->cs, &d->cap_cs, d->n_cs + 1, sizeof(*d->cs),
+			    CONTAINERS_MAX) < 0) {
+			/* Untracked means undispatched: its packets hit the unknown drop. */
 			log_error("cannot track container '%s': more than %d containers", c->name,
 				  CONTAINERS_MAX);
 			vw_container_done(c);
@@ -316,7 +317,8 @@ static void start_due_queries(struct vw_daemon *d)
 		r = vw_dns_query(d->dns, n->name, fam, on_dns, d);
 		if (r < 0) {
 			/* Report it as a failure so the name backs off instead of spinning. */
-			(void)vw_names_answer(&d->names, n->name, fam, VW_DNS_FAIL, NULL, 0, 0, now);
+			(void)vw_names_answer(&d->names, n->name, fam, VW_DNS_FAIL, NULL, 0, 0,
+					      now);
 			log_warn_errno(r, "cannot query '%s', retrying", n->name);
 		}
 	}
@@ -338,7 +340,8 @@ static void reconcile(struct vw_daemon *d)
 	vw_names_begin(&d->names);
 	r = vw_policy_compile(d->cs, d->n_cs, d->nets, d->n_nets, d->cfg, &d->names, now, &desired);
 	if (r < 0) {
-		log_error_errno(r, "cannot compile the policy, keeping the applied rules, retrying");
+		log_error_errno(r,
+				"cannot compile the policy, keeping the applied rules, retrying");
 		d->retry_at = now + RETRY_MIN_MS;
 		return;
 	}
@@ -369,9 +372,12 @@ static void reconcile(struct vw_daemon *d)
 			d->stats.updates_ok++;
 	}
 	if (r < 0) {
-		snprintf(d->not_ready, sizeof(d->not_ready), "ruleset not applied: %s", strerror(-r));
-		log_error_errno(r, "nftables commit of %zu operation(s) failed, nothing changed; retrying with a full replace in %ums",
-				plan.n, d->retry_ms);
+		snprintf(d->not_ready, sizeof(d->not_ready), "ruleset not applied: %s",
+			 strerror(-r));
+		log_error_errno(
+			r,
+			"nftables commit of %zu operation(s) failed, nothing changed; retrying with a full replace in %ums",
+			plan.n, d->retry_ms);
 		vw_plan_done(&plan);
 		vw_ruleset_done(&desired);
 		/* The kernel may differ from what we think (someone flushed us): start over. */
@@ -395,8 +401,9 @@ static void reconcile(struct vw_daemon *d)
 	d->retry_ms = RETRY_MIN_MS;
 	if (!d->ready && d->synced) {
 		d->ready = true;
-		log_info("ready: %zu managed container(s) on %zu bridge(s)%s", d->applied.n_containers,
-			 d->applied.n_bridges, d->cfg->dry_run ? " (dry run: nothing is dropped)" : "");
+		log_info("ready: %zu managed container(s) on %zu bridge(s)%s",
+			 d->applied.n_containers, d->applied.n_bridges,
+			 d->cfg->dry_run ? " (dry run: nothing is dropped)" : "");
 	}
 }
 
@@ -446,8 +453,9 @@ static void on_audit(void *ud, const struct vw_nflog_packet *p)
 			 would ? "would send (dry run)" : "blocked", vw_proto_name(p->proto, pbuf),
 			 dest, port);
 	} else if (r == VW_DROP_OVERFLOW) {
-		log_info("container '%s' reached %d distinct dropped destinations; more are counted as 'other'",
-			 container, VW_DROP_DESTS_MAX);
+		log_info(
+			"container '%s' reached %d distinct dropped destinations; more are counted as 'other'",
+			container, VW_DROP_DESTS_MAX);
 	}
 }
 
@@ -537,8 +545,9 @@ static char *render_metrics(struct vw_daemon *d)
 	vw_metrics_histogram(&b, name, &d->stats.update_duration);
 
 	name = "vpnwall_label_errors_total";
-	vw_metrics_family(&b, name, "counter",
-			  "Rejected label entries of running containers (each rejection counted when seen).");
+	vw_metrics_family(
+		&b, name, "counter",
+		"Rejected label entries of running containers (each rejection counted when seen).");
 	for (size_t i = 0; i < d->n_errs; i++) {
 		const char *labels[] = { "container", d->errs[i].name, NULL };
 
@@ -554,7 +563,8 @@ static char *render_metrics(struct vw_daemon *d)
 	}
 
 	name = "vpnwall_audit_packets_total";
-	vw_metrics_family(&b, name, "counter", "Dropped packets received through NFLOG for the audit.");
+	vw_metrics_family(&b, name, "counter",
+			  "Dropped packets received through NFLOG for the audit.");
 	vw_metrics_sample(&b, name, NULL, (double)d->stats.audited);
 	name = "vpnwall_audit_lost_total";
 	vw_metrics_family(&b, name, "counter", "Audit messages the kernel could not deliver.");
@@ -672,7 +682,8 @@ static void api_explain(struct vw_daemon *d, const struct vw_http_request *req, 
 	}
 	c = container_by_ref(d, ref);
 	if (!c) {
-		snprintf(msg, sizeof(msg), "no running container '%s' (or the id prefix is ambiguous)", ref);
+		snprintf(msg, sizeof(msg),
+			 "no running container '%s' (or the id prefix is ambiguous)", ref);
 		respond(ret, 404, type, vw_api_error(msg, json));
 		return;
 	}
@@ -683,12 +694,13 @@ static void api_explain(struct vw_daemon *d, const struct vw_http_request *req, 
 		free((void *)ac.sharers);
 		return;
 	}
-	if (vw_dst_parse(dst, &q, &reason) < 0 || vw_explain(&c->labels, d->cfg->default_outbound,
-							     d->cfg->n_default_outbound, &d->names,
-							     &q, &x) < 0) {
+	if (vw_dst_parse(dst, &q, &reason) < 0 ||
+	    vw_explain(&c->labels, d->cfg->default_outbound, d->cfg->n_default_outbound, &d->names,
+		       &q, &x) < 0) {
 		snprintf(msg, sizeof(msg), "destination '%s': %s", dst,
-			 q.kind == VW_DST_WILDCARD ? "give one name, not a wildcard"
-						   : "give an address or a name, optionally :port[/proto]");
+			 q.kind == VW_DST_WILDCARD
+				 ? "give one name, not a wildcard"
+				 : "give an address or a name, optionally :port[/proto]");
 		respond(ret, 400, type, vw_api_error(msg, json));
 		free((void *)ac.sharers);
 		return;
@@ -824,7 +836,8 @@ int vw_daemon_new(const struct vw_config *cfg, struct vw_daemon **ret_daemon)
 	}
 	r = vw_dns_new(d->loop, cfg->dns_servers, &d->dns);
 	if (r < 0) {
-		log_error_errno(r, "cannot set up the resolver (DNS_SERVERS='%s')", cfg->dns_servers);
+		log_error_errno(r, "cannot set up the resolver (DNS_SERVERS='%s')",
+				cfg->dns_servers);
 		goto fail;
 	}
 	r = vw_docker_new(d->loop, cfg->docker_socket, &docker_ops, d, &d->docker);
@@ -851,10 +864,12 @@ int vw_daemon_new(const struct vw_config *cfg, struct vw_daemon **ret_daemon)
 	}
 	if (cfg->nflog_group) {
 		r = vw_nflog_new(d->loop, cfg->nflog_group, on_audit, d, &d->nflog);
-		/* Enforcement does not depend on the audit: run without it rather than not at all. */
+		/* Enforcement does not depend on the audit: run without it rather than not at all.
+		 */
 		if (r < 0)
-			log_warn_errno(r, "cannot bind NFLOG group %u, drop audit disabled (NFLOG_GROUP)",
-				       cfg->nflog_group);
+			log_warn_errno(
+				r, "cannot bind NFLOG group %u, drop audit disabled (NFLOG_GROUP)",
+				cfg->nflog_group);
 	}
 	*ret_daemon = d;
 	return 0;
@@ -895,7 +910,8 @@ int vw_daemon_run(struct vw_daemon *d)
 
 	r = vw_nft_table_exists(d->nft);
 	if (r < 0)
-		return log_error_errno(r, "cannot talk to nf_tables (is the module available, are we root?)");
+		return log_error_errno(
+			r, "cannot talk to nf_tables (is the module available, are we root?)");
 	log_info("starting: table inet %s %s, Docker at %s%s", d->cfg->nft_table,
 		 r ? "exists and stays in force until the first sync" : "not present yet",
 		 d->cfg->docker_socket, d->cfg->dry_run ? ", dry run" : "");

@@ -123,7 +123,8 @@ int vw_dns_new(struct vw_loop *loop, const char *servers, struct vw_dns **ret_dn
 	if (servers && *servers) {
 		r = ares_set_servers_ports_csv(d->ch, servers);
 		if (r != ARES_SUCCESS) {
-			log_debug("ares_set_servers_ports_csv('%s'): %s", servers, ares_strerror(r));
+			log_debug("ares_set_servers_ports_csv('%s'): %s", servers,
+				  ares_strerror(r));
 			vw_dns_free(d);
 			return -EINVAL;
 		}

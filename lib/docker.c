@@ -424,7 +424,7 @@ static void on_done(struct vw_docker *d, struct req *q, CURLcode res)
 		log_debug("events stream ended: %s (HTTP %ld)", curl_easy_strerror(res), code);
 		/* A closed chunked stream reads as CURLE_PARTIAL_FILE: it simply ended. */
 		go_down(d, res == CURLE_OK || res == CURLE_PARTIAL_FILE ? "events stream closed"
-									 : curl_easy_strerror(res));
+									: curl_easy_strerror(res));
 		return;
 	}
 	d->req = NULL;
@@ -498,8 +498,8 @@ static void pump(struct vw_docker *d)
 	/* A new transfer is started by curl's timer (0 ms after add_handle), not from here. */
 }
 
-int vw_docker_new(struct vw_loop *loop, const char *path, const struct vw_docker_ops *ops,
-		  void *ud, struct vw_docker **ret_docker)
+int vw_docker_new(struct vw_loop *loop, const char *path, const struct vw_docker_ops *ops, void *ud,
+		  struct vw_docker **ret_docker)
 {
 	struct vw_docker *d;
 

@@ -85,8 +85,8 @@ int vw_dockermsg_parse_version(const char *buf, size_t len, char *api, char *min
 
 int vw_dockermsg_parse_event(const char *buf, size_t len, struct vw_docker_event *ret_ev)
 {
-	static const char *const container_actions[] = { "start", "die", "destroy", "rename",
-							   "update", "restart" };
+	static const char *const container_actions[] = { "start",  "die",    "destroy",
+							 "rename", "update", "restart" };
 	_cleanup_(json_freep) cJSON *j = cJSON_ParseWithLength(buf, len);
 	struct vw_docker_event ev = { .kind = VW_EV_IGNORED };
 	const char *type, *action, *id = NULL;
@@ -131,8 +131,7 @@ static int parse_endpoints(const cJSON *nets, struct vw_container *c)
 
 	if (!cJSON_IsObject(nets))
 		return 0;
-	cJSON_ArrayForEach(n, nets)
-	{
+	cJSON_ArrayForEach(n, nets) {
 		struct vw_endpoint ep = { 0 }, *p;
 		const char *id = get_str(n, "NetworkID");
 		const char *a4 = get_str(n, "IPAddress");
@@ -162,8 +161,7 @@ static int parse_labels(const cJSON *labels, struct vw_container *c)
 
 	if (!cJSON_IsObject(labels))
 		return 0;
-	cJSON_ArrayForEach(l, labels)
-	{
+	cJSON_ArrayForEach(l, labels) {
 		if (!l->string || !cJSON_IsString(l) || !l->valuestring)
 			continue;
 		r = vw_labels_add(&c->labels, l->string, l->valuestring);
@@ -218,8 +216,9 @@ static int parse_container_obj(const cJSON *obj, struct vw_container *ret)
 	if (r >= 0) {
 		/* inspect has labels under Config, the list at the top level */
 		cfg = cJSON_GetObjectItemCaseSensitive(obj, "Config");
-		r = parse_labels(cJSON_IsObject(cfg) ? cJSON_GetObjectItemCaseSensitive(cfg, "Labels")
-						     : cJSON_GetObjectItemCaseSensitive(obj, "Labels"),
+		r = parse_labels(cJSON_IsObject(cfg)
+					 ? cJSON_GetObjectItemCaseSensitive(cfg, "Labels")
+					 : cJSON_GetObjectItemCaseSensitive(obj, "Labels"),
 				 &c);
 	}
 	if (r < 0) {
@@ -248,8 +247,7 @@ int vw_dockermsg_parse_containers(const char *buf, size_t len, struct vw_contain
 
 	if (!cJSON_IsArray(j))
 		return -EINVAL;
-	cJSON_ArrayForEach(o, j)
-	{
+	cJSON_ArrayForEach(o, j) {
 		struct vw_container c;
 
 		if (parse_container_obj(o, &c) < 0)
@@ -272,8 +270,7 @@ int vw_dockermsg_parse_containers(const char *buf, size_t len, struct vw_contain
 	return 0;
 }
 
-int vw_dockermsg_parse_networks(const char *buf, size_t len, struct vw_network **ret,
-				size_t *ret_n)
+int vw_dockermsg_parse_networks(const char *buf, size_t len, struct vw_network **ret, size_t *ret_n)
 {
 	_cleanup_(json_freep) cJSON *j = cJSON_ParseWithLength(buf, len);
 	struct vw_network *v = NULL;
@@ -283,8 +280,7 @@ int vw_dockermsg_parse_networks(const char *buf, size_t len, struct vw_network *
 
 	if (!cJSON_IsArray(j))
 		return -EINVAL;
-	cJSON_ArrayForEach(o, j)
-	{
+	cJSON_ArrayForEach(o, j) {
 		const char *id = get_str(o, "Id"), *name = get_str(o, "Name");
 		const char *driver = get_str(o, "Driver"), *br;
 		struct vw_network *net;

@@ -123,16 +123,17 @@ int vw_explain(const struct vw_labels *l, const struct vw_dst *defaults, size_t 
 		(void)vw_strscpy(x.entry, etext, sizeof(x.entry));
 		x.verdict = b.cover == 2 ? VW_VERDICT_ALLOWED : VW_VERDICT_PARTIAL;
 		snprintf(x.reason, sizeof(x.reason), "%s %s by %s entry '%s'%s", qtext,
-			 b.cover == 2 ? "is allowed" : "is allowed only on the entry's ports", b.label,
-			 etext, b.how);
+			 b.cover == 2 ? "is allowed" : "is allowed only on the entry's ports",
+			 b.label, etext, b.how);
 	} else if (wildcard_hit) {
 		vw_dst_format(&wildcard, etext, sizeof(etext));
-		snprintf(x.reason, sizeof(x.reason),
-			 "%s is blocked: it matches wildcard '%s', but wildcards are not enforced yet (they need the DNS proxy)",
-			 qtext, etext);
+		snprintf(
+			x.reason, sizeof(x.reason),
+			"%s is blocked: it matches wildcard '%s', but wildcards are not enforced yet (they need the DNS proxy)",
+			qtext, etext);
 	} else {
-		snprintf(x.reason, sizeof(x.reason), "%s is blocked: no entry of the policy allows it",
-			 qtext);
+		snprintf(x.reason, sizeof(x.reason),
+			 "%s is blocked: no entry of the policy allows it", qtext);
 	}
 	*ret = x;
 	return 0;

@@ -60,7 +60,8 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct vw_http
 	enum MHD_Result ret;
 
 	resp = MHD_create_response_from_buffer(r->len, r->body ? r->body : (char *)"",
-					       r->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+					       r->body ? MHD_RESPMEM_MUST_FREE
+						       : MHD_RESPMEM_PERSISTENT);
 	if (!resp) {
 		free(r->body);
 		return MHD_NO;
@@ -177,8 +178,7 @@ int vw_http_listen_tcp(struct vw_http *h, const char *host, uint16_t port)
 	}
 	{
 		struct MHD_OptionItem opts[] = {
-			{ MHD_OPTION_SOCK_ADDR, 0,
-			  flags ? (void *)&a6 : (void *)&a4 },
+			{ MHD_OPTION_SOCK_ADDR, 0, flags ? (void *)&a6 : (void *)&a4 },
 			{ MHD_OPTION_CONNECTION_LIMIT, CONNECTION_LIMIT, NULL },
 			{ MHD_OPTION_CONNECTION_TIMEOUT, CONNECTION_TIMEOUT_S, NULL },
 			{ MHD_OPTION_END, 0, NULL },
@@ -220,8 +220,8 @@ int vw_http_listen_unix(struct vw_http *h, const char *path, unsigned mode)
 		return -errno;
 	/* A socket file left by a previous run would make bind() fail. */
 	(void)unlink(path);
-	if (bind(s->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    chmod(path, mode) < 0 || listen(s->listen_fd, 16) < 0) {
+	if (bind(s->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, mode) < 0 ||
+	    listen(s->listen_fd, 16) < 0) {
 		r = -errno;
 		server_done(h, s);
 		return r;

@@ -90,7 +90,8 @@ static int parse_net(char *s, int family, struct vw_dst *d, const char **ret_rea
 		return -EINVAL;
 	}
 	if (!host_bits_clear(d->addr, bits, (unsigned)len)) {
-		*ret_reason = "CIDR has host bits set (write the network address, e.g. 192.168.1.0/24)";
+		*ret_reason =
+			"CIDR has host bits set (write the network address, e.g. 192.168.1.0/24)";
 		return -EINVAL;
 	}
 	d->kind = VW_DST_NET;
@@ -153,7 +154,8 @@ static int parse_domain(char *s, const char **ret_reason)
 		}
 	}
 	if (labels < 2) {
-		*ret_reason = "not a fully qualified domain name (containers on the same network are always reachable)";
+		*ret_reason =
+			"not a fully qualified domain name (containers on the same network are always reachable)";
 		return -EINVAL;
 	}
 	return 0;
@@ -200,7 +202,8 @@ int vw_dst_parse(const char *s, struct vw_dst *ret_dst, const char **ret_reason)
 		}
 		r = parse_net(host, AF_INET6, &d, ret_reason);
 		if (r < 0 && !slash)
-			*ret_reason = "invalid IPv6 address (to give a port, write [2001:db8::1]:443)";
+			*ret_reason =
+				"invalid IPv6 address (to give a port, write [2001:db8::1]:443)";
 	} else {
 		colon = strchr(buf, ':');
 		if (colon) {
@@ -271,7 +274,7 @@ void vw_dst_format(const struct vw_dst *d, char *buf, size_t size)
 		break;
 	}
 	if (d->protos) {
-		const char *proto = d->protos == VW_PROTO_TCP   ? "/tcp"
+		const char *proto = d->protos == VW_PROTO_TCP	? "/tcp"
 				    : d->protos == VW_PROTO_UDP ? "/udp"
 								: "";
 
@@ -337,7 +340,8 @@ static int add_list(struct vw_labels *l, const char *key, const char *value, boo
 		if (len > TOKEN_MAX) {
 			r = add_error(l, key, start, len, "entry too long");
 		} else if (l->n_outbound + l->n_allow >= VW_LABEL_ENTRIES_MAX) {
-			r = add_error(l, key, start, len, "too many entries (at most 256 per container)");
+			r = add_error(l, key, start, len,
+				      "too many entries (at most 256 per container)");
 		} else {
 			memcpy(tok, start, len);
 			tok[len] = '\0';

@@ -48,11 +48,11 @@ int vw_log_parse_level(const char *s, enum vw_log_level *ret_level)
 	return -EINVAL;
 }
 
-static void emit(enum vw_log_level level, const char *module, const char *suffix,
-		 const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
+static void emit(enum vw_log_level level, const char *module, const char *suffix, const char *fmt,
+		 va_list ap) __attribute__((format(printf, 4, 0)));
 
-static void emit(enum vw_log_level level, const char *module, const char *suffix,
-		 const char *fmt, va_list ap)
+static void emit(enum vw_log_level level, const char *module, const char *suffix, const char *fmt,
+		 va_list ap)
 {
 	char buf[2048];
 	int n, m;

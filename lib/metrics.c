@@ -42,8 +42,7 @@ static void value(struct vw_buf *b, double v)
 		vw_buf_printf(b, "%.9g", v);
 }
 
-void vw_metrics_sample(struct vw_buf *b, const char *name, const char *const *labels,
-		       double v)
+void vw_metrics_sample(struct vw_buf *b, const char *name, const char *const *labels, double v)
 {
 	vw_buf_printf(b, "%s", name);
 	if (labels && labels[0]) {
@@ -217,8 +216,9 @@ int vw_totals_update(struct vw_totals *t, const char *key, const char *container
 		     bool audit, uint64_t pkts, uint64_t bytes)
 {
 	struct vw_total *e = total_get(t, key);
-	enum vw_action a = !drop ? VW_ACTION_ACCEPTED : audit ? VW_ACTION_WOULD_DROP
-							      : VW_ACTION_DROPPED;
+	enum vw_action a = !drop   ? VW_ACTION_ACCEPTED
+			   : audit ? VW_ACTION_WOULD_DROP
+				   : VW_ACTION_DROPPED;
 
 	if (!e)
 		return -ENOMEM;
@@ -246,16 +246,18 @@ void vw_totals_render(struct vw_buf *b, const struct vw_totals *t)
 	for (int bytes = 0; bytes < 2; bytes++) {
 		const char *name = bytes ? "vpnwall_bytes_total" : "vpnwall_packets_total";
 
-		vw_metrics_family(b, name, "counter",
-				  bytes ? "Bytes sent by managed containers out of their network, by verdict."
-					: "Packets sent by managed containers out of their network, by verdict.");
+		vw_metrics_family(
+			b, name, "counter",
+			bytes ? "Bytes sent by managed containers out of their network, by verdict."
+			      : "Packets sent by managed containers out of their network, by verdict.");
 		for (size_t i = 0; i < t->n; i++)
 			for (int a = 0; a < VW_ACTION_N; a++) {
 				const char *labels[] = { "container", t->v[i].container, "action",
 							 actions[a], NULL };
 
-				vw_metrics_sample(b, name, labels,
-						  (double)(bytes ? t->v[i].bytes[a] : t->v[i].pkts[a]));
+				vw_metrics_sample(
+					b, name, labels,
+					(double)(bytes ? t->v[i].bytes[a] : t->v[i].pkts[a]));
 			}
 	}
 }
@@ -270,25 +272,29 @@ void vw_drops_render(struct vw_buf *b, const struct vw_drops *t)
 {
 	const char *name = "vpnwall_dropped_destinations_total";
 
-	vw_metrics_family(b, name, "counter",
-			  "Audited drops (rate-limited sample) by destination: the name it resolved from when known, else the address.");
+	vw_metrics_family(
+		b, name, "counter",
+		"Audited drops (rate-limited sample) by destination: the name it resolved from when known, else the address.");
 	for (size_t i = 0; i < t->n; i++) {
 		const struct vw_drop_entry *e = &t->v[i];
 		char port[8], pbuf[4];
 
 		for (size_t k = 0; k < e->n_dests; k++) {
-			const char *labels[] = { "container", e->container,
-						 "destination", e->dests[k].dest,
-						 "port", port,
-						 "protocol", vw_proto_name(e->dests[k].proto, pbuf),
-						 NULL };
+			const char *labels[] = {
+				"container",   e->container,
+				"destination", e->dests[k].dest,
+				"port",	       port,
+				"protocol",    vw_proto_name(e->dests[k].proto, pbuf),
+				NULL
+			};
 
 			snprintf(port, sizeof(port), "%u", e->dests[k].port);
 			vw_metrics_sample(b, name, labels, (double)e->dests[k].count);
 		}
 		if (e->other) {
-			const char *labels[] = { "container", e->container, "destination", "other",
-						 "port", "other", "protocol", "other", NULL };
+			const char *labels[] = { "container", e->container, "destination",
+						 "other",     "port",	    "other",
+						 "protocol",  "other",	    NULL };
 
 			vw_metrics_sample(b, name, labels, (double)e->other);
 		}

@@ -134,8 +134,7 @@ void vw_nft_free(struct vw_nft *n)
 	free(n);
 }
 
-static struct nlmsghdr *msg_begin(struct batch *b, uint16_t type, uint16_t flags,
-				  const char *what)
+static struct nlmsghdr *msg_begin(struct batch *b, uint16_t type, uint16_t flags, const char *what)
 {
 	struct msginfo *mi;
 	uint32_t seq = b->n->seq++;
@@ -648,7 +647,8 @@ static int emit_group_rule(struct batch *b, const struct vw_rs_container *c, uns
 
 		put(&rl, e_meta(NFT_META_L4PROTO, NFT_REG_1));
 		put(&rl, e_cmp(NFT_REG_1, NFT_CMP_EQ, &g->proto, sizeof(g->proto)));
-		/* th dport: the same offset in TCP and UDP headers. Big-endian compares as numbers. */
+		/* th dport: the same offset in TCP and UDP headers. Big-endian compares as numbers.
+		 */
 		put(&rl, e_payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, NFT_REG_1));
 		if (lo == hi) {
 			put(&rl, e_cmp(NFT_REG_1, NFT_CMP_EQ, &lo, sizeof(lo)));
@@ -765,22 +765,27 @@ static int container_del(struct batch *b, const struct vw_rs_container *c)
 
 static int source_op(struct batch *b, uint16_t type, const struct vw_rs_source *s)
 {
-	struct elems el = { .b = b, .type = type, .set = s->family == AF_INET ? MAP_SRC4 : MAP_SRC6 };
+	struct elems el = { .b = b,
+			    .type = type,
+			    .set = s->family == AF_INET ? MAP_SRC4 : MAP_SRC6 };
 	struct nftnl_set_elem *e;
 	char chain[64];
 	int r;
 
 	e = elem_new(&el, &r);
 	if (e) {
-		nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, s->addr, (uint32_t)vw_addr_len(s->family));
+		nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, s->addr,
+				   (uint32_t)vw_addr_len(s->family));
 		if (type == NFT_MSG_NEWSETELEM) {
 			/* goto, not jump: the container chain's "return" then ends our table. */
 			if (s->key[0]) {
 				snprintf(chain, sizeof(chain), "c_%s", s->key);
-				nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_VERDICT, (uint32_t)NFT_GOTO);
+				nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_VERDICT,
+						       (uint32_t)NFT_GOTO);
 				nftnl_set_elem_set_str(e, NFTNL_SET_ELEM_CHAIN, chain);
 			} else {
-				nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_VERDICT, (uint32_t)NFT_RETURN);
+				nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_VERDICT,
+						       (uint32_t)NFT_RETURN);
 			}
 		}
 		r = elems_flush(&el);
@@ -834,10 +839,9 @@ static int emit_op(struct batch *b, const struct vw_op *op)
 	case VW_OP_RANGES_DEL:
 	case VW_OP_RANGES_ADD:
 		set_name(set, sizeof(set), op->c, op->group, op->family);
-		return emit_ranges(b,
-				   op->type == VW_OP_RANGES_ADD ? NFT_MSG_NEWSETELEM
-								: NFT_MSG_DELSETELEM,
-				   set, op->family, op->ranges, op->n_ranges);
+		return emit_ranges(
+			b, op->type == VW_OP_RANGES_ADD ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM,
+			set, op->family, op->ranges, op->n_ranges);
 	case VW_OP_SOURCE_DEL:
 		return source_op(b, NFT_MSG_DELSETELEM, op->src);
 	case VW_OP_SOURCE_ADD:
@@ -1088,10 +1092,10 @@ int vw_nft_counters(struct vw_nft *n, struct vw_nft_counter **ret)
 /* --- monitor ----------------------------------------------------------------------------- */
 
 static const char *const msg_names[NFT_MSG_MAX] = {
-	[NFT_MSG_DELTABLE] = "table deleted",	[NFT_MSG_NEWCHAIN] = "chain added",
-	[NFT_MSG_DELCHAIN] = "chain deleted",	[NFT_MSG_NEWRULE] = "rule added",
-	[NFT_MSG_DELRULE] = "rule deleted",	[NFT_MSG_NEWSET] = "set added",
-	[NFT_MSG_DELSET] = "set deleted",	[NFT_MSG_NEWSETELEM] = "element added",
+	[NFT_MSG_DELTABLE] = "table deleted",	  [NFT_MSG_NEWCHAIN] = "chain added",
+	[NFT_MSG_DELCHAIN] = "chain deleted",	  [NFT_MSG_NEWRULE] = "rule added",
+	[NFT_MSG_DELRULE] = "rule deleted",	  [NFT_MSG_NEWSET] = "set added",
+	[NFT_MSG_DELSET] = "set deleted",	  [NFT_MSG_NEWSETELEM] = "element added",
 	[NFT_MSG_DELSETELEM] = "element deleted", [NFT_MSG_NEWOBJ] = "object added",
 	[NFT_MSG_DELOBJ] = "object deleted",
 };
@@ -1127,7 +1131,8 @@ static void on_monitor(struct vw_io *io, uint32_t events)
 
 			if ((nlh->nlmsg_type >> 8) != NFNL_SUBSYS_NFTABLES || type >= NFT_MSG_MAX ||
 			    !msg_names[type] || nlh->nlmsg_pid == self ||
-			    nlh->nlmsg_len < NLMSG_SPACE(sizeof(*g)) || g->nfgen_family != NFPROTO_INET)
+			    nlh->nlmsg_len < NLMSG_SPACE(sizeof(*g)) ||
+			    g->nfgen_family != NFPROTO_INET)
 				continue;
 			(void)mnl_attr_parse(nlh, sizeof(*g), table_attr_cb, &table);
 			if (table && strcmp(table, m->n->table) == 0)

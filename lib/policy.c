@@ -358,7 +358,8 @@ static void drop_bad_sources(struct vw_ruleset *rs)
 
 		while (j < rs->n_sources && cmp_source(&rs->sources[i], &rs->sources[j]) == 0)
 			j++;
-		if (j - i == 1 && (!rs->sources[i].key[0] || vw_ruleset_find(rs, rs->sources[i].key)))
+		if (j - i == 1 &&
+		    (!rs->sources[i].key[0] || vw_ruleset_find(rs, rs->sources[i].key)))
 			rs->sources[out++] = rs->sources[i];
 		i = j;
 	}

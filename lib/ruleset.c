@@ -320,7 +320,8 @@ static int diff_full(const struct vw_ruleset *desired, struct vw_plan *p)
 					     .rs = desired,
 					     .c = &desired->containers[i] });
 	for (size_t i = 0; r >= 0 && i < desired->n_sources; i++)
-		r = push(p, &(struct vw_op){ .type = VW_OP_SOURCE_ADD, .src = &desired->sources[i] });
+		r = push(p,
+			 &(struct vw_op){ .type = VW_OP_SOURCE_ADD, .src = &desired->sources[i] });
 	for (size_t i = 0; r >= 0 && i < desired->n_bridges; i++)
 		r = push(p, &(struct vw_op){ .type = VW_OP_BRIDGE_ADD,
 					     .ifname = desired->bridges[i] });
@@ -335,7 +336,8 @@ static int diff_incremental(const struct vw_ruleset *a, const struct vw_ruleset 
 	/* 1. references to chains that go away or change */
 	for (size_t i = 0; r >= 0 && i < a->n_sources; i++)
 		if (!source_kept(a, d, &a->sources[i], d))
-			r = push(p, &(struct vw_op){ .type = VW_OP_SOURCE_DEL, .src = &a->sources[i] });
+			r = push(p, &(struct vw_op){ .type = VW_OP_SOURCE_DEL,
+						     .src = &a->sources[i] });
 	/* 2. the chains, sets and counters themselves */
 	for (size_t i = 0; r >= 0 && i < a->n_containers; i++)
 		if (container_replaced(a, d, a->containers[i].key))
@@ -365,7 +367,8 @@ static int diff_incremental(const struct vw_ruleset *a, const struct vw_ruleset 
 	/* 4. references last */
 	for (size_t i = 0; r >= 0 && i < d->n_sources; i++)
 		if (!source_kept(a, d, &d->sources[i], a))
-			r = push(p, &(struct vw_op){ .type = VW_OP_SOURCE_ADD, .src = &d->sources[i] });
+			r = push(p, &(struct vw_op){ .type = VW_OP_SOURCE_ADD,
+						     .src = &d->sources[i] });
 	for (size_t i = 0; r >= 0 && i < d->n_bridges; i++)
 		if (!has_bridge(a, d->bridges[i]))
 			r = push(p, &(struct vw_op){ .type = VW_OP_BRIDGE_ADD,

@@ -157,7 +157,8 @@ void vw_buf_printf(struct vw_buf *b, const char *fmt, ...)
 	va_start(ap, fmt);
 	n = vsnprintf(NULL, 0, fmt, ap);
 	va_end(ap);
-	if (n < 0 || vw_grow((void **)&b->p, &b->cap, b->len + (size_t)n + 1, 1, SIZE_MAX / 2) < 0) {
+	if (n < 0 ||
+	    vw_grow((void **)&b->p, &b->cap, b->len + (size_t)n + 1, 1, SIZE_MAX / 2) < 0) {
 		b->oom = true;
 		return;
 	}

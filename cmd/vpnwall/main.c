@@ -59,7 +59,8 @@ static int api_get(const struct opts *o, const char *path)
 		 o->json ? "json" : "text");
 	r = vw_client_get(o->api, url, &status, &body);
 	if (r < 0) {
-		fprintf(stderr, "vpnwall: cannot reach vpnwalld at %s: %s (is it running? see --api)\n",
+		fprintf(stderr,
+			"vpnwall: cannot reach vpnwalld at %s: %s (is it running? see --api)\n",
 			o->api, r == -ECONNREFUSED ? "connection refused" : strerror(-r));
 		return 1;
 	}
@@ -224,7 +225,8 @@ static int cmd_flush(const struct opts *o)
 		return 0;
 	}
 	if (r < 0) {
-		fprintf(stderr, "vpnwall: cannot delete table inet %s: %s\n", o->table, strerror(-r));
+		fprintf(stderr, "vpnwall: cannot delete table inet %s: %s\n", o->table,
+			strerror(-r));
 		return 1;
 	}
 	printf("table inet %s removed: containers are no longer restricted\n", o->table);

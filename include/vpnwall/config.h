@@ -43,8 +43,8 @@ struct vw_config {
  * Returns 0, or -EINVAL with a one-line message naming the setting and the bad value in
  * @err. @c must be released with vw_config_done() either way.
  */
-int vw_config_parse(struct vw_config *c, char *const *envp, int argc, char *const *argv,
-		    char *err, size_t errsize);
+int vw_config_parse(struct vw_config *c, char *const *envp, int argc, char *const *argv, char *err,
+		    size_t errsize);
 
 /* vw_config_done - free what @c holds. */
 void vw_config_done(struct vw_config *c);

@@ -33,8 +33,8 @@ struct vw_docker_ops {
 };
 
 /* vw_docker_new - a client for the socket at @path; call vw_docker_start() to connect. */
-int vw_docker_new(struct vw_loop *loop, const char *path, const struct vw_docker_ops *ops,
-		  void *ud, struct vw_docker **ret_docker);
+int vw_docker_new(struct vw_loop *loop, const char *path, const struct vw_docker_ops *ops, void *ud,
+		  struct vw_docker **ret_docker);
 
 /* vw_docker_free - abort all transfers. Accepts NULL. */
 void vw_docker_free(struct vw_docker *d);

@@ -23,8 +23,7 @@ void vw_metrics_family(struct vw_buf *b, const char *name, const char *type, con
  * vw_metrics_sample - one sample line. @labels alternates names and values and ends with
  * NULL (or is NULL); values are escaped as the text format requires.
  */
-void vw_metrics_sample(struct vw_buf *b, const char *name, const char *const *labels,
-		       double value);
+void vw_metrics_sample(struct vw_buf *b, const char *name, const char *const *labels, double value);
 
 /* vw_metrics_escape - append @s escaped for a label value (backslash, quote, newline). */
 void vw_metrics_escape(struct vw_buf *b, const char *s);

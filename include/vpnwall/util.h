@@ -31,17 +31,17 @@ static inline void closep(int *fd)
 #define _cleanup_close_ _cleanup_(closep)
 
 /* Hand a value out of a cleanup variable: the variable is reset so cleanup does nothing. */
-#define TAKE_PTR(p)                           \
-	({                                    \
-		__typeof__(p) _tp_ = (p);     \
-		(p) = NULL;                   \
-		_tp_;                         \
+#define TAKE_PTR(p)                       \
+	({                                \
+		__typeof__(p) _tp_ = (p); \
+		(p) = NULL;               \
+		_tp_;                     \
 	})
-#define TAKE_FD(fd)                           \
-	({                                    \
-		int _tf_ = (fd);              \
-		(fd) = -1;                    \
-		_tf_;                         \
+#define TAKE_FD(fd)              \
+	({                       \
+		int _tf_ = (fd); \
+		(fd) = -1;       \
+		_tf_;            \
 	})
 
 /*
