@@ -120,19 +120,32 @@ static int list_item(struct reader *rd, const char *service, const char *item)
 	return emit(rd, service, key, eq ? eq + 1 : "");
 }
 
+/* The key of a "key: ..." line into @key; *p is left after the ':'. */
+static int key_of(struct reader *rd, const char **p, char *key)
+{
+	int r;
+
+	r = scalar(rd, p, ":", key);
+	if (r < 0)
+		return r;
+	if (**p != ':')
+		return fail(rd, "expected 'key: value'");
+	(*p)++;
+	if (**p && **p != ' ')
+		return fail(rd, "expected a space after ':'");
+	while (**p == ' ')
+		(*p)++;
+	return 0;
+}
+
 /* key: value on one line; @key and @value receive the scalars ("" when absent). */
 static int mapping_entry(struct reader *rd, const char *p, char *key, char *value)
 {
 	int r;
 
-	r = scalar(rd, &p, ":", key);
+	r = key_of(rd, &p, key);
 	if (r < 0)
 		return r;
-	if (*p != ':')
-		return fail(rd, "expected 'key: value'");
-	p++;
-	if (*p && *p != ' ')
-		return fail(rd, "expected a space after ':'");
 	return scalar(rd, &p, "", value);
 }
 
@@ -175,18 +188,25 @@ static int flow(struct reader *rd, const char *service, const char *p)
 	return *p ? fail(rd, "unexpected text after a flow collection") : 0;
 }
 
-/* Strip a comment (a '#' at the start or after a blank, outside quotes). */
+/*
+ * Strip a comment: a '#' at the start or after a blank, outside quotes. A quote only opens
+ * a quoted scalar where a scalar can start (an apostrophe inside O'Brien is a letter).
+ */
 static void strip_comment(char *s)
 {
 	char q = 0;
 
 	for (char *p = s; *p; p++) {
-		if (q) {
+		if (q == '"' && *p == '\\' && p[1]) {
+			p++;
+		} else if (q == '\'' && *p == '\'' && p[1] == '\'') {
+			p++;
+		} else if (q) {
 			if (*p == q)
 				q = 0;
-		} else if (*p == '"' || *p == '\'') {
+		} else if ((*p == '"' || *p == '\'') && (p == s || strchr(" \t[{,:-", p[-1]))) {
 			q = *p;
-		} else if (*p == '#' && (p == s || p[-1] == ' ')) {
+		} else if (*p == '#' && (p == s || p[-1] == ' ' || p[-1] == '\t')) {
 			*p = '\0';
 			break;
 		}
@@ -262,42 +282,32 @@ int vw_compose_labels(const char *text, size_t len, vw_compose_fn fn, void *ud, 
 			continue;
 		}
 		if (service < 0 || indent == service) {
-			/* a service name */
-			if (service >= 0 && indent != service)
-				continue;
-			r = mapping_entry(&rd, p, name, value);
+			/* A service name; what follows it (an anchor, a flow mapping) is not ours.
+			 */
+			r = key_of(&rd, &p, name);
 			if (r < 0)
 				return r;
-			/* A flow-style service ("web: {image: x}") has no block of its own. */
 			service = indent;
 			child = -1;
 			continue;
 		}
 		if (child < 0)
 			child = indent;
-		if (indent != child)
+		if (indent != child || p[0] == '-')
 			continue; /* inside some other key of the service */
-		if (p[0] == '-')
+		/* Other keys may hold YAML we do not read; only labels must parse. */
+		if (key_of(&rd, &p, key) < 0 || strcmp(key, "labels") != 0)
 			continue;
-		r = mapping_entry(&rd, p, key, value);
-		if (r < 0) {
-			/* Other keys may hold YAML we do not read; only labels must parse. */
-			if (strncmp(p, "labels", 6) == 0)
-				return r;
-			continue;
-		}
-		if (strcmp(key, "labels") != 0)
-			continue;
-		if (!value[0]) {
+		if (!*p) {
 			labels = indent;
-		} else if (value[0] == '[' || value[0] == '{') {
-			const char *v = strstr(line + indent, ":") + 1;
-
-			while (*v == ' ')
-				v++;
-			r = flow(&rd, name, v);
+		} else if (*p == '[' || *p == '{') {
+			r = flow(&rd, name, p);
 			if (r < 0)
 				return r;
+		} else if (strchr("|>&*!", *p)) {
+			return fail(
+				&rd,
+				"anchors, aliases, tags and block scalars are not supported in labels");
 		} else {
 			return fail(&rd, "'labels' must be a list or a mapping");
 		}

@@ -45,11 +45,12 @@ static bool name_resolves_to(const struct vw_names *names, const char *name, uin
 /* How the entry's port scope covers the query: 2 fully, 1 partly, 0 not at all. */
 static int port_cover(const struct vw_dst *e, const struct vw_dst *q)
 {
-	uint8_t qp = q->protos ? q->protos : VW_PROTO_TCP;
+	/* "host:53" parses as TCP and UDP; as a question it means one connection: TCP. */
+	uint8_t qp = q->protos == (VW_PROTO_TCP | VW_PROTO_UDP) ? VW_PROTO_TCP : q->protos;
 
 	if (e->protos == 0)
 		return 2;
-	if (q->port_lo == 0 && q->port_hi == 0 && q->protos == 0)
+	if (q->protos == 0)
 		return 1;
 	if (!(e->protos & qp))
 		return 0;

@@ -32,14 +32,31 @@ void vw_metrics_escape(struct vw_buf *b, const char *s)
 	}
 }
 
+/* The shortest %g text that reads back as exactly @v (Prometheus values are float64). */
+static const char *shortest(double v, char *buf, size_t size)
+{
+	for (int prec = 6; prec < 17; prec++) {
+		snprintf(buf, size, "%.*g", prec, v);
+		if (strtod(buf, NULL) == v)
+			return buf;
+	}
+	snprintf(buf, size, "%.17g", v);
+	return buf;
+}
+
 static void value(struct vw_buf *b, double v)
 {
-	if (isinf(v))
+	char buf[40];
+
+	if (isnan(v))
+		vw_buf_printf(b, "NaN");
+	else if (isinf(v))
 		vw_buf_printf(b, "%s", v > 0 ? "+Inf" : "-Inf");
-	else if (v == (double)(uint64_t)v && v < 1e15)
+	/* Range first: converting a negative or huge double to an integer is undefined. */
+	else if (v >= 0 && v < 9007199254740992.0 && v == floor(v))
 		vw_buf_printf(b, "%llu", (unsigned long long)v);
 	else
-		vw_buf_printf(b, "%.9g", v);
+		vw_buf_printf(b, "%s", shortest(v, buf, sizeof(buf)));
 }
 
 void vw_metrics_sample(struct vw_buf *b, const char *name, const char *const *labels, double v)

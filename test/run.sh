@@ -28,8 +28,9 @@ for b in $builds; do
 	dir=build-$b
 	echo "### build: $b"
 	# shellcheck disable=SC2086
-	if ! cmake -S . -B "$dir" $opts >"$dir.cmake.log" 2>&1 || ! cmake --build "$dir" -j"$(nproc)" >"$dir.build.log" 2>&1; then
-		cat "$dir.cmake.log" "$dir.build.log" 2>/dev/null | tail -40
+	mkdir -p "$dir"
+	if ! cmake -S . -B "$dir" $opts >"$dir/cmake.log" 2>&1 || ! cmake --build "$dir" -j"$(nproc)" >"$dir/build.log" 2>&1; then
+		cat "$dir/cmake.log" "$dir/build.log" 2>/dev/null | tail -40
 		failed=$((failed + 1))
 		continue
 	fi
