@@ -41,9 +41,14 @@ static void test_config_defaults(void **state)
 
 static void test_config_env_and_flags(void **state)
 {
-	const char *env[] = { "DOCKER_HOST=unix:///run/d.sock", "GATEWAY_NETWORKS=web, !db ,app",
-			"DEFAULT_OUTBOUND=198.51.100.53:53,ntp.example.org", "DRY_RUN=true",
-			"LOG_LEVEL=debug", "NFT_TABLE=env", "UNRELATED=x", NULL };
+	const char *env[] = { "DOCKER_HOST=unix:///run/d.sock",
+			      "GATEWAY_NETWORKS=web, !db ,app",
+			      "DEFAULT_OUTBOUND=198.51.100.53:53,ntp.example.org",
+			      "DRY_RUN=true",
+			      "LOG_LEVEL=debug",
+			      "NFT_TABLE=env",
+			      "UNRELATED=x",
+			      NULL };
 	const char *argv[] = { "vpnwalld", "--nft-table", "flag", "--dry-run=false", NULL };
 	struct vw_config c;
 	char err[256];
@@ -95,7 +100,8 @@ static void test_config_errors(void **state)
 	expect_error("DOCKER_HOST=tcp://1.2.3.4:2375", "only unix:// sockets");
 	expect_error("DOCKER_HOST=relative.sock", "must be absolute");
 	expect_error("GATEWAY_NETWORKS=ok,bad name", "'bad name' is not a Docker network name");
-	expect_error("DEFAULT_OUTBOUND=198.51.100.7/24", "DEFAULT_OUTBOUND: '198.51.100.7/24': CIDR has host bits set");
+	expect_error("DEFAULT_OUTBOUND=198.51.100.7/24",
+		     "DEFAULT_OUTBOUND: '198.51.100.7/24': CIDR has host bits set");
 	expect_error("DRY_RUN=maybe", "DRY_RUN='maybe': must be true or false");
 	expect_error("LOG_LEVEL=loud", "LOG_LEVEL='loud'");
 	expect_error("NFT_TABLE=bad table", "NFT_TABLE='bad table'");

@@ -36,10 +36,13 @@ static void test_event_network(void **state)
 {
 	const char *conn = "{\"Type\":\"network\",\"Action\":\"connect\",\"Actor\":{\"ID\":\"" NID
 			   "\",\"Attributes\":{\"container\":\"" ID "\",\"name\":\"web\"}}}";
-	const char *create = "{\"Type\":\"network\",\"Action\":\"create\",\"Actor\":{\"ID\":\"" NID
-			     "\"}}";
-	const char *exec = "{\"Type\":\"container\",\"Action\":\"exec_start: sh\",\"Actor\":{\"ID\":\"" ID "\"}}";
-	const char *badid = "{\"Type\":\"container\",\"Action\":\"start\",\"Actor\":{\"ID\":\"../../x\"}}";
+	const char *create =
+		"{\"Type\":\"network\",\"Action\":\"create\",\"Actor\":{\"ID\":\"" NID "\"}}";
+	const char *exec =
+		"{\"Type\":\"container\",\"Action\":\"exec_start: sh\",\"Actor\":{\"ID\":\"" ID
+		"\"}}";
+	const char *badid =
+		"{\"Type\":\"container\",\"Action\":\"start\",\"Actor\":{\"ID\":\"../../x\"}}";
 	struct vw_docker_event ev;
 
 	assert_int_equal(vw_dockermsg_parse_event(conn, strlen(conn), &ev), 0);
@@ -126,7 +129,8 @@ static void test_networks(void **state)
 
 static void test_version(void **state)
 {
-	const char *s = "{\"Version\":\"20.10.24\",\"ApiVersion\":\"1.41\",\"MinAPIVersion\":\"1.12\"}";
+	const char *s =
+		"{\"Version\":\"20.10.24\",\"ApiVersion\":\"1.41\",\"MinAPIVersion\":\"1.12\"}";
 	char api[VW_DOCKER_API_MAX_LEN], min[VW_DOCKER_API_MAX_LEN];
 
 	assert_int_equal(vw_dockermsg_parse_version(s, strlen(s), api, min), 0);

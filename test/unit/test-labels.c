@@ -130,8 +130,9 @@ static void test_dst_names(void **state)
 
 static void test_dst_rejects(void **state)
 {
-	assert_string_equal(parse_bad("198.51.100.7/24"),
-			    "CIDR has host bits set (write the network address, e.g. 192.168.1.0/24)");
+	assert_string_equal(
+		parse_bad("198.51.100.7/24"),
+		"CIDR has host bits set (write the network address, e.g. 192.168.1.0/24)");
 	assert_string_equal(parse_bad("198.51.100.256"), "invalid IPv4 address");
 	assert_string_equal(parse_bad("198.51.100"), "invalid IPv4 address");
 	assert_string_equal(parse_bad("198.51.100.0/33"), "prefix length must be 0 to 32");
@@ -144,7 +145,8 @@ static void test_dst_rejects(void **state)
 			    "port must be a number from 1 to 65535 (or a range lo-hi)");
 	assert_string_equal(parse_bad("198.51.100.7:80x"),
 			    "port must be a number from 1 to 65535 (or a range lo-hi)");
-	assert_string_equal(parse_bad("198.51.100.7:90-80"), "port range is reversed (write lo-hi)");
+	assert_string_equal(parse_bad("198.51.100.7:90-80"),
+			    "port range is reversed (write lo-hi)");
 	assert_string_equal(parse_bad("198.51.100.7:80/sctp"), "protocol must be tcp or udp");
 	assert_string_equal(parse_bad("198.51.100.7:"), "empty port after ':'");
 	assert_string_equal(parse_bad(":443"), "missing destination before ':'");
@@ -156,15 +158,17 @@ static void test_dst_rejects(void **state)
 	assert_string_equal(parse_bad("2001:db8::1/129"), "prefix length must be 0 to 128");
 	assert_string_equal(parse_bad("api.github.com/tcp"),
 			    "a protocol needs a port (write name:443/tcp)");
-	assert_string_equal(parse_bad("localhost"),
-			    "not a fully qualified domain name (containers on the same network are always reachable)");
+	assert_string_equal(
+		parse_bad("localhost"),
+		"not a fully qualified domain name (containers on the same network are always reachable)");
 	assert_string_equal(parse_bad("-bad.example.org"),
 			    "a domain name part cannot start or end with '-'");
 	assert_string_equal(parse_bad("a..example.org"),
 			    "each part of a domain name must be 1 to 63 characters");
 	assert_string_equal(parse_bad("exa mple.org"), "invalid character in domain name");
 	assert_string_equal(parse_bad("example.123"), "top-level domain cannot be all digits");
-	assert_string_equal(parse_bad("*example.org"), "a wildcard must be '*.' followed by a domain");
+	assert_string_equal(parse_bad("*example.org"),
+			    "a wildcard must be '*.' followed by a domain");
 	assert_string_equal(parse_bad("a.*.example.org"), "invalid character in domain name");
 	(void)parse_bad("*");
 	(void)parse_bad("*.org");

@@ -39,16 +39,16 @@ static void test_names_due_and_ttl_clamp(void **state)
 	memcpy(addrs[0], A2, 16);
 	memcpy(addrs[1], A1, 16);
 	/* TTL 1 is raised to the floor of 5 s; answer is sorted */
-	assert_int_equal(vw_names_answer(&ns, "web.test", 0, VW_DNS_OK,
-					 (const uint8_t(*)[16])addrs, 2, 1, 2000),
+	assert_int_equal(vw_names_answer(&ns, "web.test", 0, VW_DNS_OK, (const uint8_t(*)[16])addrs,
+					 2, 1, 2000),
 			 1);
 	n = vw_names_get(&ns, "web.test");
 	assert_int_equal(n->fam[0].n, 2);
 	assert_memory_equal(n->fam[0].addrs[0], A1, 16);
 	assert_int_equal(n->fam[0].refresh_at, 7000);
 	/* same answer again: no change */
-	assert_int_equal(vw_names_answer(&ns, "web.test", 0, VW_DNS_OK,
-					 (const uint8_t(*)[16])addrs, 2, 99999, 3000),
+	assert_int_equal(vw_names_answer(&ns, "web.test", 0, VW_DNS_OK, (const uint8_t(*)[16])addrs,
+					 2, 99999, 3000),
 			 0);
 	assert_int_equal(n->fam[0].refresh_at, 3000 + 600 * 1000);
 	vw_names_done(&ns);
@@ -63,9 +63,9 @@ static void test_names_failure_keeps_addresses(void **state)
 	vw_names_init(&ns, 1, 60);
 	assert_int_equal(vw_names_want(&ns, "web.test", 0), 0);
 	(void)vw_names_next_due(&ns, 0, &fam);
-	assert_int_equal(vw_names_answer(&ns, "web.test", 0, VW_DNS_OK,
-					 (const uint8_t(*)[16])A1, 1, 30, 0),
-			 1);
+	assert_int_equal(
+		vw_names_answer(&ns, "web.test", 0, VW_DNS_OK, (const uint8_t(*)[16])A1, 1, 30, 0),
+		1);
 	n = vw_names_get(&ns, "web.test");
 	for (unsigned i = 0; i < 8; i++) {
 		uint64_t now = 100000 * (i + 1);
@@ -97,9 +97,8 @@ static void test_names_sweep(void **state)
 	assert_null(vw_names_get(&ns, "a.test"));
 	assert_non_null(vw_names_get(&ns, "c.test"));
 	/* an answer for a forgotten name is ignored */
-	assert_int_equal(vw_names_answer(&ns, "a.test", 0, VW_DNS_OK, (const uint8_t(*)[16])A1, 1,
-					 5, 0),
-			 0);
+	assert_int_equal(
+		vw_names_answer(&ns, "a.test", 0, VW_DNS_OK, (const uint8_t(*)[16])A1, 1, 5, 0), 0);
 	vw_names_done(&ns);
 }
 

@@ -58,9 +58,9 @@ static void config(struct vw_config *cfg, const char *const *env)
 	char err[256];
 	const char *argv[] = { "vpnwalld", NULL };
 
-	assert_int_equal(vw_config_parse(cfg, (char *const *)env, 1, (char *const *)argv, err,
-					 sizeof(err)),
-			 0);
+	assert_int_equal(
+		vw_config_parse(cfg, (char *const *)env, 1, (char *const *)argv, err, sizeof(err)),
+		0);
 }
 
 static bool contains4(const struct vw_rangeset *s, const char *a)
@@ -159,7 +159,8 @@ static void test_policy_settings(void **state)
 {
 	const char *env[] = { "GATEWAY_NETWORKS=!db", "DEFAULT_OUTBOUND=198.51.100.53:53",
 			      "DRY_RUN=true", NULL };
-	struct vw_endpoint e1[] = { ep(NET_A, "198.18.16.2", NULL), ep(NET_B, "198.18.17.2", NULL) };
+	struct vw_endpoint e1[] = { ep(NET_A, "198.18.16.2", NULL),
+				    ep(NET_B, "198.18.17.2", NULL) };
 	struct vw_container cs[1];
 	struct vw_config cfg;
 	struct vw_names names;
