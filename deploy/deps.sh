@@ -8,7 +8,7 @@ PACKAGES="
   build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
   libcurl4-openssl-dev libcjson-dev libnftnl-dev libmnl-dev libipset-dev
   libmicrohttpd-dev libc-ares-dev libcmocka-dev
-  docker.io busybox-static dnsmasq nftables iproute2 conntrack procps curl
+  docker.io busybox-static dnsmasq nftables iproute2 conntrack procps curl jq
   wireguard-tools wireguard-go prometheus
 "
 

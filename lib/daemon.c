@@ -166,11 +166,17 @@ static void describe_labels(struct vw_daemon *d, const struct vw_container *c)
 		log_info("container '%s' opted out with vpn.enable=false: not managed", c->name);
 }
 
+/* Field by field: the bytes after each string's NUL are not part of the value. */
 static bool same_errors(const struct vw_labels *a, const struct vw_labels *b)
 {
-	return a->n_errors == b->n_errors &&
-	       (a->n_errors == 0 ||
-		memcmp(a->errors, b->errors, a->n_errors * sizeof(*a->errors)) == 0);
+	if (a->n_errors != b->n_errors)
+		return false;
+	for (size_t i = 0; i < a->n_errors; i++)
+		if (strcmp(a->errors[i].label, b->errors[i].label) != 0 ||
+		    strcmp(a->errors[i].token, b->errors[i].token) != 0 ||
+		    a->errors[i].reason != b->errors[i].reason)
+			return false;
+	return true;
 }
 
 /* Store @c (ownership moves) or drop the container when @c is NULL or not running. */

@@ -71,6 +71,15 @@ tb_check "ruleset updates succeeded" at_least 2 'vpnwall_ruleset_updates_total{r
 tb_check_eq "no failed ruleset update" 0 value 'vpnwall_ruleset_updates_total{result="failure"}'
 tb_check_eq "build info" 1 value "vpnwall_build_info{version=\"$("$VPNWALLD" --version | cut -d' ' -f2)\"}"
 
+# A rejected label entry is counted once, however often Docker reports the container.
+tb_run bad --label 'vpn.outbound=198.51.100.10,198.51.100.7/24'
+docker network create extra >/dev/null
+docker network connect extra bad
+docker network disconnect extra bad
+tb_check "the bad entry is counted" tb_eventually 10 at_least 1 'vpnwall_label_errors_total{container="bad"}'
+tb_check_eq "and counted once after more events about the container" 1 \
+	value 'vpnwall_label_errors_total{container="bad"}'
+
 promtool_ok() { metrics >"$TB/metrics.txt" && promtool check metrics <"$TB/metrics.txt"; }
 tb_check "promtool check metrics passes" promtool_ok
 
