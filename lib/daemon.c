@@ -88,6 +88,7 @@ struct vw_daemon {
 	struct vw_names names;
 
 	bool synced; /* Docker listed at least once since the last disconnect */
+	unsigned down_reports; /* consecutive failures to reach Docker since the last sync */
 	bool ever_synced;
 	bool dirty; /* the desired state may differ from the applied one */
 	bool have_applied; /* applied reflects the kernel; false forces a full replace */
@@ -179,6 +180,24 @@ static bool same_errors(const struct vw_labels *a, const struct vw_labels *b)
 	return true;
 }
 
+/* Traffic leaving through a network we do not police is not policed: say so. */
+static void describe_networks(struct vw_daemon *d, const struct vw_container *c)
+{
+	if (vw_policy_state(c, d->nets, d->n_nets, d->cfg) != VW_MANAGED)
+		return;
+	for (size_t i = 0; i < c->n_eps; i++) {
+		const struct vw_network *net = NULL;
+
+		for (size_t k = 0; k < d->n_nets && !net; k++)
+			if (strcmp(d->nets[k].id, c->eps[i].network_id) == 0)
+				net = &d->nets[k];
+		if (!vw_network_is_managed(net, d->cfg))
+			log_warn(
+				"container '%s' is also on network '%s', which vpnwall does not police: its traffic through it is not restricted",
+				c->name, c->eps[i].network);
+	}
+}
+
 /* Store @c (ownership moves) or drop the container when @c is NULL or not running. */
 static void store_container(struct vw_daemon *d, const char *id, struct vw_container *c)
 {
@@ -188,6 +207,8 @@ static void store_container(struct vw_daemon *d, const char *id, struct vw_conta
 	if (keep && (!old || !same_errors(&old->labels, &c->labels) ||
 		     old->labels.disabled != c->labels.disabled))
 		describe_labels(d, c);
+	if (keep && (!old || old->n_eps != c->n_eps))
+		describe_networks(d, c);
 	if (old) {
 		if (keep) {
 			log_debug("container '%s' updated", c->name);
@@ -220,21 +241,33 @@ static void store_container(struct vw_daemon *d, const char *id, struct vw_conta
 	d->dirty = true;
 }
 
+static bool in_list(const struct vw_container *v, size_t n, const char *id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i].id, id) == 0)
+			return true;
+	return false;
+}
+
 static void on_synced(void *ud, struct vw_container *cs, size_t n, struct vw_network *nets,
 		      size_t n_nets)
 {
 	struct vw_daemon *d = ud;
 
-	for (size_t i = 0; i < d->n_cs; i++)
-		vw_container_done(&d->cs[i]);
-	d->n_cs = 0;
-	for (size_t i = 0; i < n; i++)
-		store_container(d, cs[i].id, &cs[i]);
-	free(cs);
 	free(d->nets);
 	d->nets = nets;
 	d->n_nets = n_nets;
+	/* Containers that vanished while we were away; the rest is compared, not re-announced. */
+	for (size_t i = 0; i < d->n_cs;)
+		if (in_list(cs, n, d->cs[i].id))
+			i++;
+		else
+			store_container(d, d->cs[i].id, NULL);
+	for (size_t i = 0; i < n; i++)
+		store_container(d, cs[i].id, &cs[i]);
+	free(cs);
 	d->synced = d->ever_synced = true;
+	d->down_reports = 0;
 	d->dirty = true;
 	/*
 	 * A fresh snapshot replaces the whole table: whatever drifted while Docker was away
@@ -258,11 +291,30 @@ static void on_networks(void *ud, struct vw_network *nets, size_t n)
 	d->dirty = true;
 }
 
+/* Everything Docker told us is void: every container falls to the unknown-source drop. */
+static void forget_containers(struct vw_daemon *d)
+{
+	while (d->n_cs > 0)
+		store_container(d, d->cs[0].id, NULL);
+}
+
 static void on_docker_state(void *ud, bool synced, const char *reason)
 {
 	struct vw_daemon *d = ud;
 
 	d->synced = synced;
+	/*
+	 * The stream ended and reconnecting failed too: dockerd is down. Without live-restore
+	 * its containers stopped with it, and the addresses they held can be handed to others
+	 * before we see the new state, so nobody keeps an allowance until we resync.
+	 */
+	if (!synced && ++d->down_reports == 2 && d->n_cs > 0 &&
+	    !vw_docker_live_restore(d->docker)) {
+		log_warn(
+			"Docker is down and live-restore is off: revoking the allowances of its %zu container(s) until it is back",
+			d->n_cs);
+		forget_containers(d);
+	}
 	if (!synced)
 		snprintf(d->not_ready, sizeof(d->not_ready), "Docker unreachable: %s", reason);
 	if (!synced && d->ready) {
@@ -277,9 +329,30 @@ static void on_docker_event(void *ud, const struct vw_docker_event *ev)
 	struct vw_daemon *d = ud;
 	size_t i = 0;
 
+	struct vw_container *c;
+
 	while (i < ELEMENTSOF(event_actions) - 1 && strcmp(ev->action, event_actions[i]) != 0)
 		i++;
 	d->stats.events[i]++;
+	if (ev->kind != VW_EV_CONTAINER)
+		return;
+	c = find_container(d, ev->id);
+	if (!c)
+		return;
+	/*
+	 * Revocations take effect now, not after the inspect queued behind other work: the
+	 * address may be handed to another container at any moment.
+	 */
+	if (strcmp(ev->action, "die") == 0 || strcmp(ev->action, "destroy") == 0) {
+		store_container(d, ev->id, NULL);
+	} else if (strcmp(ev->action, "disconnect") == 0) {
+		for (size_t k = 0; k < c->n_eps;)
+			if (strcmp(c->eps[k].network_id, ev->network_id) == 0)
+				c->eps[k] = c->eps[--c->n_eps];
+			else
+				k++;
+		d->dirty = true;
+	}
 }
 
 static const struct vw_docker_ops docker_ops = {
@@ -418,9 +491,12 @@ static void on_table_changed(void *ud, const char *what)
 {
 	struct vw_daemon *d = ud;
 
-	if (d->have_applied)
+	if (d->have_applied) {
 		log_warn("table inet %s changed by another process (%s), restoring it",
 			 d->cfg->nft_table, what);
+		/* The replace re-creates the counters: keep what they counted. */
+		(void)read_counters(d);
+	}
 	d->have_applied = false;
 	d->dirty = true;
 }
@@ -617,8 +693,7 @@ static void status_of(struct vw_daemon *d, struct vw_status *st)
 
 static bool shares_with(const struct vw_container *s, const struct vw_container *owner)
 {
-	return s->running && s->netns_owner[0] &&
-	       (strcmp(s->netns_owner, owner->id) == 0 || strcmp(s->netns_owner, owner->name) == 0);
+	return s->running && strcmp(s->netns_owner, owner->id) == 0;
 }
 
 /* The API view of @c; ret->sharers is malloc'd (NULL when none), freed by the caller. */
@@ -700,13 +775,11 @@ static void api_explain(struct vw_daemon *d, const struct vw_http_request *req, 
 		free((void *)ac.sharers);
 		return;
 	}
+	reason = "give one address or name, not a CIDR or a wildcard";
 	if (vw_dst_parse(dst, &q, &reason) < 0 ||
 	    vw_explain(&c->labels, d->cfg->default_outbound, d->cfg->n_default_outbound, &d->names,
 		       &q, &x) < 0) {
-		snprintf(msg, sizeof(msg), "destination '%s': %s", dst,
-			 q.kind == VW_DST_WILDCARD
-				 ? "give one name, not a wildcard"
-				 : "give an address or a name, optionally :port[/proto]");
+		snprintf(msg, sizeof(msg), "destination '%s': %s", dst, reason);
 		respond(ret, 400, type, vw_api_error(msg, json));
 		free((void *)ac.sharers);
 		return;

@@ -2,7 +2,7 @@
 /*
  * Docker client state machine:
  *
- *   DOWN --(backoff expires)--> VERSION --> STREAM (events open, waiting for headers)
+ *   DOWN --(backoff expires)--> VERSION --> INFO --> STREAM (events open, waiting for headers)
  *        --> NETWORKS --> LIST --> SYNCED (inspect queued containers one at a time)
  *
  * Any failure returns to DOWN and schedules a reconnect with exponential backoff. The events
@@ -35,12 +35,13 @@
 #define REQUEST_TIMEOUT_MS 60000
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 5000 /* a unix-socket connect is cheap; containers wait on us */
-#define QUEUE_MAX 65536
+/* A burst beyond this is cheaper to answer with one resync than with inspects. */
+#define QUEUE_MAX 4096
 /* {"type":["container","network"]} */
 #define EVENTS_FILTER "%7B%22type%22%3A%5B%22container%22%2C%22network%22%5D%7D"
 
-enum state { S_DOWN, S_VERSION, S_STREAM, S_NETWORKS, S_LIST, S_SYNCED };
-enum kind { K_VERSION, K_EVENTS, K_NETWORKS, K_LIST, K_INSPECT };
+enum state { S_DOWN, S_VERSION, S_INFO, S_STREAM, S_NETWORKS, S_LIST, S_SYNCED };
+enum kind { K_VERSION, K_INFO, K_EVENTS, K_NETWORKS, K_LIST, K_INSPECT };
 
 struct req {
 	struct vw_docker *d;
@@ -52,6 +53,7 @@ struct req {
 	size_t cap;
 	size_t max;
 	bool failed_cap;
+	bool stale; /* an event about the container arrived meanwhile: the answer is old */
 };
 
 struct csock {
@@ -80,6 +82,8 @@ struct vw_docker {
 	char (*queue)[65]; /* containers to re-inspect, in arrival order, unique */
 	size_t n_queue;
 	size_t cap_queue;
+	bool overflow; /* the queue overflowed: the stream is ended and a resync follows */
+	bool live_restore; /* containers outlive dockerd (its LiveRestoreEnabled) */
 };
 
 static void go_down(struct vw_docker *d, const char *reason);
@@ -159,16 +163,19 @@ static int append(struct req *q, const char *data, size_t n)
 	return 0;
 }
 
+/* Runs inside the stream's write callback: it must not free or end any transfer. */
 static void queue_push(struct vw_docker *d, const char *id)
 {
+	/* The inspect in flight may predate this event: its answer must not win. */
+	if (d->req && d->req->kind == K_INSPECT && strcmp(d->req->id, id) == 0)
+		d->req->stale = true;
 	for (size_t i = 0; i < d->n_queue; i++)
 		if (strcmp(d->queue[i], id) == 0)
 			return;
 	if (vw_grow((void **)&d->queue, &d->cap_queue, d->n_queue + 1, sizeof(*d->queue),
 		    QUEUE_MAX) < 0) {
-		/* Losing an event would leave stale state: resync instead. */
-		d->nets_dirty = true;
-		go_down(d, "event queue full");
+		/* Losing an event would leave stale state: end the stream and resync. */
+		d->overflow = true;
 		return;
 	}
 	(void)vw_strscpy(d->queue[d->n_queue++], id, sizeof(*d->queue));
@@ -213,6 +220,12 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *userp)
 				handle_event_line(q->d, q->buf, q->len);
 			q->len = 0;
 			off++;
+		}
+		/* Returning short makes curl end the transfer; on_done() then resyncs. */
+		if (q->d->overflow) {
+			log_warn("more than %d containers waiting to be inspected, resyncing",
+				 QUEUE_MAX);
+			return 0;
 		}
 	}
 	return n;
@@ -307,6 +320,7 @@ static void go_down(struct vw_docker *d, const char *reason)
 	d->nets = NULL;
 	d->n_nets = 0;
 	d->n_queue = 0;
+	d->overflow = false;
 	d->reconnect_at = vw_now_ms() + d->backoff_ms;
 	if (was_synced || d->backoff_ms == BACKOFF_MIN_MS)
 		log_warn("lost Docker at %s (%s), reconnecting in %ums", d->path, reason,
@@ -353,6 +367,20 @@ static void on_version(struct vw_docker *d, struct req *q)
 		log_info("Docker API version %s", api);
 	(void)vw_strscpy(d->api, api, sizeof(d->api));
 
+	d->state = S_INFO;
+	r = req_start(d, K_INFO, "/info", NULL, &d->req);
+	if (r < 0)
+		go_down(d, "cannot start request");
+}
+
+static void on_info(struct vw_docker *d, struct req *q)
+{
+	int r;
+
+	if (vw_dockermsg_parse_info(q->buf, q->len, &d->live_restore) < 0) {
+		go_down(d, "unparsable /info");
+		return;
+	}
 	d->state = S_STREAM;
 	r = req_start(d, K_EVENTS, "/events?filters=" EVENTS_FILTER, NULL, &d->stream);
 	if (r < 0)
@@ -404,6 +432,9 @@ static void on_inspect(struct vw_docker *d, struct req *q, long code)
 {
 	struct vw_container c;
 
+	/* A newer event re-queued this container; its next inspect tells the truth. */
+	if (q->stale)
+		return;
 	if (code == 404) {
 		d->ops->container(d->ud, q->id, NULL);
 		return;
@@ -443,6 +474,9 @@ static void on_done(struct vw_docker *d, struct req *q, CURLcode res)
 	case K_VERSION:
 		on_version(d, q);
 		break;
+	case K_INFO:
+		on_info(d, q);
+		break;
 	case K_NETWORKS:
 		on_networks(d, q);
 		break;
@@ -474,7 +508,8 @@ static void pump(struct vw_docker *d)
 		if (q)
 			on_done(d, q, m->data.result);
 	}
-	if (d->req || d->state == S_DOWN || d->state == S_VERSION || d->state == S_STREAM)
+	if (d->req || d->state == S_DOWN || d->state == S_VERSION || d->state == S_INFO ||
+	    d->state == S_STREAM)
 		return;
 
 	if (d->nets_dirty && (d->state == S_NETWORKS || d->state == S_SYNCED)) {
@@ -570,4 +605,9 @@ void vw_docker_process_timeouts(struct vw_docker *d)
 const char *vw_docker_api_version(const struct vw_docker *d)
 {
 	return d->api;
+}
+
+bool vw_docker_live_restore(const struct vw_docker *d)
+{
+	return d->live_restore;
 }

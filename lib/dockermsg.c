@@ -83,6 +83,16 @@ int vw_dockermsg_parse_version(const char *buf, size_t len, char *api, char *min
 	return 0;
 }
 
+int vw_dockermsg_parse_info(const char *buf, size_t len, bool *ret_live_restore)
+{
+	_cleanup_(json_freep) cJSON *j = cJSON_ParseWithLength(buf, len);
+
+	if (!cJSON_IsObject(j))
+		return -EINVAL;
+	*ret_live_restore = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "LiveRestoreEnabled"));
+	return 0;
+}
+
 int vw_dockermsg_parse_event(const char *buf, size_t len, struct vw_docker_event *ret_ev)
 {
 	static const char *const container_actions[] = { "start",  "die",    "destroy",
@@ -90,7 +100,7 @@ int vw_dockermsg_parse_event(const char *buf, size_t len, struct vw_docker_event
 	_cleanup_(json_freep) cJSON *j = cJSON_ParseWithLength(buf, len);
 	struct vw_docker_event ev = { .kind = VW_EV_IGNORED };
 	const char *type, *action, *id = NULL;
-	const cJSON *actor, *attrs, *t;
+	const cJSON *actor, *attrs;
 
 	if (!cJSON_IsObject(j))
 		return -EINVAL;
@@ -98,9 +108,6 @@ int vw_dockermsg_parse_event(const char *buf, size_t len, struct vw_docker_event
 	action = get_str(j, "Action");
 	actor = cJSON_GetObjectItemCaseSensitive(j, "Actor");
 	attrs = cJSON_GetObjectItemCaseSensitive(actor, "Attributes");
-	t = cJSON_GetObjectItemCaseSensitive(j, "timeNano");
-	if (cJSON_IsNumber(t))
-		ev.time_nano = (int64_t)t->valuedouble;
 	if (!type || !action) {
 		*ret_ev = ev;
 		return 0;
@@ -112,9 +119,13 @@ int vw_dockermsg_parse_event(const char *buf, size_t len, struct vw_docker_event
 			if (strcmp(action, container_actions[i]) == 0)
 				id = get_str(actor, "ID");
 	} else if (strcmp(type, "network") == 0) {
-		if (strcmp(action, "connect") == 0 || strcmp(action, "disconnect") == 0)
+		if (strcmp(action, "connect") == 0 || strcmp(action, "disconnect") == 0) {
+			const char *net = get_str(actor, "ID");
+
 			id = get_str(attrs, "container");
-		else if (strcmp(action, "create") == 0 || strcmp(action, "destroy") == 0)
+			if (net && is_hex_id(net))
+				(void)vw_strscpy(ev.network_id, net, sizeof(ev.network_id));
+		} else if (strcmp(action, "create") == 0 || strcmp(action, "destroy") == 0)
 			ev.kind = VW_EV_NETWORKS;
 	}
 	if (id && is_hex_id(id)) {
@@ -175,8 +186,10 @@ static bool is_running(const cJSON *obj)
 {
 	const cJSON *st = cJSON_GetObjectItemCaseSensitive(obj, "State");
 
+	/* A paused container keeps its network; the list calls it "paused", inspect "Running". */
 	if (cJSON_IsString(st))
-		return st->valuestring && strcmp(st->valuestring, "running") == 0;
+		return st->valuestring && (strcmp(st->valuestring, "running") == 0 ||
+					   strcmp(st->valuestring, "paused") == 0);
 	return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(st, "Running"));
 }
 

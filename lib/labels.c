@@ -309,6 +309,10 @@ static int add_error(struct vw_labels *l, const char *label, const char *token, 
 		snprintf(e->token, sizeof(e->token), "%.*s...", (int)sizeof(e->token) - 4, token);
 	else
 		snprintf(e->token, sizeof(e->token), "%.*s", (int)len, token);
+	/* The token ends up in logs and terminals: no forged log lines, no escape sequences. */
+	for (char *c = e->token; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
 	e->reason = reason;
 	return 0;
 }

@@ -15,6 +15,8 @@
 /* How long "no such name / no address of this family" is believed before asking again. */
 #define NEGATIVE_TTL 60
 #define BACKOFF_MAX 60
+/* How long past its TTL an answer is kept while the resolver fails. */
+#define STALE_GRACE 3600
 
 void vw_names_init(struct vw_names *ns, unsigned ttl_min, unsigned ttl_max)
 {
@@ -178,7 +180,16 @@ int vw_names_answer(struct vw_names *ns, const char *name, int fam, enum vw_dns_
 
 		a->failures++;
 		a->refresh_at = now + (uint64_t)clamp(backoff, 1, BACKOFF_MAX) * 1000;
-		return 0;
+		/*
+		 * Riding out a resolver outage is fine; trusting an answer forever is not: the
+		 * addresses may have moved to someone else. Past the grace period they go.
+		 */
+		if (a->n == 0 || now < a->expires_at + (uint64_t)STALE_GRACE * 1000)
+			return 0;
+		free(a->addrs);
+		a->addrs = NULL;
+		a->n = 0;
+		return 1;
 	}
 	if (status == VW_DNS_NONE) {
 		n = 0;

@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/if_ether.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -223,6 +224,11 @@ int vw_nflog_new(struct vw_loop *loop, uint16_t group, vw_nflog_fn cb, void *ud,
 	if (setsockopt(mnl_socket_get_fd(n->nl), SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)) < 0)
 		(void)setsockopt(mnl_socket_get_fd(n->nl), SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
 	n->io.fd = mnl_socket_get_fd(n->nl);
+	/* Blocking only for the acknowledged set-up above; the loop needs it non-blocking. */
+	if (fcntl(n->io.fd, F_SETFL, fcntl(n->io.fd, F_GETFL) | O_NONBLOCK) < 0) {
+		r = -errno;
+		goto fail;
+	}
 	n->io.cb = on_io;
 	r = vw_loop_watch(loop, &n->io, EPOLLIN);
 	if (r < 0)

@@ -30,6 +30,7 @@
 #include <libnftnl/chain.h>
 #include <libnftnl/common.h>
 #include <libnftnl/expr.h>
+#include <libnftnl/gen.h>
 #include <libnftnl/object.h>
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
@@ -58,6 +59,7 @@
 #define CHAIN_FORWARD "forward"
 #define CHAIN_POLICE "police"
 #define SET_BRIDGES "bridges"
+#define SET_SKIP "skip"
 #define SET_INTRA "intra"
 #define MAP_SRC4 "src4"
 #define MAP_SRC6 "src6"
@@ -77,6 +79,8 @@ struct vw_nft {
 	char table[65];
 	uint32_t seq;
 	struct monitor mon;
+	uint32_t own_genid; /* ruleset generation after our last commit */
+	bool have_genid;
 };
 
 struct msginfo {
@@ -162,7 +166,9 @@ struct rule {
 
 static void put(struct rule *rl, struct nftnl_expr *e)
 {
-	if (!e) {
+	if (!e || !rl->r) {
+		if (e)
+			nftnl_expr_free(e);
 		rl->oom = true;
 		return;
 	}
@@ -552,6 +558,7 @@ static int emit_base(struct batch *b, const struct vw_ruleset *rs)
 {
 	static const struct set_spec sets[] = {
 		{ SET_BRIDGES, TYPE_IFNAME, 16, 0 },
+		{ SET_SKIP, TYPE_IFNAME, 16, 0 },
 		{ SET_INTRA, TYPE_IFNAME << TYPE_BITS | TYPE_IFNAME, 32, 0 },
 		{ MAP_SRC4, TYPE_IPV4, 4, NFT_SET_MAP },
 		{ MAP_SRC6, TYPE_IPV6, 16, NFT_SET_MAP },
@@ -577,7 +584,14 @@ static int emit_base(struct batch *b, const struct vw_ruleset *rs)
 	if (r < 0)
 		return r;
 
-	/* forward: iifname @bridges goto police */
+	/* forward: iifname @skip return; iifname @bridges goto police */
+	rl = rule_new();
+	put(&rl, e_meta(NFT_META_IIFNAME, NFT_REG_1));
+	put(&rl, e_lookup(NFT_REG_1, SET_SKIP, -1));
+	put(&rl, e_verdict(NFT_RETURN, NULL));
+	r = rule_emit(b, &rl, CHAIN_FORWARD, "rule forward: iifname @skip return");
+	if (r < 0)
+		return r;
 	rl = rule_new();
 	put(&rl, e_meta(NFT_META_IIFNAME, NFT_REG_1));
 	put(&rl, e_lookup(NFT_REG_1, SET_BRIDGES, -1));
@@ -585,6 +599,23 @@ static int emit_base(struct batch *b, const struct vw_ruleset *rs)
 	r = rule_emit(b, &rl, CHAIN_FORWARD, "rule forward: iifname @bridges goto police");
 	if (r < 0)
 		return r;
+	/*
+	 * A bridge Docker created a moment ago, before we listed it: fail closed. Its
+	 * containers' sources are unknown to police, so their traffic is dropped until then.
+	 * "br-" is a prefix match (nft's "br-*"); "docker0" is exact, padded to IFNAMSIZ.
+	 */
+	for (int i = 0; rs->police_unknown && i < 2; i++) {
+		static const char docker0[16] = "docker0";
+
+		rl = rule_new();
+		put(&rl, e_meta(NFT_META_IIFNAME, NFT_REG_1));
+		put(&rl, i == 0 ? e_cmp(NFT_REG_1, NFT_CMP_EQ, "br-", 3)
+				: e_cmp(NFT_REG_1, NFT_CMP_EQ, docker0, sizeof(docker0)));
+		put(&rl, e_verdict(NFT_GOTO, CHAIN_POLICE));
+		r = rule_emit(b, &rl, CHAIN_FORWARD, "rule forward: unknown Docker bridge");
+		if (r < 0)
+			return r;
+	}
 
 	/*
 	 * police: the reply direction of a connection someone else opened (a published port)
@@ -795,7 +826,7 @@ static int source_op(struct batch *b, uint16_t type, const struct vw_rs_source *
 	return r;
 }
 
-static int bridge_op(struct batch *b, uint16_t type, const char *ifname)
+static int bridge_op(struct batch *b, uint16_t type, const char *ifname, bool skip)
 {
 	char key[32] = { 0 };
 	int r;
@@ -803,7 +834,7 @@ static int bridge_op(struct batch *b, uint16_t type, const char *ifname)
 	(void)vw_strscpy(key, ifname, 16);
 	memcpy(key + 16, key, 16);
 	{
-		struct elems el = { .b = b, .type = type, .set = SET_BRIDGES };
+		struct elems el = { .b = b, .type = type, .set = skip ? SET_SKIP : SET_BRIDGES };
 
 		r = elem_key(&el, key, 16, 0);
 		if (r >= 0)
@@ -811,7 +842,7 @@ static int bridge_op(struct batch *b, uint16_t type, const char *ifname)
 		if (el.s)
 			nftnl_set_free(el.s);
 	}
-	if (r < 0)
+	if (r < 0 || skip)
 		return r;
 	{
 		struct elems el = { .b = b, .type = type, .set = SET_INTRA };
@@ -847,9 +878,9 @@ static int emit_op(struct batch *b, const struct vw_op *op)
 	case VW_OP_SOURCE_ADD:
 		return source_op(b, NFT_MSG_NEWSETELEM, op->src);
 	case VW_OP_BRIDGE_DEL:
-		return bridge_op(b, NFT_MSG_DELSETELEM, op->ifname);
+		return bridge_op(b, NFT_MSG_DELSETELEM, op->ifname, op->skip);
 	case VW_OP_BRIDGE_ADD:
-		return bridge_op(b, NFT_MSG_NEWSETELEM, op->ifname);
+		return bridge_op(b, NFT_MSG_NEWSETELEM, op->ifname, op->skip);
 	}
 	return -EINVAL;
 }
@@ -968,11 +999,20 @@ static int build_plan(struct batch *b, const void *arg)
 	return 0;
 }
 
+static int genid(struct vw_nft *n, uint32_t *ret);
+
 int vw_nft_apply(struct vw_nft *n, const struct vw_plan *plan)
 {
+	int r;
+
 	if (plan->n == 0)
 		return 0;
-	return run_batch(n, build_plan, plan);
+	r = run_batch(n, build_plan, plan);
+	if (r < 0)
+		return r;
+	/* Lets the monitor tell, after losing notifications, whether anyone else committed. */
+	n->have_genid = genid(n, &n->own_genid) >= 0;
+	return 0;
 }
 
 static int build_delete(struct batch *b, const void *arg)
@@ -1005,6 +1045,26 @@ static int query(struct vw_nft *n, struct nlmsghdr *nlh, mnl_cb_t cb, void *data
 		if (r == MNL_CB_STOP)
 			return 0;
 	}
+}
+
+static int gen_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct nftnl_gen *g = nftnl_gen_alloc();
+
+	if (g && nftnl_gen_nlmsg_parse(nlh, g) == 0)
+		*(uint32_t *)data = nftnl_gen_get_u32(g, NFTNL_GEN_ID);
+	nftnl_gen_free(g);
+	return MNL_CB_OK;
+}
+
+/* The current ruleset generation: it changes with every commit, by anyone. */
+static int genid(struct vw_nft *n, uint32_t *ret)
+{
+	char buf[VW_NL_BUFSZ];
+	struct nlmsghdr *nlh;
+
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETGEN, AF_UNSPEC, NLM_F_ACK, n->seq++);
+	return query(n, nlh, gen_cb, ret);
 }
 
 static int table_cb(const struct nlmsghdr *nlh, void *data)
@@ -1092,11 +1152,17 @@ int vw_nft_counters(struct vw_nft *n, struct vw_nft_counter **ret)
 /* --- monitor ----------------------------------------------------------------------------- */
 
 static const char *const msg_names[NFT_MSG_MAX] = {
-	[NFT_MSG_DELTABLE] = "table deleted",	  [NFT_MSG_NEWCHAIN] = "chain added",
-	[NFT_MSG_DELCHAIN] = "chain deleted",	  [NFT_MSG_NEWRULE] = "rule added",
-	[NFT_MSG_DELRULE] = "rule deleted",	  [NFT_MSG_NEWSET] = "set added",
-	[NFT_MSG_DELSET] = "set deleted",	  [NFT_MSG_NEWSETELEM] = "element added",
-	[NFT_MSG_DELSETELEM] = "element deleted", [NFT_MSG_NEWOBJ] = "object added",
+	[NFT_MSG_NEWTABLE] = "table changed (e.g. made dormant)",
+	[NFT_MSG_DELTABLE] = "table deleted",
+	[NFT_MSG_NEWCHAIN] = "chain added",
+	[NFT_MSG_DELCHAIN] = "chain deleted",
+	[NFT_MSG_NEWRULE] = "rule added",
+	[NFT_MSG_DELRULE] = "rule deleted",
+	[NFT_MSG_NEWSET] = "set added",
+	[NFT_MSG_DELSET] = "set deleted",
+	[NFT_MSG_NEWSETELEM] = "element added",
+	[NFT_MSG_DELSETELEM] = "element deleted",
+	[NFT_MSG_NEWOBJ] = "object added",
 	[NFT_MSG_DELOBJ] = "object deleted",
 };
 
@@ -1106,6 +1172,22 @@ static int table_attr_cb(const struct nlattr *attr, void *data)
 	if (mnl_attr_get_type(attr) == 1 && mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) == 0)
 		*(const char **)data = mnl_attr_get_str(attr);
 	return MNL_CB_OK;
+}
+
+/*
+ * The socket overflowed, typically during our own large commit. If nobody committed after
+ * us the lost notifications were all ours; otherwise assume the worst.
+ */
+static void notifications_lost(struct monitor *m)
+{
+	char buf[VW_NL_BUFSZ];
+	uint32_t now;
+
+	while (recv(m->io.fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+		;
+	if (m->n->have_genid && genid(m->n, &now) >= 0 && now == m->n->own_genid)
+		return;
+	m->cb(m->ud, "notifications lost");
 }
 
 static void on_monitor(struct vw_io *io, uint32_t events)
@@ -1119,9 +1201,8 @@ static void on_monitor(struct vw_io *io, uint32_t events)
 		const struct nlmsghdr *nlh = (const struct nlmsghdr *)buf;
 
 		if (len < 0) {
-			/* Lost notifications may have been about us: assume the worst. */
 			if (errno == ENOBUFS)
-				m->cb(m->ud, "notifications lost");
+				notifications_lost(m);
 			return;
 		}
 		for (int rem = (int)len; mnl_nlmsg_ok(nlh, rem); nlh = mnl_nlmsg_next(nlh, &rem)) {
@@ -1144,11 +1225,13 @@ static void on_monitor(struct vw_io *io, uint32_t events)
 int vw_nft_monitor(struct vw_nft *n, struct vw_loop *loop, vw_nft_change_fn cb, void *ud)
 {
 	struct monitor *m = &n->mon;
-	int r;
+	int sz = 16 * 1024 * 1024, r;
 
 	m->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (!m->nl)
 		return -errno;
+	if (setsockopt(mnl_socket_get_fd(m->nl), SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)) < 0)
+		(void)setsockopt(mnl_socket_get_fd(m->nl), SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
 	if (mnl_socket_bind(m->nl, 1u << (NFNLGRP_NFTABLES - 1), MNL_SOCKET_AUTOPID) < 0) {
 		r = -errno;
 		(void)mnl_socket_close(m->nl);

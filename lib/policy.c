@@ -82,6 +82,7 @@ struct compiler {
 	size_t cap_containers;
 	size_t cap_sources;
 	size_t cap_bridges;
+	size_t cap_skip;
 	struct vw_names *names;
 	uint64_t now;
 };
@@ -277,9 +278,11 @@ static int add_container(struct compiler *cc, const struct vw_container *c,
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < n_all; i++)
-		if (all[i].running && all[i].netns_owner[0] &&
-		    (strcmp(all[i].netns_owner, c->id) == 0 ||
-		     strcmp(all[i].netns_owner, c->name) == 0)) {
+		/*
+		 * By id only: a "container:<name>" reference outlives the container it named,
+		 * and a newcomer taking the name must not inherit the sharer's labels.
+		 */
+		if (all[i].running && strcmp(all[i].netns_owner, c->id) == 0) {
 			r = add_labels(cc, rc, &all[i].labels);
 			if (r < 0)
 				return r;
@@ -316,6 +319,31 @@ static int cmp_source(const void *a, const void *b)
 static int cmp_bridge(const void *a, const void *b)
 {
 	return strcmp(a, b);
+}
+
+static int add_bridge(char (**v)[VW_IFNAMSIZ], size_t *n, size_t *cap, const char *name)
+{
+	int r;
+
+	r = vw_grow((void **)v, cap, *n + 1, sizeof(**v), CONTAINERS_MAX);
+	if (r < 0)
+		return r;
+	(void)vw_strscpy((*v)[(*n)++], name, VW_IFNAMSIZ);
+	return 0;
+}
+
+/* Sorted and unique: two networks may name the same bridge. */
+static void sort_bridges(char (*v)[VW_IFNAMSIZ], size_t *n)
+{
+	size_t out = 1;
+
+	if (*n < 2)
+		return;
+	qsort(v, *n, sizeof(*v), cmp_bridge);
+	for (size_t i = 1; i < *n; i++)
+		if (strcmp(v[i], v[out - 1]) != 0)
+			memcpy(v[out++], v[i], VW_IFNAMSIZ);
+	*n = out;
 }
 
 /* Drop every container whose key is not unique: two ids sharing a 16-digit prefix. */
@@ -378,24 +406,26 @@ int vw_policy_compile(const struct vw_container *containers, size_t n_containers
 			       .now = now };
 	int r;
 
+	/*
+	 * Without an explicit list every bridge network is ours, including ones we have not
+	 * heard of yet: Docker-named bridges are policed before we learn them.
+	 */
+	cc.rs.police_unknown = cfg->n_include == 0;
 	for (size_t i = 0; i < n_networks; i++) {
-		if (!vw_network_is_managed(&networks[i], cfg))
+		const struct vw_network *net = &networks[i];
+
+		if (!net->is_bridge || !net->bridge[0])
 			continue;
-		r = vw_grow((void **)&cc.rs.bridges, &cc.cap_bridges, cc.rs.n_bridges + 1,
-			    sizeof(*cc.rs.bridges), CONTAINERS_MAX);
+		if (vw_network_is_managed(net, cfg))
+			r = add_bridge(&cc.rs.bridges, &cc.rs.n_bridges, &cc.cap_bridges,
+				       net->bridge);
+		else
+			r = add_bridge(&cc.rs.skip, &cc.rs.n_skip, &cc.cap_skip, net->bridge);
 		if (r < 0)
 			goto fail;
-		(void)vw_strscpy(cc.rs.bridges[cc.rs.n_bridges++], networks[i].bridge, VW_IFNAMSIZ);
 	}
-	if (cc.rs.n_bridges > 0) {
-		size_t out = 1;
-
-		qsort(cc.rs.bridges, cc.rs.n_bridges, sizeof(*cc.rs.bridges), cmp_bridge);
-		for (size_t i = 1; i < cc.rs.n_bridges; i++)
-			if (strcmp(cc.rs.bridges[i], cc.rs.bridges[out - 1]) != 0)
-				memcpy(cc.rs.bridges[out++], cc.rs.bridges[i], VW_IFNAMSIZ);
-		cc.rs.n_bridges = out;
-	}
+	sort_bridges(cc.rs.bridges, &cc.rs.n_bridges);
+	sort_bridges(cc.rs.skip, &cc.rs.n_skip);
 
 	for (size_t i = 0; i < n_containers; i++) {
 		const struct vw_container *c = &containers[i];

@@ -133,6 +133,7 @@ void vw_ruleset_done(struct vw_ruleset *rs)
 	free(rs->containers);
 	free(rs->sources);
 	free(rs->bridges);
+	free(rs->skip);
 	*rs = (struct vw_ruleset){ 0 };
 }
 
@@ -302,12 +303,28 @@ static bool source_kept(const struct vw_ruleset *applied, const struct vw_rulese
 	return o && strcmp(o->key, s->key) == 0 && !container_replaced(applied, desired, s->key);
 }
 
-static bool has_bridge(const struct vw_ruleset *rs, const char *name)
+static bool has_name(char (*v)[VW_IFNAMSIZ], size_t n, const char *name)
 {
-	for (size_t i = 0; i < rs->n_bridges; i++)
-		if (strcmp(rs->bridges[i], name) == 0)
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i], name) == 0)
 			return true;
 	return false;
+}
+
+/* Bridge-set elements of @from missing in @other, as @type ops. */
+static int bridge_ops(struct vw_plan *p, enum vw_op_type type, const struct vw_ruleset *from,
+		      const struct vw_ruleset *other)
+{
+	int r = 0;
+
+	for (size_t i = 0; r >= 0 && i < from->n_bridges; i++)
+		if (!other || !has_name(other->bridges, other->n_bridges, from->bridges[i]))
+			r = push(p, &(struct vw_op){ .type = type, .ifname = from->bridges[i] });
+	for (size_t i = 0; r >= 0 && i < from->n_skip; i++)
+		if (!other || !has_name(other->skip, other->n_skip, from->skip[i]))
+			r = push(p, &(struct vw_op){
+					    .type = type, .ifname = from->skip[i], .skip = true });
+	return r;
 }
 
 static int diff_full(const struct vw_ruleset *desired, struct vw_plan *p)
@@ -322,9 +339,8 @@ static int diff_full(const struct vw_ruleset *desired, struct vw_plan *p)
 	for (size_t i = 0; r >= 0 && i < desired->n_sources; i++)
 		r = push(p,
 			 &(struct vw_op){ .type = VW_OP_SOURCE_ADD, .src = &desired->sources[i] });
-	for (size_t i = 0; r >= 0 && i < desired->n_bridges; i++)
-		r = push(p, &(struct vw_op){ .type = VW_OP_BRIDGE_ADD,
-					     .ifname = desired->bridges[i] });
+	if (r >= 0)
+		r = bridge_ops(p, VW_OP_BRIDGE_ADD, desired, NULL);
 	return r < 0 ? r : 0;
 }
 
@@ -343,10 +359,8 @@ static int diff_incremental(const struct vw_ruleset *a, const struct vw_ruleset 
 		if (container_replaced(a, d, a->containers[i].key))
 			r = push(p, &(struct vw_op){ .type = VW_OP_CONTAINER_DEL,
 						     .c = &a->containers[i] });
-	for (size_t i = 0; r >= 0 && i < a->n_bridges; i++)
-		if (!has_bridge(d, a->bridges[i]))
-			r = push(p, &(struct vw_op){ .type = VW_OP_BRIDGE_DEL,
-						     .ifname = a->bridges[i] });
+	if (r >= 0)
+		r = bridge_ops(p, VW_OP_BRIDGE_DEL, a, d);
 	/* 3. new and re-created containers, then set contents of the kept ones */
 	for (size_t i = 0; r >= 0 && i < d->n_containers; i++)
 		if (container_replaced(a, d, d->containers[i].key))
@@ -369,10 +383,8 @@ static int diff_incremental(const struct vw_ruleset *a, const struct vw_ruleset 
 		if (!source_kept(a, d, &d->sources[i], a))
 			r = push(p, &(struct vw_op){ .type = VW_OP_SOURCE_ADD,
 						     .src = &d->sources[i] });
-	for (size_t i = 0; r >= 0 && i < d->n_bridges; i++)
-		if (!has_bridge(a, d->bridges[i]))
-			r = push(p, &(struct vw_op){ .type = VW_OP_BRIDGE_ADD,
-						     .ifname = d->bridges[i] });
+	if (r >= 0)
+		r = bridge_ops(p, VW_OP_BRIDGE_ADD, d, a);
 	return r < 0 ? r : 0;
 }
 
@@ -383,7 +395,8 @@ int vw_ruleset_diff(const struct vw_ruleset *applied, const struct vw_ruleset *d
 	int r;
 
 	if (!applied || applied->dry_run != desired->dry_run ||
-	    applied->log_group != desired->log_group || applied->log_rate != desired->log_rate)
+	    applied->log_group != desired->log_group || applied->log_rate != desired->log_rate ||
+	    applied->police_unknown != desired->police_unknown)
 		r = diff_full(desired, &p);
 	else
 		r = diff_incremental(applied, desired, &p);

@@ -26,7 +26,10 @@ struct vw_docker_ops {
 	void (*container)(void *ud, const char *id, struct vw_container *c);
 	/* The network list changed. Takes ownership. */
 	void (*networks)(void *ud, struct vw_network *nets, size_t n);
-	/* An event arrived (for metrics). */
+	/*
+	 * An event arrived, before the container it concerns is re-inspected: revocations
+	 * (die, disconnect) can take effect at once. Must not call back into this module.
+	 */
 	void (*event)(void *ud, const struct vw_docker_event *ev);
 	/* The connection went down (@reason) or came back and synced (@reason NULL). */
 	void (*state)(void *ud, bool synced, const char *reason);
@@ -50,5 +53,8 @@ void vw_docker_process_timeouts(struct vw_docker *d);
 
 /* vw_docker_api_version - the negotiated API version ("" before the first connect). */
 const char *vw_docker_api_version(const struct vw_docker *d);
+
+/* vw_docker_live_restore - whether containers keep running while dockerd is down. */
+bool vw_docker_live_restore(const struct vw_docker *d);
 
 #endif

@@ -25,12 +25,15 @@ enum vw_docker_event_kind {
 struct vw_docker_event {
 	enum vw_docker_event_kind kind;
 	char id[65]; /* container id (VW_EV_CONTAINER) */
+	char network_id[65]; /* network of a connect/disconnect event, else "" */
 	char action[32]; /* Docker's action, e.g. "start", "connect" (truncated) */
-	int64_t time_nano; /* event time, for since= after a reconnect */
 };
 
 /* vw_dockermsg_parse_version - ApiVersion and MinAPIVersion of GET /version. */
 int vw_dockermsg_parse_version(const char *buf, size_t len, char *api, char *min_api);
+
+/* vw_dockermsg_parse_info - LiveRestoreEnabled of GET /info. */
+int vw_dockermsg_parse_info(const char *buf, size_t len, bool *ret_live_restore);
 
 /* vw_dockermsg_parse_event - one line of GET /events. -EINVAL if not an event object. */
 int vw_dockermsg_parse_event(const char *buf, size_t len, struct vw_docker_event *ret_ev);

@@ -3,8 +3,9 @@
  * The cache of domain names that policies refer to: for each name and address family, the
  * current addresses and when to ask again. Pure: time is passed in, queries are made by the
  * caller (the dns module) and their answers fed back here. Refresh follows the answer's TTL
- * clamped to [ttl_min, ttl_max]; a transient failure keeps the last addresses and retries
- * with backoff; an authoritative "no such name/no data" removes them.
+ * clamped to [ttl_min, ttl_max]; a transient failure keeps the last addresses (for at most
+ * an hour past their TTL) and retries with backoff; an authoritative "no such name/no data"
+ * removes them.
  */
 #ifndef VW_NAMES_H
 #define VW_NAMES_H

@@ -6,7 +6,9 @@
  *
  * Shape of the table (the nft module renders it):
  *   forward (hook forward, priority filter - 10): traffic entering from a managed bridge
- *       goes to "police"
+ *       goes to "police"; so does traffic from bridges named like Docker's (br-*, docker0)
+ *       that we have not learned yet, unless GATEWAY_NETWORKS lists networks explicitly;
+ *       bridges of excluded networks are skipped
  *   police: replies to inbound connections and same-bridge traffic return; then the source
  *       address selects the container's chain through the src4/src6 verdict maps; unknown
  *       sources are dropped (fail closed)
@@ -69,6 +71,9 @@ struct vw_ruleset {
 	unsigned log_rate; /* audited packets per second, per container chain */
 	char (*bridges)[VW_IFNAMSIZ]; /* managed bridge interfaces, sorted */
 	size_t n_bridges;
+	bool police_unknown; /* police bridges named like Docker's that we do not know yet */
+	char (*skip)[VW_IFNAMSIZ]; /* Docker bridges deliberately not managed, sorted */
+	size_t n_skip;
 	struct vw_rs_container *containers; /* sorted by key */
 	size_t n_containers;
 	struct vw_rs_source *sources; /* sorted by (family, addr) */
@@ -97,6 +102,7 @@ struct vw_op {
 	size_t n_ranges;
 	const struct vw_rs_source *src; /* SOURCE_* */
 	const char *ifname; /* BRIDGE_* */
+	bool skip; /* BRIDGE_*: the set of skipped bridges, else the managed ones */
 };
 
 struct vw_plan {

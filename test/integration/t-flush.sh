@@ -74,5 +74,10 @@ delete_one_element() {
 tb_check "someone deletes a verdict-map element" delete_one_element
 unl_dispatched() { tb_nft list map inet vpnwall src4 | grep -q "$(tb_ip unl) :"; }
 tb_check "the daemon puts the element back" tb_eventually 10 unl_dispatched
+make_dormant() { tb_nft add table inet vpnwall '{ flags dormant; }'; }
+tb_check "someone makes the table dormant" make_dormant
+tb_expect_eventually_blocked unl 198.51.100.10 80 "the daemon wakes it up: unlabeled blocked again"
+not_dormant() { ! tb_nft list table inet vpnwall | grep -q dormant; }
+tb_check "the table is no longer dormant" not_dormant
 
 tb_finish

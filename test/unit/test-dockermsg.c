@@ -29,7 +29,7 @@ static void test_event_container(void **state)
 	assert_int_equal(ev.kind, VW_EV_CONTAINER);
 	assert_string_equal(ev.id, ID);
 	assert_string_equal(ev.action, "start");
-	assert_int_equal(ev.time_nano, 1000);
+	assert_string_equal(ev.network_id, "");
 }
 
 static void test_event_network(void **state)
@@ -48,6 +48,7 @@ static void test_event_network(void **state)
 	assert_int_equal(vw_dockermsg_parse_event(conn, strlen(conn), &ev), 0);
 	assert_int_equal(ev.kind, VW_EV_CONTAINER);
 	assert_string_equal(ev.id, ID);
+	assert_string_equal(ev.network_id, NID);
 	assert_int_equal(vw_dockermsg_parse_event(create, strlen(create), &ev), 0);
 	assert_int_equal(ev.kind, VW_EV_NETWORKS);
 	assert_int_equal(vw_dockermsg_parse_event(exec, strlen(exec), &ev), 0);

@@ -264,6 +264,16 @@ static void test_labels_entry_cap(void **state)
 	vw_labels_done(&l);
 }
 
+static void test_labels_error_token_is_printable(void **state)
+{
+	struct vw_labels l = { 0 };
+
+	assert_int_equal(vw_labels_add(&l, "vpn.outbound", "evil\ninfo daemon: forged\x1b[2J"), 0);
+	assert_int_equal(l.n_errors, 1);
+	assert_string_equal(l.errors[0].token, "evil?info daemon: forged?[2J");
+	vw_labels_done(&l);
+}
+
 static void test_labels_copy(void **state)
 {
 	struct vw_labels l = { 0 }, c;
@@ -291,6 +301,7 @@ int main(void)
 		cmocka_unit_test(test_labels_partial_errors),
 		cmocka_unit_test(test_labels_keys),
 		cmocka_unit_test(test_labels_entry_cap),
+		cmocka_unit_test(test_labels_error_token_is_printable),
 		cmocka_unit_test(test_labels_copy),
 	};
 

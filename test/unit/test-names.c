@@ -76,6 +76,18 @@ static void test_names_failure_keeps_addresses(void **state)
 		/* backoff 1, 2, 4, ... capped at 60 s */
 		assert_int_equal(n->fam[0].refresh_at - now, (i < 6 ? (1u << i) : 60u) * 1000);
 	}
+	/* an hour past the TTL, failures no longer keep the old answer */
+	assert_int_equal(vw_names_answer(&ns, "web.test", 0, VW_DNS_FAIL, NULL, 0, 0,
+					 n->fam[0].expires_at + 3600 * 1000 - 1),
+			 0);
+	assert_int_equal(n->fam[0].n, 1);
+	assert_int_equal(vw_names_answer(&ns, "web.test", 0, VW_DNS_FAIL, NULL, 0, 0,
+					 n->fam[0].expires_at + 3600 * 1000),
+			 1);
+	assert_int_equal(n->fam[0].n, 0);
+	assert_int_equal(
+		vw_names_answer(&ns, "web.test", 0, VW_DNS_OK, (const uint8_t(*)[16])A1, 1, 30, 0),
+		1);
 	/* NXDOMAIN removes the addresses */
 	assert_int_equal(vw_names_answer(&ns, "web.test", 0, VW_DNS_NONE, NULL, 0, 0, 10), 1);
 	assert_int_equal(n->fam[0].n, 0);

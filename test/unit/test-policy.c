@@ -174,6 +174,10 @@ static void test_policy_settings(void **state)
 	assert_true(rs.dry_run);
 	assert_int_equal(rs.n_bridges, 1);
 	assert_string_equal(rs.bridges[0], "br-web");
+	/* only exclusions: unknown Docker bridges are policed, the excluded one skipped */
+	assert_true(rs.police_unknown);
+	assert_int_equal(rs.n_skip, 1);
+	assert_string_equal(rs.skip[0], "br-db");
 	/* the address on the excluded network is not dispatched */
 	assert_int_equal(rs.n_sources, 1);
 	c = vw_ruleset_find(&rs, "1111111111111111");
@@ -185,6 +189,25 @@ static void test_policy_settings(void **state)
 	vw_ruleset_done(&rs);
 	vw_names_done(&names);
 	labels_done(cs, 1);
+	vw_config_done(&cfg);
+}
+
+static void test_policy_include_list(void **state)
+{
+	const char *env[] = { "GATEWAY_NETWORKS=web", NULL };
+	struct vw_config cfg;
+	struct vw_names names;
+	struct vw_ruleset rs;
+
+	config(&cfg, env);
+	vw_names_init(&names, 1, 60);
+	assert_int_equal(vw_policy_compile(NULL, 0, nets, 3, &cfg, &names, 0, &rs), 0);
+	/* an explicit list manages exactly those networks: unknown bridges are not ours */
+	assert_false(rs.police_unknown);
+	assert_int_equal(rs.n_bridges, 1);
+	assert_int_equal(rs.n_skip, 1);
+	vw_ruleset_done(&rs);
+	vw_names_done(&names);
 	vw_config_done(&cfg);
 }
 
@@ -243,6 +266,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_policy_basic),
 		cmocka_unit_test(test_policy_settings),
+		cmocka_unit_test(test_policy_include_list),
 		cmocka_unit_test(test_policy_fail_closed),
 	};
 
