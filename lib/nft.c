@@ -962,27 +962,44 @@ static int send_batch(struct batch *b)
 	return collect_errors(b);
 }
 
+/* BEGIN, whatever @build adds, END: a complete transaction in b->b (freed by batch_done). */
+static int make_batch(struct vw_nft *n, int (*build)(struct batch *b, const void *arg),
+		      const void *arg, struct batch *b)
+{
+	int r;
+
+	*b = (struct batch){ .n = n };
+	b->b = nftnl_batch_alloc(BATCH_PAGE, BATCH_OVERRUN);
+	if (!b->b)
+		return -ENOMEM;
+	nftnl_batch_begin(nftnl_batch_buffer(b->b), n->seq++);
+	r = msg_end(b);
+	if (r >= 0)
+		r = build(b, arg);
+	if (r >= 0) {
+		nftnl_batch_end(nftnl_batch_buffer(b->b), n->seq++);
+		r = msg_end(b);
+	}
+	return r;
+}
+
+static void batch_done(struct batch *b)
+{
+	if (b->b)
+		nftnl_batch_free(b->b);
+	free(b->info);
+}
+
 static int run_batch(struct vw_nft *n, int (*build)(struct batch *b, const void *arg),
 		     const void *arg)
 {
-	struct batch b = { .n = n };
+	struct batch b;
 	int r;
 
-	b.b = nftnl_batch_alloc(BATCH_PAGE, BATCH_OVERRUN);
-	if (!b.b)
-		return -ENOMEM;
-	nftnl_batch_begin(nftnl_batch_buffer(b.b), n->seq++);
-	r = msg_end(&b);
-	if (r >= 0)
-		r = build(&b, arg);
-	if (r >= 0) {
-		nftnl_batch_end(nftnl_batch_buffer(b.b), n->seq++);
-		r = msg_end(&b);
-	}
+	r = make_batch(n, build, arg, &b);
 	if (r >= 0)
 		r = send_batch(&b);
-	nftnl_batch_free(b.b);
-	free(b.info);
+	batch_done(&b);
 	return r;
 }
 
@@ -1012,6 +1029,38 @@ int vw_nft_apply(struct vw_nft *n, const struct vw_plan *plan)
 		return r;
 	/* Lets the monitor tell, after losing notifications, whether anyone else committed. */
 	n->have_genid = genid(n, &n->own_genid) >= 0;
+	return 0;
+}
+
+int vw_nft_render(const char *table, const struct vw_plan *plan, void **ret_buf, size_t *ret_len)
+{
+	struct vw_nft n = { .seq = 1 };
+	_cleanup_free_ struct iovec *iov = NULL;
+	struct vw_buf out = { 0 };
+	struct batch b;
+	int r, iovlen;
+
+	(void)vw_strscpy(n.table, table, sizeof(n.table));
+	r = make_batch(&n, build_plan, plan, &b);
+	if (r >= 0) {
+		iovlen = nftnl_batch_iovec_len(b.b);
+		iov = calloc((size_t)iovlen, sizeof(*iov));
+		if (!iov)
+			r = -ENOMEM;
+		else
+			nftnl_batch_iovec(b.b, iov, (uint32_t)iovlen);
+		for (int i = 0; r >= 0 && i < iovlen; i++)
+			vw_buf_append(&out, iov[i].iov_base, iov[i].iov_len);
+		if (r >= 0 && out.oom)
+			r = -ENOMEM;
+	}
+	batch_done(&b);
+	if (r < 0) {
+		vw_buf_done(&out);
+		return r;
+	}
+	*ret_buf = out.p;
+	*ret_len = out.len;
 	return 0;
 }
 

@@ -30,6 +30,12 @@ void vw_nft_free(struct vw_nft *n);
  */
 int vw_nft_apply(struct vw_nft *n, const struct vw_plan *plan);
 
+/*
+ * vw_nft_render - the netlink messages vw_nft_apply() would send for @plan, without
+ * sending them (for tests: parse them back with libnftnl). *ret_buf is malloc'd.
+ */
+int vw_nft_render(const char *table, const struct vw_plan *plan, void **ret_buf, size_t *ret_len);
+
 /* vw_nft_table_exists - 1 if our table exists, 0 if not, or -errno. */
 int vw_nft_table_exists(struct vw_nft *n);
 
