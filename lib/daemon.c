@@ -44,33 +44,6 @@
 #define CONTAINERS_MAX 65536
 #define UNKNOWN_CONTAINER "(unknown)"
 
-/* Docker actions with their own series; anything else counts as "other". */
-static const char *const event_actions[] = {
-	"start",   "die",     "destroy",    "rename", "update",
-	"restart", "connect", "disconnect", "create", "other"
-};
-
-static const double update_bounds[] = { 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-					0.05,	0.1,   0.25,   0.5,   1,    2.5 };
-
-enum { DNS_OK, DNS_NONE, DNS_FAIL, DNS_N };
-
-struct stats {
-	uint64_t events[ELEMENTSOF(event_actions)];
-	uint64_t updates_ok;
-	uint64_t updates_failed;
-	struct vw_histogram update_duration;
-	uint64_t update_buckets[ELEMENTSOF(update_bounds) + 1];
-	uint64_t dns[DNS_N];
-	uint64_t audited;
-};
-
-struct label_errors {
-	char id[65];
-	char name[128];
-	uint64_t n;
-};
-
 struct vw_daemon {
 	const struct vw_config *cfg;
 	struct vw_loop *loop;
@@ -102,10 +75,10 @@ struct vw_daemon {
 	struct vw_nflog *nflog; /* NULL: audit off or unavailable */
 	uint64_t started_ms;
 	char not_ready[256]; /* why not ready, for /readyz */
-	struct stats stats;
+	struct vw_stats stats;
 	struct vw_totals totals;
 	struct vw_drops drops;
-	struct label_errors *errs; /* label errors seen, per container */
+	struct vw_label_count *errs; /* label errors seen, per container */
 	size_t n_errs;
 };
 
@@ -121,7 +94,7 @@ static struct vw_container *find_container(struct vw_daemon *d, const char *id)
 
 static void count_label_errors(struct vw_daemon *d, const struct vw_container *c)
 {
-	struct label_errors *e = NULL;
+	struct vw_label_count *e = NULL;
 
 	if (c->labels.n_errors == 0)
 		return;
@@ -134,7 +107,7 @@ static void count_label_errors(struct vw_daemon *d, const struct vw_container *c
 			return;
 		d->errs = e;
 		e = &d->errs[d->n_errs++];
-		*e = (struct label_errors){ 0 };
+		*e = (struct vw_label_count){ 0 };
 		(void)vw_strscpy(e->id, c->id, sizeof(e->id));
 	}
 	(void)vw_strscpy(e->name, c->name, sizeof(e->name));
@@ -327,13 +300,9 @@ static void on_docker_state(void *ud, bool synced, const char *reason)
 static void on_docker_event(void *ud, const struct vw_docker_event *ev)
 {
 	struct vw_daemon *d = ud;
-	size_t i = 0;
-
 	struct vw_container *c;
 
-	while (i < ELEMENTSOF(event_actions) - 1 && strcmp(ev->action, event_actions[i]) != 0)
-		i++;
-	d->stats.events[i]++;
+	vw_stats_count_event(&d->stats, ev->action);
 	if (ev->kind != VW_EV_CONTAINER)
 		return;
 	c = find_container(d, ev->id);
@@ -376,7 +345,9 @@ static void on_dns(void *ud, const char *name, int fam, enum vw_dns_status statu
 		log_warn_errno(r, "cannot record addresses of '%s', ignoring", name);
 		return;
 	}
-	d->stats.dns[status == VW_DNS_OK ? DNS_OK : status == VW_DNS_NONE ? DNS_NONE : DNS_FAIL]++;
+	d->stats.dns[status == VW_DNS_OK     ? VW_DNS_RESULT_OK
+		     : status == VW_DNS_NONE ? VW_DNS_RESULT_NONE
+					     : VW_DNS_RESULT_FAIL]++;
 	if (status == VW_DNS_FAIL)
 		log_warn("cannot resolve '%s' (%s), keeping its last addresses, retrying", name,
 			 fam ? "AAAA" : "A");
@@ -584,88 +555,28 @@ static int read_counters(struct vw_daemon *d)
 	return 0;
 }
 
-static void gauge(struct vw_buf *b, const char *name, const char *help, double v)
-{
-	vw_metrics_family(b, name, "gauge", help);
-	vw_metrics_sample(b, name, NULL, v);
-}
-
 static char *render_metrics(struct vw_daemon *d)
 {
-	static const char *const dns_results[DNS_N] = { "success", "no_data", "failure" };
-	struct vw_buf b = { 0 };
-	const char *name;
+	struct vw_metrics_view v = {
+		.totals = &d->totals,
+		.drops = &d->drops,
+		.stats = &d->stats,
+		.label_errors = d->errs,
+		.n_label_errors = d->n_errs,
+		.managed = d->have_applied ? d->applied.n_containers : 0,
+		.names = d->names.n,
+		.audit_lost = vw_nflog_lost(d->nflog),
+		.ready = d->ready,
+		.synced = d->synced,
+		.version = VW_VERSION,
+	};
 	int r;
 
+	/* First: the counters may drop containers whose chains are gone. */
 	r = read_counters(d);
 	if (r < 0)
 		log_debug_errno(r, "cannot read nft counters");
-
-	vw_totals_render(&b, &d->totals);
-	vw_drops_render(&b, &d->drops);
-
-	gauge(&b, "vpnwall_managed_containers", "Containers policed by their own chain.",
-	      d->have_applied ? (double)d->applied.n_containers : 0);
-
-	name = "vpnwall_docker_events_total";
-	vw_metrics_family(&b, name, "counter", "Docker events received, by action.");
-	for (size_t i = 0; i < ELEMENTSOF(event_actions); i++) {
-		const char *labels[] = { "action", event_actions[i], NULL };
-
-		vw_metrics_sample(&b, name, labels, (double)d->stats.events[i]);
-	}
-
-	name = "vpnwall_ruleset_updates_total";
-	vw_metrics_family(&b, name, "counter", "nftables transactions, by result.");
-	vw_metrics_sample(&b, name, (const char *const[]){ "result", "success", NULL },
-			  (double)d->stats.updates_ok);
-	vw_metrics_sample(&b, name, (const char *const[]){ "result", "failure", NULL },
-			  (double)d->stats.updates_failed);
-
-	name = "vpnwall_ruleset_update_duration_seconds";
-	vw_metrics_family(&b, name, "histogram", "Time to commit one nftables transaction.");
-	vw_metrics_histogram(&b, name, &d->stats.update_duration);
-
-	name = "vpnwall_label_errors_total";
-	vw_metrics_family(
-		&b, name, "counter",
-		"Rejected label entries of running containers (each rejection counted when seen).");
-	for (size_t i = 0; i < d->n_errs; i++) {
-		const char *labels[] = { "container", d->errs[i].name, NULL };
-
-		vw_metrics_sample(&b, name, labels, (double)d->errs[i].n);
-	}
-
-	name = "vpnwall_dns_resolutions_total";
-	vw_metrics_family(&b, name, "counter", "Lookups of names used in policies, by result.");
-	for (int i = 0; i < DNS_N; i++) {
-		const char *labels[] = { "result", dns_results[i], NULL };
-
-		vw_metrics_sample(&b, name, labels, (double)d->stats.dns[i]);
-	}
-
-	name = "vpnwall_audit_packets_total";
-	vw_metrics_family(&b, name, "counter",
-			  "Dropped packets received through NFLOG for the audit.");
-	vw_metrics_sample(&b, name, NULL, (double)d->stats.audited);
-	name = "vpnwall_audit_lost_total";
-	vw_metrics_family(&b, name, "counter", "Audit messages the kernel could not deliver.");
-	vw_metrics_sample(&b, name, NULL, (double)vw_nflog_lost(d->nflog));
-
-	gauge(&b, "vpnwall_resolved_names", "Names used by policies.", (double)d->names.n);
-	gauge(&b, "vpnwall_ready", "1 when Docker is synced and the ruleset applied.", d->ready);
-	gauge(&b, "vpnwall_docker_synced", "1 while the Docker events stream is up and synced.",
-	      d->synced);
-
-	name = "vpnwall_build_info";
-	vw_metrics_family(&b, name, "gauge", "Build information.");
-	vw_metrics_sample(&b, name, (const char *const[]){ "version", VW_VERSION, NULL }, 1);
-
-	if (b.oom) {
-		vw_buf_done(&b);
-		return NULL;
-	}
-	return b.p;
+	return vw_metrics_render(&v);
 }
 
 static void status_of(struct vw_daemon *d, struct vw_status *st)
@@ -878,8 +789,7 @@ int vw_daemon_new(const struct vw_config *cfg, struct vw_daemon **ret_daemon)
 	d->started_ms = vw_now_ms();
 	(void)vw_strscpy(d->not_ready, "waiting for the first Docker sync", sizeof(d->not_ready));
 	vw_names_init(&d->names, cfg->dns_ttl_min, cfg->dns_ttl_max);
-	vw_histogram_init(&d->stats.update_duration, update_bounds, ELEMENTSOF(update_bounds),
-			  d->stats.update_buckets);
+	vw_stats_init(&d->stats);
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);

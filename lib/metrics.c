@@ -317,3 +317,105 @@ void vw_drops_render(struct vw_buf *b, const struct vw_drops *t)
 		}
 	}
 }
+
+static const char *const event_actions[VW_EVENT_ACTIONS] = { "start",	"die",	      "destroy",
+							     "rename",	"update",     "restart",
+							     "connect", "disconnect", "create",
+							     "other" };
+
+static const double update_bounds[VW_UPDATE_BUCKETS] = { 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+							 0.05,	 0.1,	0.25,	0.5,   1,    2.5 };
+
+void vw_stats_init(struct vw_stats *s)
+{
+	*s = (struct vw_stats){ 0 };
+	vw_histogram_init(&s->update_duration, update_bounds, VW_UPDATE_BUCKETS, s->update_buckets);
+}
+
+void vw_stats_count_event(struct vw_stats *s, const char *action)
+{
+	size_t i = 0;
+
+	while (i < VW_EVENT_ACTIONS - 1 && strcmp(action, event_actions[i]) != 0)
+		i++;
+	s->events[i]++;
+}
+
+static void gauge(struct vw_buf *b, const char *name, const char *help, double v)
+{
+	vw_metrics_family(b, name, "gauge", help);
+	vw_metrics_sample(b, name, NULL, v);
+}
+
+char *vw_metrics_render(const struct vw_metrics_view *v)
+{
+	static const char *const dns_results[VW_DNS_RESULT_N] = { "success", "no_data", "failure" };
+	const struct vw_stats *st = v->stats;
+	struct vw_buf b = { 0 };
+	const char *name;
+
+	vw_totals_render(&b, v->totals);
+	vw_drops_render(&b, v->drops);
+	gauge(&b, "vpnwall_managed_containers", "Containers policed by their own chain.",
+	      (double)v->managed);
+
+	name = "vpnwall_docker_events_total";
+	vw_metrics_family(&b, name, "counter", "Docker events received, by action.");
+	for (size_t i = 0; i < VW_EVENT_ACTIONS; i++) {
+		const char *labels[] = { "action", event_actions[i], NULL };
+
+		vw_metrics_sample(&b, name, labels, (double)st->events[i]);
+	}
+
+	name = "vpnwall_ruleset_updates_total";
+	vw_metrics_family(&b, name, "counter", "nftables transactions, by result.");
+	vw_metrics_sample(&b, name, (const char *const[]){ "result", "success", NULL },
+			  (double)st->updates_ok);
+	vw_metrics_sample(&b, name, (const char *const[]){ "result", "failure", NULL },
+			  (double)st->updates_failed);
+
+	name = "vpnwall_ruleset_update_duration_seconds";
+	vw_metrics_family(&b, name, "histogram", "Time to commit one nftables transaction.");
+	vw_metrics_histogram(&b, name, &st->update_duration);
+
+	name = "vpnwall_label_errors_total";
+	vw_metrics_family(
+		&b, name, "counter",
+		"Rejected label entries of running containers (each rejection counted when seen).");
+	for (size_t i = 0; i < v->n_label_errors; i++) {
+		const char *labels[] = { "container", v->label_errors[i].name, NULL };
+
+		vw_metrics_sample(&b, name, labels, (double)v->label_errors[i].n);
+	}
+
+	name = "vpnwall_dns_resolutions_total";
+	vw_metrics_family(&b, name, "counter", "Lookups of names used in policies, by result.");
+	for (int i = 0; i < VW_DNS_RESULT_N; i++) {
+		const char *labels[] = { "result", dns_results[i], NULL };
+
+		vw_metrics_sample(&b, name, labels, (double)st->dns[i]);
+	}
+
+	name = "vpnwall_audit_packets_total";
+	vw_metrics_family(&b, name, "counter",
+			  "Dropped packets received through NFLOG for the audit.");
+	vw_metrics_sample(&b, name, NULL, (double)st->audited);
+	name = "vpnwall_audit_lost_total";
+	vw_metrics_family(&b, name, "counter", "Audit messages the kernel could not deliver.");
+	vw_metrics_sample(&b, name, NULL, (double)v->audit_lost);
+
+	gauge(&b, "vpnwall_resolved_names", "Names used by policies.", (double)v->names);
+	gauge(&b, "vpnwall_ready", "1 when Docker is synced and the ruleset applied.", v->ready);
+	gauge(&b, "vpnwall_docker_synced", "1 while the Docker events stream is up and synced.",
+	      v->synced);
+
+	name = "vpnwall_build_info";
+	vw_metrics_family(&b, name, "gauge", "Build information.");
+	vw_metrics_sample(&b, name, (const char *const[]){ "version", v->version, NULL }, 1);
+
+	if (b.oom) {
+		vw_buf_done(&b);
+		return NULL;
+	}
+	return b.p;
+}

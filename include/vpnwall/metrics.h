@@ -136,4 +136,50 @@ void vw_totals_done(struct vw_totals *t);
 /* vw_drops_render - the vpnwall_dropped_destinations_total family. */
 void vw_drops_render(struct vw_buf *b, const struct vw_drops *t);
 
+/* The daemon's own counters. */
+enum vw_dns_result { VW_DNS_RESULT_OK, VW_DNS_RESULT_NONE, VW_DNS_RESULT_FAIL, VW_DNS_RESULT_N };
+
+#define VW_EVENT_ACTIONS 10 /* see vw_stats_count_event() */
+#define VW_UPDATE_BUCKETS 12
+
+struct vw_stats {
+	uint64_t events[VW_EVENT_ACTIONS]; /* Docker events by action */
+	uint64_t updates_ok; /* committed nft transactions */
+	uint64_t updates_failed;
+	struct vw_histogram update_duration; /* seconds per transaction */
+	uint64_t update_buckets[VW_UPDATE_BUCKETS + 1];
+	uint64_t dns[VW_DNS_RESULT_N]; /* lookups by result */
+	uint64_t audited; /* NFLOG messages received */
+};
+
+/* vw_stats_init - zero @s and set up its histogram. */
+void vw_stats_init(struct vw_stats *s);
+
+/* vw_stats_count_event - count a Docker event ("start", ...; others count as "other"). */
+void vw_stats_count_event(struct vw_stats *s, const char *action);
+
+struct vw_label_count {
+	char id[65]; /* container id */
+	char name[128]; /* series label */
+	uint64_t n; /* rejected entries seen */
+};
+
+/* Everything /metrics shows, borrowed from the daemon for one rendering. */
+struct vw_metrics_view {
+	const struct vw_totals *totals;
+	const struct vw_drops *drops;
+	const struct vw_stats *stats;
+	const struct vw_label_count *label_errors;
+	size_t n_label_errors;
+	size_t managed; /* containers with their own chain */
+	size_t names; /* names used by policies */
+	uint64_t audit_lost;
+	bool ready;
+	bool synced;
+	const char *version;
+};
+
+/* vw_metrics_render - the whole exposition; malloc'd, or NULL when out of memory. */
+char *vw_metrics_render(const struct vw_metrics_view *v);
+
 #endif
