@@ -134,25 +134,31 @@ const char *vw_proto_name(uint8_t proto, char buf[4])
 	}
 }
 
-static struct vw_drop_entry *entry_get(struct vw_drops *t, const char *key)
+/*
+ * The element of the array *@v (of @size-byte structs starting with char key[17]) whose key
+ * is @key, appended zeroed if absent; NULL when out of memory.
+ */
+static void *keyed_get(void **v, size_t *n, size_t *cap, size_t size, const char *key)
 {
-	struct vw_drop_entry *e;
+	char *p;
 
-	for (size_t i = 0; i < t->n; i++)
-		if (strcmp(t->v[i].key, key) == 0)
-			return &t->v[i];
-	if (vw_grow((void **)&t->v, &t->cap, t->n + 1, sizeof(*t->v), VW_DROP_CONTAINERS_MAX) < 0)
+	for (size_t i = 0; i < *n; i++) {
+		p = (char *)*v + i * size;
+		if (strcmp(p, key) == 0)
+			return p;
+	}
+	if (vw_grow(v, cap, *n + 1, size, VW_DROP_CONTAINERS_MAX) < 0)
 		return NULL;
-	e = &t->v[t->n++];
-	*e = (struct vw_drop_entry){ 0 };
-	(void)vw_strscpy(e->key, key, sizeof(e->key));
-	return e;
+	p = (char *)*v + (*n)++ * size;
+	memset(p, 0, size);
+	(void)vw_strscpy(p, key, 17);
+	return p;
 }
 
 int vw_drops_record(struct vw_drops *t, const char *key, const char *container, const char *dest,
 		    uint16_t port, uint8_t proto)
 {
-	struct vw_drop_entry *e = entry_get(t, key);
+	struct vw_drop_entry *e = keyed_get((void **)&t->v, &t->n, &t->cap, sizeof(*t->v), key);
 	struct vw_drop_dest *d;
 
 	if (!e)
@@ -206,21 +212,6 @@ void vw_totals_begin(struct vw_totals *t)
 		t->v[i].present = false;
 }
 
-static struct vw_total *total_get(struct vw_totals *t, const char *key)
-{
-	struct vw_total *e;
-
-	for (size_t i = 0; i < t->n; i++)
-		if (strcmp(t->v[i].key, key) == 0)
-			return &t->v[i];
-	if (vw_grow((void **)&t->v, &t->cap, t->n + 1, sizeof(*t->v), VW_DROP_CONTAINERS_MAX) < 0)
-		return NULL;
-	e = &t->v[t->n++];
-	*e = (struct vw_total){ 0 };
-	(void)vw_strscpy(e->key, key, sizeof(e->key));
-	return e;
-}
-
 static uint64_t delta(uint64_t *last, uint64_t now)
 {
 	uint64_t d = now >= *last ? now - *last : now;
@@ -232,7 +223,7 @@ static uint64_t delta(uint64_t *last, uint64_t now)
 int vw_totals_update(struct vw_totals *t, const char *key, const char *container, bool drop,
 		     bool audit, uint64_t pkts, uint64_t bytes)
 {
-	struct vw_total *e = total_get(t, key);
+	struct vw_total *e = keyed_get((void **)&t->v, &t->n, &t->cap, sizeof(*t->v), key);
 	enum vw_action a = !drop   ? VW_ACTION_ACCEPTED
 			   : audit ? VW_ACTION_WOULD_DROP
 				   : VW_ACTION_DROPPED;

@@ -57,7 +57,7 @@ struct vw_drop_dest {
 };
 
 struct vw_drop_entry {
-	char key[17]; /* container key (or "unknown") */
+	char key[17]; /* container key (or "unknown"); first: see keyed_get() */
 	char container[128]; /* container name for the series */
 	struct vw_drop_dest *dests;
 	size_t n_dests;
@@ -98,7 +98,7 @@ enum vw_action {
 };
 
 struct vw_total {
-	char key[17]; /* container key, or "unknown" */
+	char key[17]; /* container key, or "unknown"; first: see keyed_get() */
 	char container[128]; /* series label */
 	uint64_t last_pkts[2]; /* last read of the allow [0] and drop [1] counters */
 	uint64_t last_bytes[2];
