@@ -28,6 +28,7 @@ says() {
 	}
 }
 
+tb_check_eq "the API socket is private (mode 0600)" 600 stat -c %a "$TB/api.sock"
 status_ready() { tb_cli status | grep -q "^vpnwalld .*: ready"; }
 tb_check "status: ready" status_ready
 status_json() { tb_cli --json status | grep -q '"ready":[[:space:]]*true'; }
