@@ -478,15 +478,15 @@ static void on_audit(void *ud, const struct vw_nflog_packet *p)
 {
 	struct vw_daemon *d = ud;
 	const struct vw_rs_container *c = NULL;
-	const char *key = p->prefix + 2, *container = UNKNOWN_CONTAINER, *name;
+	const char *key, *container = UNKNOWN_CONTAINER, *name;
 	char addr[INET6_ADDRSTRLEN], pbuf[4], dest[300], port[16] = "";
-	bool would = p->prefix[0] == 'W';
+	bool would;
 	int r;
 
-	if ((p->prefix[0] != 'D' && p->prefix[0] != 'W') || p->prefix[1] != ':')
+	if (vw_audit_prefix_parse(p->prefix, &would, &key) < 0)
 		return;
 	d->stats.audited++;
-	if (strcmp(key, "unknown") != 0) {
+	if (strcmp(key, VW_KEY_UNKNOWN) != 0) {
 		c = d->have_applied ? vw_ruleset_find(&d->applied, key) : NULL;
 		if (!c)
 			return; /* logged just before the container went away */
@@ -518,7 +518,7 @@ static bool key_is_live(const char *key, void *ud)
 {
 	struct vw_daemon *d = ud;
 
-	return strcmp(key, "unknown") == 0 ||
+	return strcmp(key, VW_KEY_UNKNOWN) == 0 ||
 	       (d->have_applied && vw_ruleset_find(&d->applied, key) != NULL);
 }
 
@@ -533,22 +533,18 @@ static int read_counters(struct vw_daemon *d)
 		return n;
 	vw_totals_begin(&d->totals);
 	for (int i = 0; i < n; i++) {
-		const char *name = ctrs[i].name;
+		const struct vw_nft_counter *k = &ctrs[i];
 		const struct vw_rs_container *c;
-		bool drop;
 
-		if (strcmp(name, "unknown") == 0) {
-			(void)vw_totals_update(&d->totals, "unknown", UNKNOWN_CONTAINER, true,
-					       d->cfg->dry_run, ctrs[i].packets, ctrs[i].bytes);
+		if (strcmp(k->key, VW_KEY_UNKNOWN) == 0) {
+			(void)vw_totals_update(&d->totals, k->key, UNKNOWN_CONTAINER, true,
+					       d->cfg->dry_run, k->packets, k->bytes);
 			continue;
 		}
-		if ((name[0] != 'a' && name[0] != 'd') || name[1] != '_')
-			continue;
-		drop = name[0] == 'd';
-		c = d->have_applied ? vw_ruleset_find(&d->applied, name + 2) : NULL;
+		c = d->have_applied ? vw_ruleset_find(&d->applied, k->key) : NULL;
 		if (c)
-			(void)vw_totals_update(&d->totals, c->key, c->name, drop, c->audit,
-					       ctrs[i].packets, ctrs[i].bytes);
+			(void)vw_totals_update(&d->totals, c->key, c->name, k->drop, c->audit,
+					       k->packets, k->bytes);
 	}
 	vw_totals_end(&d->totals);
 	vw_drops_forget(&d->drops, key_is_live, d);

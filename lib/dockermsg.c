@@ -17,6 +17,7 @@
 
 #include "vpnwall/labels.h"
 #include "vpnwall/policy.h"
+#include "vpnwall/ruleset.h"
 #include "vpnwall/util.h"
 
 #define LIST_MAX 65536
@@ -318,7 +319,8 @@ int vw_dockermsg_parse_networks(const char *buf, size_t len, struct vw_network *
 		if (br && *br && strlen(br) < sizeof(net->bridge))
 			(void)vw_strscpy(net->bridge, br, sizeof(net->bridge));
 		else
-			snprintf(net->bridge, sizeof(net->bridge), "br-%.12s", id);
+			snprintf(net->bridge, sizeof(net->bridge), VW_DOCKER_BRIDGE_PREFIX "%.12s",
+				 id);
 	}
 	*ret = v;
 	*ret_n = n;

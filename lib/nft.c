@@ -63,7 +63,6 @@
 #define SET_INTRA "intra"
 #define MAP_SRC4 "src4"
 #define MAP_SRC6 "src6"
-#define COUNTER_UNKNOWN "unknown"
 
 struct monitor {
 	struct vw_io io; /* first: the loop hands us &io */
@@ -304,7 +303,7 @@ static int rule_emit(struct batch *b, struct rule *rl, const char *chain, const 
 
 /* limit rate N/second burst 2N packets log prefix P group G: the audit trail of a drop. */
 static int emit_audit_rule(struct batch *b, const struct vw_ruleset *rs, const char *chain,
-			   char action, const char *key)
+			   bool audit, const char *key)
 {
 	struct rule rl = rule_new();
 	struct nftnl_expr *e;
@@ -320,7 +319,7 @@ static int emit_audit_rule(struct batch *b, const struct vw_ruleset *rs, const c
 		nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_TYPE, NFT_LIMIT_PKTS);
 	}
 	put(&rl, e);
-	snprintf(prefix, sizeof(prefix), "%c:%s", action, key);
+	vw_audit_prefix(prefix, sizeof(prefix), audit, key);
 	e = nftnl_expr_alloc("log");
 	if (e) {
 		nftnl_expr_set_u16(e, NFTNL_EXPR_LOG_GROUP, rs->log_group);
@@ -576,7 +575,7 @@ static int emit_base(struct batch *b, const struct vw_ruleset *rs)
 	for (size_t i = 0; r >= 0 && i < ELEMENTSOF(sets); i++)
 		r = emit_set(b, NFT_MSG_NEWSET, &sets[i]);
 	if (r >= 0)
-		r = emit_counter(b, NFT_MSG_NEWOBJ, COUNTER_UNKNOWN);
+		r = emit_counter(b, NFT_MSG_NEWOBJ, VW_KEY_UNKNOWN);
 	if (r >= 0)
 		r = emit_chain(b, NFT_MSG_NEWCHAIN, CHAIN_POLICE, false);
 	if (r >= 0)
@@ -605,11 +604,12 @@ static int emit_base(struct batch *b, const struct vw_ruleset *rs)
 	 * "br-" is a prefix match (nft's "br-*"); "docker0" is exact, padded to IFNAMSIZ.
 	 */
 	for (int i = 0; rs->police_unknown && i < 2; i++) {
-		static const char docker0[16] = "docker0";
+		static const char docker0[VW_IFNAMSIZ] = VW_DOCKER_DEFAULT_BRIDGE;
 
 		rl = rule_new();
 		put(&rl, e_meta(NFT_META_IIFNAME, NFT_REG_1));
-		put(&rl, i == 0 ? e_cmp(NFT_REG_1, NFT_CMP_EQ, "br-", 3)
+		put(&rl, i == 0 ? e_cmp(NFT_REG_1, NFT_CMP_EQ, VW_DOCKER_BRIDGE_PREFIX,
+					strlen(VW_DOCKER_BRIDGE_PREFIX))
 				: e_cmp(NFT_REG_1, NFT_CMP_EQ, docker0, sizeof(docker0)));
 		put(&rl, e_verdict(NFT_GOTO, CHAIN_POLICE));
 		r = rule_emit(b, &rl, CHAIN_FORWARD, "rule forward: unknown Docker bridge");
@@ -653,11 +653,11 @@ static int emit_base(struct batch *b, const struct vw_ruleset *rs)
 	}
 
 	/* Unknown source on a managed bridge: started while we were down, or not yet seen. */
-	r = emit_audit_rule(b, rs, CHAIN_POLICE, rs->dry_run ? 'W' : 'D', COUNTER_UNKNOWN);
+	r = emit_audit_rule(b, rs, CHAIN_POLICE, rs->dry_run, VW_KEY_UNKNOWN);
 	if (r < 0)
 		return r;
 	rl = rule_new();
-	put(&rl, e_counter(COUNTER_UNKNOWN));
+	put(&rl, e_counter(VW_KEY_UNKNOWN));
 	if (!rs->dry_run)
 		put(&rl, e_verdict(NF_DROP, NULL));
 	return rule_emit(b, &rl, CHAIN_POLICE, "rule police: unknown source");
@@ -758,7 +758,7 @@ static int container_add(struct batch *b, const struct vw_ruleset *rs,
 				return r;
 		}
 
-	r = emit_audit_rule(b, rs, chain, c->audit ? 'W' : 'D', c->key);
+	r = emit_audit_rule(b, rs, chain, c->audit, c->key);
 	if (r < 0)
 		return r;
 	rl = rule_new();
@@ -1162,11 +1162,20 @@ static int counter_cb(const struct nlmsghdr *nlh, void *data)
 	if (nftnl_obj_nlmsg_parse(nlh, o) == 0 &&
 	    nftnl_obj_get_u32(o, NFTNL_OBJ_TYPE) == NFT_OBJECT_COUNTER &&
 	    vw_grow((void **)&cs->v, &cs->cap, cs->n + 1, sizeof(*cs->v), 1u << 20) == 0) {
-		c = &cs->v[cs->n++];
+		c = &cs->v[cs->n];
+		*c = (struct vw_nft_counter){ .packets = nftnl_obj_get_u64(o, NFTNL_OBJ_CTR_PKTS),
+					      .bytes = nftnl_obj_get_u64(o, NFTNL_OBJ_CTR_BYTES) };
 		name = nftnl_obj_get_str(o, NFTNL_OBJ_NAME);
-		(void)vw_strscpy(c->name, name ? name : "", sizeof(c->name));
-		c->packets = nftnl_obj_get_u64(o, NFTNL_OBJ_CTR_PKTS);
-		c->bytes = nftnl_obj_get_u64(o, NFTNL_OBJ_CTR_BYTES);
+		/* Our names: "a_<key>" allowed, "d_<key>" dropped, and the unknown-source one. */
+		if (name && strcmp(name, VW_KEY_UNKNOWN) == 0) {
+			(void)vw_strscpy(c->key, name, sizeof(c->key));
+			c->drop = true;
+			cs->n++;
+		} else if (name && (name[0] == 'a' || name[0] == 'd') && name[1] == '_') {
+			(void)vw_strscpy(c->key, name + 2, sizeof(c->key));
+			c->drop = name[0] == 'd';
+			cs->n++;
+		}
 	}
 	nftnl_obj_free(o);
 	return MNL_CB_OK;

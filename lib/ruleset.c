@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -115,6 +116,20 @@ bool vw_range_end_key(const struct vw_range *r, uint8_t family, uint8_t *ret)
 
 	memcpy(ret, r->hi, len);
 	return addr_inc(ret, len);
+}
+
+void vw_audit_prefix(char *buf, size_t size, bool audit, const char *key)
+{
+	snprintf(buf, size, "%c:%s", audit ? 'W' : 'D', key);
+}
+
+int vw_audit_prefix_parse(const char *prefix, bool *ret_audit, const char **ret_key)
+{
+	if ((prefix[0] != 'D' && prefix[0] != 'W') || prefix[1] != ':' || !prefix[2])
+		return -EINVAL;
+	*ret_audit = prefix[0] == 'W';
+	*ret_key = prefix + 2;
+	return 0;
 }
 
 static void group_done(struct vw_rs_group *g)

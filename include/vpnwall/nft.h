@@ -16,6 +16,7 @@ struct vw_nft;
 struct vw_plan;
 
 #define VW_NL_BUFSZ 8192
+#define VW_NFT_KEY_SIZE 17 /* VW_KEY_LEN + 1 */
 
 /* vw_nft_new - open a netlink socket for table @table (family inet). */
 int vw_nft_new(const char *table, struct vw_nft **ret_nft);
@@ -54,14 +55,15 @@ typedef void (*vw_nft_change_fn)(void *ud, const char *what);
 int vw_nft_monitor(struct vw_nft *n, struct vw_loop *loop, vw_nft_change_fn cb, void *ud);
 
 struct vw_nft_counter {
-	char name[64]; /* counter object name */
+	char key[VW_NFT_KEY_SIZE]; /* container key, or VW_KEY_UNKNOWN */
+	bool drop; /* the drop counter (else the allow counter) */
 	uint64_t packets;
 	uint64_t bytes;
 };
 
 /*
- * vw_nft_counters - dump the named counters of our table. *ret is a malloc'd array owned by
- * the caller. Returns the number of counters or -errno.
+ * vw_nft_counters - dump our table's per-container counters (and the unknown-source one).
+ * *ret is a malloc'd array owned by the caller. Returns the number of counters or -errno.
  */
 int vw_nft_counters(struct vw_nft *n, struct vw_nft_counter **ret);
 

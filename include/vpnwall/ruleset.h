@@ -26,6 +26,11 @@
 
 #define VW_KEY_LEN 16 /* hex digits of a container id that name its nft objects */
 #define VW_IFNAMSIZ 16
+#define VW_KEY_UNKNOWN "unknown" /* the key of traffic from sources no container owns */
+
+/* How Docker names bridges: "br-<12 digits of the network id>", and the default one. */
+#define VW_DOCKER_BRIDGE_PREFIX "br-"
+#define VW_DOCKER_DEFAULT_BRIDGE "docker0"
 
 struct vw_range {
 	uint8_t lo[16]; /* first address, network order; IPv4 uses lo[0..3] */
@@ -128,6 +133,15 @@ bool vw_range_end_key(const struct vw_range *r, uint8_t family, uint8_t *ret);
 
 /* vw_addr_len - 4 for AF_INET, 16 for AF_INET6. */
 size_t vw_addr_len(uint8_t family);
+
+/*
+ * vw_audit_prefix - the NFLOG prefix of a container's (or VW_KEY_UNKNOWN's) drop rule:
+ * "D:<key>", or "W:<key>" when @audit (the packet would be dropped, but is not).
+ */
+void vw_audit_prefix(char *buf, size_t size, bool audit, const char *key);
+
+/* vw_audit_prefix_parse - the reverse; -EINVAL for a prefix that is not ours. */
+int vw_audit_prefix_parse(const char *prefix, bool *ret_audit, const char **ret_key);
 
 /* vw_ruleset_done - free what @rs holds. */
 void vw_ruleset_done(struct vw_ruleset *rs);

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -205,6 +206,25 @@ static void test_diff_source_moves(void **state)
 	fixture_done(&f2);
 }
 
+static void test_audit_prefix_roundtrip(void **state)
+{
+	const char *key;
+	char buf[32];
+	bool audit;
+
+	vw_audit_prefix(buf, sizeof(buf), true, "0123456789abcdef");
+	assert_string_equal(buf, "W:0123456789abcdef");
+	assert_int_equal(vw_audit_prefix_parse(buf, &audit, &key), 0);
+	assert_true(audit);
+	assert_string_equal(key, "0123456789abcdef");
+	vw_audit_prefix(buf, sizeof(buf), false, VW_KEY_UNKNOWN);
+	assert_int_equal(vw_audit_prefix_parse(buf, &audit, &key), 0);
+	assert_false(audit);
+	assert_string_equal(key, VW_KEY_UNKNOWN);
+	assert_int_equal(vw_audit_prefix_parse("X:abc", &audit, &key), -EINVAL);
+	assert_int_equal(vw_audit_prefix_parse("D:", &audit, &key), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -214,6 +234,7 @@ int main(void)
 		cmocka_unit_test(test_diff_noop_and_elements),
 		cmocka_unit_test(test_diff_replace_orders_references),
 		cmocka_unit_test(test_diff_source_moves),
+		cmocka_unit_test(test_audit_prefix_roundtrip),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
