@@ -64,8 +64,8 @@ struct vw_daemon {
 	unsigned down_reports; /* consecutive failures to reach Docker since the last sync */
 	bool ever_synced;
 	bool dirty; /* the desired state may differ from the applied one */
-	bool have_applied; /* applied reflects the kernel; false forces a full replace */
-	bool full_replace; /* replace the whole table at the next reconcile */
+	bool have_applied; /* applied holds what we last committed (else it is empty) */
+	bool full_replace; /* the kernel may differ from applied: replace the whole table */
 	bool ready;
 	struct vw_ruleset applied;
 	uint64_t retry_at; /* a failed commit is retried at this time */
@@ -399,13 +399,11 @@ static void reconcile(struct vw_daemon *d)
 	if (swept)
 		log_debug("forgot %zu unused name(s)", swept);
 
-	if (d->full_replace && d->have_applied) {
-		/* Replacing re-creates the counters: keep what they counted so far. */
+	/* Replacing re-creates the counters: keep what they counted so far. */
+	if (d->full_replace && d->have_applied)
 		(void)read_counters(d);
-		d->have_applied = false;
-	}
-	d->full_replace = false;
-	r = vw_ruleset_diff(d->have_applied ? &d->applied : NULL, &desired, &plan);
+	r = vw_ruleset_diff(d->have_applied && !d->full_replace ? &d->applied : NULL, &desired,
+			    &plan);
 	if (r < 0) {
 		vw_ruleset_done(&desired);
 		log_error_errno(r, "cannot compute the ruleset change, retrying");
@@ -431,7 +429,7 @@ static void reconcile(struct vw_daemon *d)
 		vw_plan_done(&plan);
 		vw_ruleset_done(&desired);
 		/* The kernel may differ from what we think (someone flushed us): start over. */
-		d->have_applied = false;
+		d->full_replace = true;
 		d->retry_at = now + d->retry_ms;
 		d->retry_ms = d->retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : d->retry_ms * 2;
 		if (d->ready) {
@@ -447,6 +445,7 @@ static void reconcile(struct vw_daemon *d)
 	vw_ruleset_done(&d->applied);
 	d->applied = desired;
 	d->have_applied = true;
+	d->full_replace = false;
 	d->retry_at = 0;
 	d->retry_ms = RETRY_MIN_MS;
 	if (!d->ready && d->synced) {
@@ -462,13 +461,10 @@ static void on_table_changed(void *ud, const char *what)
 {
 	struct vw_daemon *d = ud;
 
-	if (d->have_applied) {
+	if (!d->full_replace)
 		log_warn("table inet %s changed by another process (%s), restoring it",
 			 d->cfg->nft_table, what);
-		/* The replace re-creates the counters: keep what they counted. */
-		(void)read_counters(d);
-	}
-	d->have_applied = false;
+	d->full_replace = true;
 	d->dirty = true;
 }
 
@@ -487,7 +483,7 @@ static void on_audit(void *ud, const struct vw_nflog_packet *p)
 		return;
 	d->stats.audited++;
 	if (strcmp(key, VW_KEY_UNKNOWN) != 0) {
-		c = d->have_applied ? vw_ruleset_find(&d->applied, key) : NULL;
+		c = vw_ruleset_find(&d->applied, key);
 		if (!c)
 			return; /* logged just before the container went away */
 		container = c->name;
@@ -518,8 +514,7 @@ static bool key_is_live(const char *key, void *ud)
 {
 	struct vw_daemon *d = ud;
 
-	return strcmp(key, VW_KEY_UNKNOWN) == 0 ||
-	       (d->have_applied && vw_ruleset_find(&d->applied, key) != NULL);
+	return strcmp(key, VW_KEY_UNKNOWN) == 0 || vw_ruleset_find(&d->applied, key) != NULL;
 }
 
 /* Fold the current nft counters into the monotonic totals. */
@@ -541,7 +536,7 @@ static int read_counters(struct vw_daemon *d)
 					       d->cfg->dry_run, k->packets, k->bytes);
 			continue;
 		}
-		c = d->have_applied ? vw_ruleset_find(&d->applied, k->key) : NULL;
+		c = vw_ruleset_find(&d->applied, k->key);
 		if (c)
 			(void)vw_totals_update(&d->totals, c->key, c->name, k->drop, c->audit,
 					       k->packets, k->bytes);
@@ -559,7 +554,7 @@ static char *render_metrics(struct vw_daemon *d)
 		.stats = &d->stats,
 		.label_errors = d->errs,
 		.n_label_errors = d->n_errs,
-		.managed = d->have_applied ? d->applied.n_containers : 0,
+		.managed = d->applied.n_containers,
 		.names = d->names.n,
 		.audit_lost = vw_nflog_lost(d->nflog),
 		.ready = d->ready,
@@ -582,12 +577,12 @@ static void status_of(struct vw_daemon *d, struct vw_status *st)
 		.ready = d->ready,
 		.docker_synced = d->synced,
 		.docker_api = vw_docker_api_version(d->docker),
-		.ruleset_applied = d->have_applied,
+		.ruleset_applied = d->have_applied && !d->full_replace,
 		.ruleset_updates = d->stats.updates_ok,
 		.ruleset_failures = d->stats.updates_failed,
 		.containers = d->n_cs,
-		.managed = d->have_applied ? d->applied.n_containers : 0,
-		.bridges = d->have_applied ? d->applied.n_bridges : 0,
+		.managed = d->applied.n_containers,
+		.bridges = d->applied.n_bridges,
 		.names = d->names.n,
 		.table = d->cfg->nft_table,
 		.dry_run = d->cfg->dry_run,
@@ -760,7 +755,7 @@ static void on_signal(struct vw_io *io, uint32_t events)
 	while (read(io->fd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
 			log_info("SIGHUP: re-applying the whole ruleset");
-			d->have_applied = false;
+			d->full_replace = true;
 			d->dirty = true;
 		} else {
 			log_info("received %s, stopping; rules stay in place",
