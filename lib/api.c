@@ -98,18 +98,13 @@ char *vw_api_status(const struct vw_status *st, bool json)
 	return finish_text(&b);
 }
 
-static void dst_text(const struct vw_dst *d, char *buf, size_t size)
-{
-	vw_dst_format(d, buf, size);
-}
-
 static cJSON *dst_array(const struct vw_dst *v, size_t n)
 {
 	cJSON *a = cJSON_CreateArray();
 	char buf[300];
 
 	for (size_t i = 0; i < n; i++) {
-		dst_text(&v[i], buf, sizeof(buf));
+		vw_dst_format(&v[i], buf, sizeof(buf));
 		cJSON_AddItemToArray(a, cJSON_CreateString(buf));
 	}
 	return a;
@@ -123,7 +118,7 @@ static void text_list(struct vw_buf *b, const char *title, const struct vw_dst *
 		return;
 	vw_buf_printf(b, "  %-10s", title);
 	for (size_t i = 0; i < n; i++) {
-		dst_text(&v[i], buf, sizeof(buf));
+		vw_dst_format(&v[i], buf, sizeof(buf));
 		vw_buf_printf(b, "%s%s", i ? ", " : "", buf);
 	}
 	vw_buf_append(b, "\n", 1);

@@ -148,11 +148,12 @@ out:
 
 static int set_dry_run(struct vw_config *c, const char *v, char *err, size_t errsize)
 {
-	if (vw_streq_ci(v, "true") || strcmp(v, "1") == 0 || vw_streq_ci(v, "yes"))
-		c->dry_run = true;
-	else if (vw_streq_ci(v, "false") || strcmp(v, "0") == 0 || vw_streq_ci(v, "no") || !*v)
+	/* An empty DRY_RUN= (as compose files leave it) means the default. */
+	if (!*v) {
 		c->dry_run = false;
-	else {
+		return 0;
+	}
+	if (vw_parse_bool(v, &c->dry_run) < 0) {
 		snprintf(err, errsize, "DRY_RUN='%s': must be true or false", v);
 		return -EINVAL;
 	}

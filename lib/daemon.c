@@ -159,11 +159,9 @@ static void describe_networks(struct vw_daemon *d, const struct vw_container *c)
 	if (vw_policy_state(c, d->nets, d->n_nets, d->cfg) != VW_MANAGED)
 		return;
 	for (size_t i = 0; i < c->n_eps; i++) {
-		const struct vw_network *net = NULL;
+		const struct vw_network *net =
+			vw_network_find(d->nets, d->n_nets, c->eps[i].network_id);
 
-		for (size_t k = 0; k < d->n_nets && !net; k++)
-			if (strcmp(d->nets[k].id, c->eps[i].network_id) == 0)
-				net = &d->nets[k];
 		if (!vw_network_is_managed(net, d->cfg))
 			log_warn(
 				"container '%s' is also on network '%s', which vpnwall does not police: its traffic through it is not restricted",
@@ -593,11 +591,6 @@ static void status_of(struct vw_daemon *d, struct vw_status *st)
 	(void)vw_strscpy(st->reason, d->not_ready, sizeof(st->reason));
 }
 
-static bool shares_with(const struct vw_container *s, const struct vw_container *owner)
-{
-	return s->running && strcmp(s->netns_owner, owner->id) == 0;
-}
-
 /* The API view of @c; ret->sharers is malloc'd (NULL when none), freed by the caller. */
 static void api_container(struct vw_daemon *d, const struct vw_container *c,
 			  struct vw_api_container *ret)
@@ -606,12 +599,12 @@ static void api_container(struct vw_daemon *d, const struct vw_container *c,
 	size_t n = 0;
 
 	for (size_t i = 0; i < d->n_cs; i++)
-		n += shares_with(&d->cs[i], c);
+		n += vw_container_joins(&d->cs[i], c);
 	if (n > 0)
 		sharers = calloc(n, sizeof(*sharers));
 	n = 0;
 	for (size_t i = 0; sharers && i < d->n_cs; i++)
-		if (shares_with(&d->cs[i], c))
+		if (vw_container_joins(&d->cs[i], c))
 			sharers[n++] = &d->cs[i];
 	*ret = (struct vw_api_container){
 		.c = c,

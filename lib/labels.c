@@ -365,14 +365,8 @@ static int add_list(struct vw_labels *l, const char *key, const char *value, boo
 
 static int parse_bool(struct vw_labels *l, const char *key, const char *value, bool *ret)
 {
-	if (vw_streq_ci(value, "true") || strcmp(value, "1") == 0) {
-		*ret = true;
+	if (vw_parse_bool(value, ret) == 0)
 		return 0;
-	}
-	if (vw_streq_ci(value, "false") || strcmp(value, "0") == 0) {
-		*ret = false;
-		return 0;
-	}
 	return add_error(l, key, value, strlen(value), "must be true or false");
 }
 

@@ -479,6 +479,17 @@ static int elems_flush(struct elems *el)
 	return msg_end(el->b);
 }
 
+/* Send what is pending (unless @r already failed) and release the collector. */
+static int elems_finish(struct elems *el, int r)
+{
+	if (r >= 0)
+		r = elems_flush(el);
+	if (el->s)
+		nftnl_set_free(el->s);
+	el->s = NULL;
+	return r;
+}
+
 static struct nftnl_set_elem *elem_new(struct elems *el, int *ret_r)
 {
 	struct nftnl_set_elem *e;
@@ -704,11 +715,7 @@ static int emit_ranges(struct batch *b, uint16_t type, const char *set, uint8_t 
 
 	for (size_t i = 0; r >= 0 && i < n; i++)
 		r = elem_range(&el, family, &v[i]);
-	if (r >= 0)
-		r = elems_flush(&el);
-	if (el.s)
-		nftnl_set_free(el.s);
-	return r;
+	return elems_finish(&el, r);
 }
 
 static int container_add(struct batch *b, const struct vw_ruleset *rs,
@@ -819,41 +826,29 @@ static int source_op(struct batch *b, uint16_t type, const struct vw_rs_source *
 						       (uint32_t)NFT_RETURN);
 			}
 		}
-		r = elems_flush(&el);
 	}
-	if (el.s)
-		nftnl_set_free(el.s);
-	return r;
+	return elems_finish(&el, r);
 }
 
+static int one_key(struct batch *b, uint16_t type, const char *set, const void *key, uint32_t len)
+{
+	struct elems el = { .b = b, .type = type, .set = set };
+
+	return elems_finish(&el, elem_key(&el, key, len, 0));
+}
+
+/* A managed bridge is in @bridges and, paired with itself, in @intra; a skipped one in @skip. */
 static int bridge_op(struct batch *b, uint16_t type, const char *ifname, bool skip)
 {
-	char key[32] = { 0 };
+	char key[2 * VW_IFNAMSIZ] = { 0 };
 	int r;
 
-	(void)vw_strscpy(key, ifname, 16);
-	memcpy(key + 16, key, 16);
-	{
-		struct elems el = { .b = b, .type = type, .set = skip ? SET_SKIP : SET_BRIDGES };
-
-		r = elem_key(&el, key, 16, 0);
-		if (r >= 0)
-			r = elems_flush(&el);
-		if (el.s)
-			nftnl_set_free(el.s);
-	}
-	if (r < 0 || skip)
-		return r;
-	{
-		struct elems el = { .b = b, .type = type, .set = SET_INTRA };
-
-		r = elem_key(&el, key, 32, 0);
-		if (r >= 0)
-			r = elems_flush(&el);
-		if (el.s)
-			nftnl_set_free(el.s);
-	}
-	return r;
+	(void)vw_strscpy(key, ifname, VW_IFNAMSIZ);
+	memcpy(key + VW_IFNAMSIZ, key, VW_IFNAMSIZ);
+	if (skip)
+		return one_key(b, type, SET_SKIP, key, VW_IFNAMSIZ);
+	r = one_key(b, type, SET_BRIDGES, key, VW_IFNAMSIZ);
+	return r < 0 ? r : one_key(b, type, SET_INTRA, key, sizeof(key));
 }
 
 static int emit_op(struct batch *b, const struct vw_op *op)

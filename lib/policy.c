@@ -26,8 +26,7 @@ void vw_container_done(struct vw_container *c)
 	vw_labels_done(&c->labels);
 }
 
-static const struct vw_network *network_by_id(const struct vw_network *nets, size_t n,
-					      const char *id)
+const struct vw_network *vw_network_find(const struct vw_network *nets, size_t n, const char *id)
 {
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(nets[i].id, id) == 0)
@@ -52,10 +51,19 @@ enum vw_managed vw_policy_state(const struct vw_container *c, const struct vw_ne
 		return VW_JOINED;
 	for (size_t i = 0; i < c->n_eps; i++)
 		if ((c->eps[i].has4 || c->eps[i].has6) &&
-		    vw_network_is_managed(network_by_id(networks, n_networks, c->eps[i].network_id),
-					  cfg))
+		    vw_network_is_managed(
+			    vw_network_find(networks, n_networks, c->eps[i].network_id), cfg))
 			return c->labels.disabled ? VW_UNMANAGED_OPTOUT : VW_MANAGED;
 	return VW_UNMANAGED_NETWORK;
+}
+
+bool vw_container_joins(const struct vw_container *c, const struct vw_container *owner)
+{
+	/*
+	 * By id only: a "container:<name>" reference outlives the container it named, and a
+	 * newcomer taking the name must not inherit the sharer's labels.
+	 */
+	return c->running && strcmp(c->netns_owner, owner->id) == 0;
 }
 
 const char *vw_managed_reason(enum vw_managed m)
@@ -238,30 +246,27 @@ static int add_container(struct compiler *cc, const struct vw_container *c,
 {
 	struct vw_rs_container *rc;
 	char key[VW_KEY_LEN + 1];
-	size_t n_src = 0;
 	int r;
 
 	(void)vw_strscpy(key, c->id, sizeof(key));
 	for (size_t i = 0; i < c->n_eps; i++) {
 		const struct vw_endpoint *ep = &c->eps[i];
 
-		if (!vw_network_is_managed(network_by_id(nets, n_nets, ep->network_id), cfg))
+		if (!vw_network_is_managed(vw_network_find(nets, n_nets, ep->network_id), cfg))
 			continue;
 		if (ep->has4) {
 			r = add_source(cc, AF_INET, ep->addr4, c->labels.disabled ? "" : key);
 			if (r < 0)
 				return r;
-			n_src++;
 		}
 		if (ep->has6) {
 			r = add_source(cc, AF_INET6, ep->addr6, c->labels.disabled ? "" : key);
 			if (r < 0)
 				return r;
-			n_src++;
 		}
 	}
-	/* Not on a managed network, or opted out: no chain of its own. */
-	if (n_src == 0 || c->labels.disabled)
+	/* Opted out: its addresses are exempt, it has no chain of its own. */
+	if (c->labels.disabled)
 		return 0;
 
 	r = vw_grow((void **)&cc->rs.containers, &cc->cap_containers, cc->rs.n_containers + 1,
@@ -278,11 +283,7 @@ static int add_container(struct compiler *cc, const struct vw_container *c,
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < n_all; i++)
-		/*
-		 * By id only: a "container:<name>" reference outlives the container it named,
-		 * and a newcomer taking the name must not inherit the sharer's labels.
-		 */
-		if (all[i].running && strcmp(all[i].netns_owner, c->id) == 0) {
+		if (vw_container_joins(&all[i], c)) {
 			r = add_labels(cc, rc, &all[i].labels);
 			if (r < 0)
 				return r;
@@ -360,13 +361,8 @@ static void drop_key_collisions(struct vw_ruleset *rs)
 		if (j - i == 1) {
 			rs->containers[out++] = rs->containers[i];
 		} else {
-			for (size_t k = i; k < j; k++) {
-				for (size_t g = 0; g < rs->containers[k].n_groups; g++) {
-					free(rs->containers[k].groups[g].set4.v);
-					free(rs->containers[k].groups[g].set6.v);
-				}
-				free(rs->containers[k].groups);
-			}
+			for (size_t k = i; k < j; k++)
+				vw_rs_container_done(&rs->containers[k]);
 		}
 		i = j;
 	}
@@ -430,8 +426,10 @@ int vw_policy_compile(const struct vw_container *containers, size_t n_containers
 	for (size_t i = 0; i < n_containers; i++) {
 		const struct vw_container *c = &containers[i];
 
-		/* Containers in another's namespace have no addresses: they join the owner. */
-		if (!c->running || c->host_network || c->netns_owner[0])
+		enum vw_managed st = vw_policy_state(c, networks, n_networks, cfg);
+
+		/* Only these have addresses on our bridges; joined ones add labels to the owner. */
+		if (st != VW_MANAGED && st != VW_UNMANAGED_OPTOUT)
 			continue;
 		r = add_container(&cc, c, containers, n_containers, networks, n_networks, cfg);
 		if (r < 0)

@@ -132,19 +132,21 @@ int vw_audit_prefix_parse(const char *prefix, bool *ret_audit, const char **ret_
 	return 0;
 }
 
-static void group_done(struct vw_rs_group *g)
+void vw_rs_container_done(struct vw_rs_container *c)
 {
-	free(g->set4.v);
-	free(g->set6.v);
+	for (size_t j = 0; j < c->n_groups; j++) {
+		free(c->groups[j].set4.v);
+		free(c->groups[j].set6.v);
+	}
+	free(c->groups);
+	c->groups = NULL;
+	c->n_groups = 0;
 }
 
 void vw_ruleset_done(struct vw_ruleset *rs)
 {
-	for (size_t i = 0; i < rs->n_containers; i++) {
-		for (size_t j = 0; j < rs->containers[i].n_groups; j++)
-			group_done(&rs->containers[i].groups[j]);
-		free(rs->containers[i].groups);
-	}
+	for (size_t i = 0; i < rs->n_containers; i++)
+		vw_rs_container_done(&rs->containers[i]);
 	free(rs->containers);
 	free(rs->sources);
 	free(rs->bridges);

@@ -108,6 +108,17 @@ bool vw_next_item(const char **p, const char **ret_start, size_t *ret_len)
 	return true;
 }
 
+int vw_parse_bool(const char *s, bool *ret)
+{
+	if (vw_streq_ci(s, "true") || vw_streq_ci(s, "yes") || strcmp(s, "1") == 0)
+		*ret = true;
+	else if (vw_streq_ci(s, "false") || vw_streq_ci(s, "no") || strcmp(s, "0") == 0)
+		*ret = false;
+	else
+		return -EINVAL;
+	return 0;
+}
+
 bool vw_streq_ci(const char *a, const char *b)
 {
 	for (; *a && *b; a++, b++)

@@ -74,6 +74,12 @@ enum vw_managed vw_policy_state(const struct vw_container *c, const struct vw_ne
 /* vw_managed_reason - a short human explanation of @m. */
 const char *vw_managed_reason(enum vw_managed m);
 
+/* vw_network_find - the network with id @id, or NULL. */
+const struct vw_network *vw_network_find(const struct vw_network *nets, size_t n, const char *id);
+
+/* vw_container_joins - whether running @c uses @owner's network namespace. */
+bool vw_container_joins(const struct vw_container *c, const struct vw_container *owner);
+
 /* vw_network_is_managed - bridge driver, has a bridge interface, selected by the settings. */
 bool vw_network_is_managed(const struct vw_network *net, const struct vw_config *cfg);
 

@@ -143,6 +143,9 @@ void vw_audit_prefix(char *buf, size_t size, bool audit, const char *key);
 /* vw_audit_prefix_parse - the reverse; -EINVAL for a prefix that is not ours. */
 int vw_audit_prefix_parse(const char *prefix, bool *ret_audit, const char **ret_key);
 
+/* vw_rs_container_done - free what @c holds. */
+void vw_rs_container_done(struct vw_rs_container *c);
+
 /* vw_ruleset_done - free what @rs holds. */
 void vw_ruleset_done(struct vw_ruleset *rs);
 

@@ -93,6 +93,9 @@ int vw_deadline_to_timeout(uint64_t deadline, uint64_t now);
  */
 bool vw_next_item(const char **p, const char **ret_start, size_t *ret_len);
 
+/* vw_parse_bool - true/yes/1 or false/no/0, any case. Returns 0 or -EINVAL. */
+int vw_parse_bool(const char *s, bool *ret);
+
 /* vw_streq_ci - ASCII case-insensitive equality. */
 bool vw_streq_ci(const char *a, const char *b);
 
