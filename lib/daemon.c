@@ -96,7 +96,7 @@ static void count_label_errors(struct vw_daemon *d, const struct vw_container *c
 {
 	struct vw_label_count *e = NULL;
 
-	if (c->labels.n_errors == 0)
+	if (c->labels.n_errors + c->labels.n_errors_dropped == 0)
 		return;
 	for (size_t i = 0; i < d->n_errs && !e; i++)
 		if (strcmp(d->errs[i].id, c->id) == 0)
@@ -111,7 +111,7 @@ static void count_label_errors(struct vw_daemon *d, const struct vw_container *c
 		(void)vw_strscpy(e->id, c->id, sizeof(e->id));
 	}
 	(void)vw_strscpy(e->name, c->name, sizeof(e->name));
-	e->n += c->labels.n_errors;
+	e->n += c->labels.n_errors + c->labels.n_errors_dropped;
 }
 
 static void forget_label_errors(struct vw_daemon *d, const char *id)
@@ -132,6 +132,9 @@ static void describe_labels(struct vw_daemon *d, const struct vw_container *c)
 		log_warn("container '%s': label '%s' entry '%s': %s, ignoring", c->name, e->label,
 			 e->token, e->reason);
 	}
+	if (c->labels.n_errors_dropped)
+		log_warn("container '%s': %zu more rejected label entries not shown, ignoring",
+			 c->name, c->labels.n_errors_dropped);
 	if (c->host_network && (c->labels.n_outbound || c->labels.n_allow))
 		log_warn(
 			"container '%s' uses the host network: its traffic never crosses the forward hook, not managed",
@@ -143,7 +146,7 @@ static void describe_labels(struct vw_daemon *d, const struct vw_container *c)
 /* Field by field: the bytes after each string's NUL are not part of the value. */
 static bool same_errors(const struct vw_labels *a, const struct vw_labels *b)
 {
-	if (a->n_errors != b->n_errors)
+	if (a->n_errors != b->n_errors || a->n_errors_dropped != b->n_errors_dropped)
 		return false;
 	for (size_t i = 0; i < a->n_errors; i++)
 		if (strcmp(a->errors[i].label, b->errors[i].label) != 0 ||

@@ -299,20 +299,27 @@ static int add_error(struct vw_labels *l, const char *label, const char *token, 
 {
 	struct vw_label_error *e;
 
+	/* Whoever sets labels must not be able to grow our memory or our logs without bound. */
+	if (l->n_errors >= VW_LABEL_ERRORS_MAX) {
+		l->n_errors_dropped++;
+		return 0;
+	}
 	e = reallocarray(l->errors, l->n_errors + 1, sizeof(*e));
 	if (!e)
 		return -ENOMEM;
 	l->errors = e;
 	e = &l->errors[l->n_errors++];
-	(void)vw_strscpy(e->label, label, sizeof(e->label));
+	if (strlen(label) >= sizeof(e->label))
+		snprintf(e->label, sizeof(e->label), "%.*s...", (int)sizeof(e->label) - 4, label);
+	else
+		snprintf(e->label, sizeof(e->label), "%s", label);
 	if (len >= sizeof(e->token))
 		snprintf(e->token, sizeof(e->token), "%.*s...", (int)sizeof(e->token) - 4, token);
 	else
 		snprintf(e->token, sizeof(e->token), "%.*s", (int)len, token);
-	/* The token ends up in logs and terminals: no forged log lines, no escape sequences. */
-	for (char *c = e->token; *c; c++)
-		if ((unsigned char)*c < 0x20 || *c == 0x7f)
-			*c = '?';
+	/* Both end up in logs and terminals: no forged log lines, no escape sequences. */
+	vw_sanitize(e->label);
+	vw_sanitize(e->token);
 	e->reason = reason;
 	return 0;
 }
@@ -363,11 +370,19 @@ static int add_list(struct vw_labels *l, const char *key, const char *value, boo
 	return 0;
 }
 
+/*
+ * Exactly "true" or "false": these labels switch enforcement off, so "0", "no" or "False"
+ * must not do it by accident (or by someone's creative spelling).
+ */
 static int parse_bool(struct vw_labels *l, const char *key, const char *value, bool *ret)
 {
-	if (vw_parse_bool(value, ret) == 0)
-		return 0;
-	return add_error(l, key, value, strlen(value), "must be true or false");
+	if (strcmp(value, "true") == 0)
+		*ret = true;
+	else if (strcmp(value, "false") == 0)
+		*ret = false;
+	else
+		return add_error(l, key, value, strlen(value), "must be true or false (lowercase)");
+	return 0;
 }
 
 int vw_labels_add(struct vw_labels *l, const char *key, const char *value)

@@ -119,6 +119,13 @@ int vw_parse_bool(const char *s, bool *ret)
 	return 0;
 }
 
+void vw_sanitize(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
+			*s = '?';
+}
+
 bool vw_streq_ci(const char *a, const char *b)
 {
 	for (; *a && *b; a++, b++)

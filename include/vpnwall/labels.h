@@ -11,6 +11,8 @@
  *   vpn.allow=<cidr>[,...]          destinations reachable outside the VPN
  *   vpn.enable=true|false           false: the container is not managed at all
  *   vpn.dryrun=true|false           audit this container only: count, never drop
+ *                                   (exactly "true" or "false"; anything else is an error
+ *                                   and leaves the default: managed, enforced)
  */
 #ifndef VW_LABELS_H
 #define VW_LABELS_H
@@ -21,6 +23,7 @@
 
 #define VW_LABEL_VALUE_MAX 1024 /* longer label values are rejected whole */
 #define VW_LABEL_ENTRIES_MAX 256 /* entries per container, over all labels */
+#define VW_LABEL_ERRORS_MAX 16 /* rejected entries kept per container; more are only counted */
 #define VW_DOMAIN_MAX 253 /* RFC 1035 presentation length without the final dot */
 
 #define VW_LABEL_OUTBOUND "vpn.outbound"
@@ -63,8 +66,9 @@ struct vw_labels {
 	size_t n_outbound;
 	struct vw_dst *allow; /* vpn.allow */
 	size_t n_allow;
-	struct vw_label_error *errors;
+	struct vw_label_error *errors; /* at most VW_LABEL_ERRORS_MAX */
 	size_t n_errors;
+	size_t n_errors_dropped; /* rejected entries beyond VW_LABEL_ERRORS_MAX */
 };
 
 /*

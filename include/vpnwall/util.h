@@ -96,6 +96,12 @@ bool vw_next_item(const char **p, const char **ret_start, size_t *ret_len);
 /* vw_parse_bool - true/yes/1 or false/no/0, any case. Returns 0 or -EINVAL. */
 int vw_parse_bool(const char *s, bool *ret);
 
+/*
+ * vw_sanitize - replace control characters, DEL and non-ASCII bytes of untrusted text by '?'
+ * in place, so that it can be written to logs and terminals.
+ */
+void vw_sanitize(char *s);
+
 /* vw_streq_ci - ASCII case-insensitive equality. */
 bool vw_streq_ci(const char *a, const char *b);
 

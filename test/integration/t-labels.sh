@@ -30,6 +30,8 @@ tb_run mixed --label vpn.outbound=198.51.100.10,198.51.100.11/24,bogus..name
 tb_run typo --label vpn.outbund=198.51.100.10 --label vpn.outbound=198.51.100.12:8080
 tb_run optout --label vpn.enable=false
 tb_run maybe --label vpn.enable=maybe --label vpn.outbound=198.51.100.12:8080
+tb_run zero --label vpn.enable=0 --label vpn.outbound=198.51.100.12:8080
+tb_run capsoff --label vpn.enable=False
 tb_run alias --label dockerwall.outbound=198.51.100.13
 tb_run wild --label 'vpn.outbound=*.example.org'
 
@@ -67,6 +69,17 @@ tb_check "vpn.enable=maybe: the log reports the value" \
 	warned maybe vpn.enable maybe "must be true or false"
 tb_check_fails "vpn.enable=maybe: not logged as opted out" \
 	grep -qF "container 'maybe' opted out" "$TB/vpnwalld.log"
+
+# Near misses of "false" are errors too: only the exact word opts out.
+tb_expect_eventually_reach zero 198.51.100.12 8080 "vpn.enable=0: its vpn.outbound applies"
+tb_expect_blocked zero 198.51.100.10 80 "vpn.enable=0: stays managed, .10:80 blocked"
+tb_check "vpn.enable=0: the log reports the value" warned zero vpn.enable 0 "must be true or false"
+tb_expect_reach optout 198.51.100.10 80 "control: vpn.enable=false still reaches .10:80"
+tb_expect_blocked capsoff 198.51.100.10 80 "vpn.enable=False: stays managed, .10:80 blocked"
+tb_check "vpn.enable=False: the log reports the value" \
+	warned capsoff vpn.enable False "must be true or false"
+tb_check_fails "vpn.enable=0/False: not logged as opted out" \
+	grep -qE "container '(zero|capsoff)' opted out" "$TB/vpnwalld.log"
 
 # The dockerwall alias.
 tb_expect_eventually_reach alias 198.51.100.13 80 "dockerwall.outbound=.13: .13:80 reachable"

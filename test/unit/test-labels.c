@@ -223,7 +223,7 @@ static void test_labels_keys(void **state)
 	assert_int_equal(vw_labels_add(&l, "vpn.allow", "lan.example.org"), 0);
 	assert_int_equal(vw_labels_add(&l, "com.example.other", "whatever"), 0);
 	assert_int_equal(vw_labels_add(&l, "vpn.outbund", "198.51.100.1"), 0);
-	assert_int_equal(vw_labels_add(&l, "vpn.dryrun", "TRUE"), 0);
+	assert_int_equal(vw_labels_add(&l, "vpn.dryrun", "true"), 0);
 	assert_int_equal(l.n_outbound, 1);
 	assert_int_equal(l.n_allow, 1);
 	assert_true(l.dry_run);
@@ -244,6 +244,42 @@ static void test_labels_keys(void **state)
 	assert_string_equal(l.errors[l.n_errors - 1].reason, "label value longer than 1024 bytes");
 	assert_int_equal(l.n_outbound, 1);
 	vw_labels_done(&l);
+}
+
+/* Only the exact words switch anything: "0", "no", "False" are errors and change nothing. */
+static void test_labels_bool_exact(void **state)
+{
+	static const char *const lax[] = { "0",	     "no",     "NO", "False", "FALSE", "off", "",
+					   " false", "false ", "1",  "yes",   "TRUE",  "True" };
+
+	for (size_t i = 0; i < sizeof(lax) / sizeof(lax[0]); i++) {
+		struct vw_labels l = { 0 };
+
+		assert_int_equal(vw_labels_add(&l, "vpn.enable", lax[i]), 0);
+		assert_int_equal(vw_labels_add(&l, "vpn.dryrun", lax[i]), 0);
+		assert_false(l.disabled);
+		assert_false(l.dry_run);
+		assert_int_equal(l.n_errors, 2);
+		assert_string_equal(l.errors[0].label, "vpn.enable");
+		assert_string_equal(l.errors[0].reason, "must be true or false (lowercase)");
+		vw_labels_done(&l);
+	}
+}
+
+/* Thousands of unknown vpn.* keys cost a bounded number of records, the rest is counted. */
+static void test_labels_error_cap(void **state)
+{
+	struct vw_labels l = { 0 };
+	char key[32];
+
+	for (int i = 0; i < 5000; i++) {
+		snprintf(key, sizeof(key), "vpn.unknown%d", i);
+		assert_int_equal(vw_labels_add(&l, key, "x"), 0);
+	}
+	assert_int_equal(l.n_errors, VW_LABEL_ERRORS_MAX);
+	assert_int_equal(l.n_errors_dropped, 5000 - VW_LABEL_ERRORS_MAX);
+	vw_labels_done(&l);
+	assert_int_equal(l.n_errors_dropped, 0);
 }
 
 static void test_labels_entry_cap(void **state)
@@ -271,6 +307,13 @@ static void test_labels_error_token_is_printable(void **state)
 	assert_int_equal(vw_labels_add(&l, "vpn.outbound", "evil\ninfo daemon: forged\x1b[2J"), 0);
 	assert_int_equal(l.n_errors, 1);
 	assert_string_equal(l.errors[0].token, "evil?info daemon: forged?[2J");
+	vw_labels_done(&l);
+
+	/* the key is as untrusted as the value */
+	assert_int_equal(vw_labels_add(&l, "vpn.x\x1b]0;owned\x07\n\xc2\x9b", "1"), 0);
+	assert_int_equal(l.n_errors, 1);
+	assert_string_equal(l.errors[0].label, "vpn.x?]0;owned????");
+	assert_string_equal(l.errors[0].token, "vpn.x?]0;owned????");
 	vw_labels_done(&l);
 }
 
@@ -300,6 +343,8 @@ int main(void)
 		cmocka_unit_test(test_wildcard_matches),
 		cmocka_unit_test(test_labels_partial_errors),
 		cmocka_unit_test(test_labels_keys),
+		cmocka_unit_test(test_labels_bool_exact),
+		cmocka_unit_test(test_labels_error_cap),
 		cmocka_unit_test(test_labels_entry_cap),
 		cmocka_unit_test(test_labels_error_token_is_printable),
 		cmocka_unit_test(test_labels_copy),
