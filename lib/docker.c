@@ -9,6 +9,15 @@
  * stream is subscribed before the list is taken, so no change can fall between the two:
  * events that arrive during the list are queued and re-inspected once it is in.
  * Only one request besides the stream is in flight, so replies never overtake each other.
+ *
+ * Only a failure to talk to Docker takes us DOWN. When something is merely lost while the
+ * stream is fine (an event line too long to keep, a burst that overflows the inspect queue),
+ * SYNCED goes back to NETWORKS with the stream still open: a "resync" that delivers a fresh
+ * snapshot exactly as after a reconnect, without the gap a reconnect would open.
+ *
+ * Nothing Docker sends is held whole beyond a fixed cap: event lines are cut (and the rest
+ * discarded), the container list is split into its elements as it arrives, and a container
+ * described in more than VW_DOCKER_OBJECT_MAX bytes is not tracked: its traffic is dropped.
  */
 #include "vpnwall/docker.h"
 
@@ -31,14 +40,23 @@
 #define API_MAX "1.51" /* newest API whose fields we have checked */
 #define API_MIN "1.24"
 #define EVENT_LINE_MAX (64 * 1024)
-#define BODY_MAX (256 * 1024 * 1024) /* a list of 65536 containers */
+#define NETWORKS_MAX (16 * 1024 * 1024) /* a list of networks, parsed whole */
+#define CUT_WARN_INTERVAL_MS 60000 /* one warning about cut event lines per interval */
 #define REQUEST_TIMEOUT_MS 60000
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 5000 /* a unix-socket connect is cheap; containers wait on us */
 /* A burst beyond this is cheaper to answer with one resync than with inspects. */
 #define QUEUE_MAX 4096
-/* {"type":["container","network"]} */
-#define EVENTS_FILTER "%7B%22type%22%3A%5B%22container%22%2C%22network%22%5D%7D"
+/*
+ * {"type":["container","network"],"event":["start","die","destroy","rename","update",
+ * "restart","connect","disconnect","create"]}: only what changes a policy. Exec and health
+ * events carry every label too (and the exec's command line before the id); asking for
+ * them would let any image's healthcheck make us parse them all day.
+ */
+#define EVENTS_FILTER                                                                             \
+	"%7B%22type%22%3A%5B%22container%22%2C%22network%22%5D%2C%22event%22%3A%5B%22start%22%2C" \
+	"%22die%22%2C%22destroy%22%2C%22rename%22%2C%22update%22%2C%22restart%22%2C%22connect%22" \
+	"%2C%22disconnect%22%2C%22create%22%5D%7D"
 
 enum state { S_DOWN, S_VERSION, S_INFO, S_STREAM, S_NETWORKS, S_LIST, S_SYNCED };
 enum kind { K_VERSION, K_INFO, K_EVENTS, K_NETWORKS, K_LIST, K_INSPECT };
@@ -47,13 +65,19 @@ struct req {
 	struct vw_docker *d;
 	CURL *easy;
 	enum kind kind;
-	char id[65];
-	char *buf;
+	char id[VW_ID_MAX + 1];
+	char *buf; /* the reply; for the stream, the current line (its first max bytes) */
 	size_t len;
 	size_t cap;
 	size_t max;
-	bool failed_cap;
+	bool cut; /* the stream's current line is longer than max: the rest is discarded */
+	int err; /* why on_write() ended the transfer (-E2BIG: longer than max) */
 	bool stale; /* an event about the container arrived meanwhile: the answer is old */
+	struct vw_json_splitter *split; /* K_LIST: the reply, split into containers */
+	struct vw_container *cs; /* K_LIST: the containers read so far */
+	size_t n_cs;
+	size_t cap_cs;
+	size_t n_over; /* K_LIST: containers beyond VW_DOCKER_LIST_MAX, not kept */
 };
 
 struct csock {
@@ -79,11 +103,15 @@ struct vw_docker {
 	struct vw_network *nets; /* held between NETWORKS and LIST */
 	size_t n_nets;
 	bool nets_dirty;
-	char (*queue)[65]; /* containers to re-inspect, in arrival order, unique */
+	char (*queue)[VW_ID_MAX + 1]; /* containers to re-inspect, in arrival order, unique */
 	size_t n_queue;
 	size_t cap_queue;
-	bool overflow; /* the queue overflowed: the stream is ended and a resync follows */
+	bool resync; /* something was lost: re-list everything while the stream stays up */
+	bool resyncing; /* the sync under way is such a resync, not a reconnect */
 	bool live_restore; /* containers outlive dockerd (its LiveRestoreEnabled) */
+	size_t rejected; /* containers not tracked for being described at excessive length */
+	uint64_t cut_warn_at; /* warnings about cut event lines are muted until then */
+	unsigned cut_muted; /* cut lines not warned about since the last warning */
 };
 
 static void go_down(struct vw_docker *d, const char *reason);
@@ -150,17 +178,25 @@ static int append(struct req *q, const char *data, size_t n)
 {
 	int r;
 
-	if (q->len + n + 1 > q->max) {
-		q->failed_cap = true;
+	if (n > q->max - q->len)
 		return -E2BIG;
-	}
-	r = vw_grow((void **)&q->buf, &q->cap, q->len + n + 1, 1, q->max);
+	r = vw_grow((void **)&q->buf, &q->cap, q->len + n, 1, q->max);
 	if (r < 0)
 		return r;
 	memcpy(q->buf + q->len, data, n);
 	q->len += n;
-	q->buf[q->len] = '\0';
 	return 0;
+}
+
+/*
+ * A lost event leaves stale state; a fresh snapshot covers it. The networks are marked too:
+ * should a sync already be past its network list, the list of containers under way covers
+ * only the containers.
+ */
+static void request_resync(struct vw_docker *d)
+{
+	d->resync = true;
+	d->nets_dirty = true;
 }
 
 /* Runs inside the stream's write callback: it must not free or end any transfer. */
@@ -174,11 +210,23 @@ static void queue_push(struct vw_docker *d, const char *id)
 			return;
 	if (vw_grow((void **)&d->queue, &d->cap_queue, d->n_queue + 1, sizeof(*d->queue),
 		    QUEUE_MAX) < 0) {
-		/* Losing an event would leave stale state: end the stream and resync. */
-		d->overflow = true;
+		if (!d->resync)
+			log_warn("more than %d containers waiting to be inspected, resyncing",
+				 QUEUE_MAX);
+		request_resync(d);
 		return;
 	}
 	(void)vw_strscpy(d->queue[d->n_queue++], id, sizeof(*d->queue));
+}
+
+static void dispatch(struct vw_docker *d, const struct vw_docker_event *ev)
+{
+	if (d->ops->event)
+		d->ops->event(d->ud, ev);
+	if (ev->kind == VW_EV_CONTAINER)
+		queue_push(d, ev->id);
+	else if (ev->kind == VW_EV_NETWORKS)
+		d->nets_dirty = true;
 }
 
 static void handle_event_line(struct vw_docker *d, const char *line, size_t len)
@@ -189,44 +237,139 @@ static void handle_event_line(struct vw_docker *d, const char *line, size_t len)
 		log_debug("unparsable event line, ignoring");
 		return;
 	}
-	if (d->ops->event)
-		d->ops->event(d->ud, &ev);
-	if (ev.kind == VW_EV_CONTAINER)
-		queue_push(d, ev.id);
-	else if (ev.kind == VW_EV_NETWORKS)
-		d->nets_dirty = true;
+	dispatch(d, &ev);
+}
+
+/* Big labels make every event of a container this long: one warning a minute is enough. */
+static void warn_cut(struct vw_docker *d, const struct vw_docker_event *ev, const char *outcome)
+{
+	uint64_t now = vw_now_ms();
+	char action[sizeof(ev->action)], muted[64] = "";
+
+	(void)vw_strscpy(action, ev->action, sizeof(action));
+	vw_sanitize(action);
+	if (now < d->cut_warn_at) {
+		d->cut_muted++;
+		log_debug("event over %d bytes, container %.12s, action '%s': %s", EVENT_LINE_MAX,
+			  ev->id[0] ? ev->id : "unknown", action, outcome);
+		return;
+	}
+	if (d->cut_muted > 0)
+		snprintf(muted, sizeof(muted), "; %u more since the last warning", d->cut_muted);
+	log_warn("event over %d bytes (labels too large?), container %.12s, action '%s': %s%s",
+		 EVENT_LINE_MAX, ev->id[0] ? ev->id : "unknown", action, outcome, muted);
+	d->cut_warn_at = now + CUT_WARN_INTERVAL_MS;
+	d->cut_muted = 0;
+}
+
+/*
+ * A line longer than EVENT_LINE_MAX, of which the first EVENT_LINE_MAX bytes were kept.
+ * Docker copies every label of a container into each of its events, so big labels make all
+ * of them this long; what we act upon comes before the labels.
+ */
+static void handle_cut_line(struct vw_docker *d, const char *line, size_t len)
+{
+	struct vw_docker_event ev = { .kind = VW_EV_IGNORED };
+	int r;
+
+	r = vw_dockermsg_parse_event_prefix(line, len, &ev);
+	if (r > 0) {
+		warn_cut(d, &ev, "read from its beginning");
+	} else if (ev.kind == VW_EV_CONTAINER) {
+		/* Re-inspecting is a resync of that one container. */
+		warn_cut(d, &ev, "re-inspecting the container");
+	} else {
+		warn_cut(d, &ev, "resyncing");
+		request_resync(d);
+	}
+	if (r >= 0)
+		dispatch(d, &ev);
+}
+
+/* The stream is JSON lines; keep only the unfinished tail between callbacks. */
+static int on_event_data(struct req *q, const char *data, size_t n)
+{
+	for (size_t off = 0; off < n;) {
+		const char *nl = memchr(data + off, '\n', n - off);
+		size_t chunk = nl ? (size_t)(nl - (data + off)) : n - off;
+		size_t keep = chunk < q->max - q->len ? chunk : q->max - q->len;
+		int r;
+
+		/* Beyond the cap a line is cut, never the stream: that would lose events. */
+		if (keep < chunk)
+			q->cut = true;
+		r = append(q, data + off, keep);
+		if (r < 0)
+			return r;
+		off += chunk;
+		if (!nl)
+			break;
+		if (q->cut)
+			handle_cut_line(q->d, q->buf, q->len);
+		else if (q->len > 0)
+			handle_event_line(q->d, q->buf, q->len);
+		q->len = 0;
+		q->cut = false;
+		off++;
+	}
+	return 0;
+}
+
+/* Fail closed for this container only: untracked, its packets hit the unknown-source drop. */
+static void reject(struct vw_docker *d, const char *id)
+{
+	d->rejected++;
+	log_warn(
+		"container %.12s is described in more than %d bytes (labels too large?), not tracking it: its traffic is dropped",
+		id[0] ? id : "(no id)", VW_DOCKER_OBJECT_MAX);
+}
+
+/* One element of GET /containers/json, as soon as it is complete. */
+static int on_list_item(void *ud, const char *buf, size_t len, size_t size)
+{
+	struct req *q = ud;
+	char id[VW_ID_MAX + 1] = "";
+	struct vw_container c;
+	int r;
+
+	if (size > len) {
+		(void)vw_dockermsg_parse_id_prefix(buf, len, id);
+		reject(q->d, id);
+		return 0;
+	}
+	r = vw_dockermsg_parse_container(buf, len, &c);
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0) /* not a container we can read: skipped, as in a list parsed whole */
+		return 0;
+	r = vw_grow((void **)&q->cs, &q->cap_cs, q->n_cs + 1, sizeof(*q->cs), VW_DOCKER_LIST_MAX);
+	if (r < 0) {
+		vw_container_done(&c);
+		if (r != -ENOBUFS)
+			return r;
+		q->n_over++;
+		return 0;
+	}
+	q->cs[q->n_cs++] = c;
+	return 0;
 }
 
 static size_t on_write(char *data, size_t size, size_t nmemb, void *userp)
 {
 	struct req *q = userp;
 	size_t n = size * nmemb;
+	int r;
 
-	if (q->kind != K_EVENTS)
-		return append(q, data, n) < 0 ? 0 : n;
-
-	/* The stream is JSON lines; keep only the unfinished tail between callbacks. */
-	for (size_t off = 0; off < n;) {
-		const char *nl = memchr(data + off, '\n', n - off);
-		size_t chunk = nl ? (size_t)(nl - (data + off)) : n - off;
-
-		if (append(q, data + off, chunk) < 0) {
-			log_warn("event line longer than %d bytes, reconnecting", EVENT_LINE_MAX);
-			return 0;
-		}
-		off += chunk;
-		if (nl) {
-			if (q->len > 0)
-				handle_event_line(q->d, q->buf, q->len);
-			q->len = 0;
-			off++;
-		}
-		/* Returning short makes curl end the transfer; on_done() then resyncs. */
-		if (q->d->overflow) {
-			log_warn("more than %d containers waiting to be inspected, resyncing",
-				 QUEUE_MAX);
-			return 0;
-		}
+	if (q->kind == K_EVENTS)
+		r = on_event_data(q, data, n);
+	else if (q->kind == K_LIST)
+		r = vw_json_splitter_feed(q->split, data, n, on_list_item, q);
+	else
+		r = append(q, data, n);
+	if (r < 0) {
+		/* Returning short makes curl end the transfer; on_done() finds why in q->err. */
+		q->err = r;
+		return 0;
 	}
 	return n;
 }
@@ -259,7 +402,27 @@ static void req_free(struct vw_docker *d, struct req *q)
 		curl_easy_cleanup(q->easy);
 	}
 	free(q->buf);
+	vw_json_splitter_free(q->split);
+	for (size_t i = 0; i < q->n_cs; i++)
+		vw_container_done(&q->cs[i]);
+	free(q->cs);
 	free(q);
+}
+
+static size_t reply_max(enum kind kind)
+{
+	switch (kind) {
+	case K_EVENTS:
+		return EVENT_LINE_MAX; /* per line */
+	case K_NETWORKS:
+		return NETWORKS_MAX;
+	case K_LIST: /* per container: the list itself is never held whole */
+	case K_VERSION:
+	case K_INFO:
+	case K_INSPECT:
+		break;
+	}
+	return VW_DOCKER_OBJECT_MAX;
 }
 
 static int req_start(struct vw_docker *d, enum kind kind, const char *path, const char *id,
@@ -267,19 +430,25 @@ static int req_start(struct vw_docker *d, enum kind kind, const char *path, cons
 {
 	char url[512];
 	struct req *q;
+	int r;
 
 	q = calloc(1, sizeof(*q));
 	if (!q)
 		return -ENOMEM;
 	q->d = d;
 	q->kind = kind;
-	q->max = kind == K_EVENTS ? EVENT_LINE_MAX : BODY_MAX;
+	q->max = reply_max(kind);
 	if (id)
 		(void)vw_strscpy(q->id, id, sizeof(q->id));
+	if (kind == K_LIST) {
+		r = vw_json_splitter_new(q->max, &q->split);
+		if (r < 0)
+			goto fail;
+	}
 	q->easy = curl_easy_init();
 	if (!q->easy) {
-		free(q);
-		return -ENOMEM;
+		r = -ENOMEM;
+		goto fail;
 	}
 	if (kind == K_VERSION)
 		snprintf(url, sizeof(url), "http://docker%s", path);
@@ -297,11 +466,14 @@ static int req_start(struct vw_docker *d, enum kind kind, const char *path, cons
 	if (kind != K_EVENTS)
 		(void)curl_easy_setopt(q->easy, CURLOPT_TIMEOUT_MS, (long)REQUEST_TIMEOUT_MS);
 	if (curl_multi_add_handle(d->multi, q->easy) != CURLM_OK) {
-		req_free(d, q);
-		return -ENOMEM;
+		r = -ENOMEM;
+		goto fail;
 	}
 	*ret = q;
 	return 0;
+fail:
+	req_free(d, q);
+	return r;
 }
 
 /* --- state machine ----------------------------------------------------------------------- */
@@ -320,7 +492,7 @@ static void go_down(struct vw_docker *d, const char *reason)
 	d->nets = NULL;
 	d->n_nets = 0;
 	d->n_queue = 0;
-	d->overflow = false;
+	d->resync = d->resyncing = false;
 	d->reconnect_at = vw_now_ms() + d->backoff_ms;
 	if (was_synced || d->backoff_ms == BACKOFF_MIN_MS)
 		log_warn("lost Docker at %s (%s), reconnecting in %ums", d->path, reason,
@@ -410,22 +582,27 @@ static void on_networks(struct vw_docker *d, struct req *q)
 
 static void on_list(struct vw_docker *d, struct req *q)
 {
-	struct vw_container *cs;
-	size_t n;
-	int r;
-
-	r = vw_dockermsg_parse_containers(q->buf, q->len, &cs, &n);
-	if (r < 0) {
+	if (!vw_json_splitter_is_done(q->split)) {
 		go_down(d, "unparsable container list");
 		return;
 	}
+	if (q->n_over > 0) {
+		d->rejected += q->n_over;
+		log_warn(
+			"more than %d containers: not tracking %zu of them, their traffic is dropped",
+			VW_DOCKER_LIST_MAX, q->n_over);
+	}
 	d->state = S_SYNCED;
 	d->backoff_ms = BACKOFF_MIN_MS;
-	log_info("synced with Docker: %zu running containers, %zu networks", n, d->n_nets);
-	d->ops->synced(d->ud, cs, n, TAKE_PTR(d->nets), d->n_nets);
+	log_info("%s with Docker: %zu running containers, %zu networks",
+		 d->resyncing ? "resynced" : "synced", q->n_cs, d->n_nets);
+	d->ops->synced(d->ud, TAKE_PTR(q->cs), q->n_cs, TAKE_PTR(d->nets), d->n_nets);
+	q->n_cs = 0;
 	d->n_nets = 0;
-	if (d->ops->state)
+	/* A resync happens while connected: there is no comeback to report. */
+	if (!d->resyncing && d->ops->state)
 		d->ops->state(d->ud, true, NULL);
+	d->resyncing = false;
 }
 
 static void on_inspect(struct vw_docker *d, struct req *q, long code)
@@ -435,6 +612,11 @@ static void on_inspect(struct vw_docker *d, struct req *q, long code)
 	/* A newer event re-queued this container; its next inspect tells the truth. */
 	if (q->stale)
 		return;
+	if (q->err == -E2BIG) {
+		reject(d, q->id);
+		d->ops->container(d->ud, q->id, NULL);
+		return;
+	}
 	if (code == 404) {
 		d->ops->container(d->ud, q->id, NULL);
 		return;
@@ -446,26 +628,41 @@ static void on_inspect(struct vw_docker *d, struct req *q, long code)
 	d->ops->container(d->ud, q->id, &c);
 }
 
+/* Why a transfer failed, for the logs and ops->state. */
+static const char *failure(const struct req *q, CURLcode res, long code, char *buf, size_t size)
+{
+	if (code != 0 && code != 200)
+		snprintf(buf, size, "HTTP %ld", code);
+	else if (q->err == -E2BIG)
+		snprintf(buf, size, "reply over %zu bytes", q->max);
+	else if (q->err < 0)
+		snprintf(buf, size, "%s", strerror(-q->err));
+	else
+		snprintf(buf, size, "%s", curl_easy_strerror(res));
+	return buf;
+}
+
 static void on_done(struct vw_docker *d, struct req *q, CURLcode res)
 {
+	char reason[128];
 	long code = 0;
+	bool too_big;
 
 	(void)curl_easy_getinfo(q->easy, CURLINFO_RESPONSE_CODE, &code);
 	if (q == d->stream) {
 		log_debug("events stream ended: %s (HTTP %ld)", curl_easy_strerror(res), code);
 		/* A closed chunked stream reads as CURLE_PARTIAL_FILE: it simply ended. */
-		go_down(d, res == CURLE_OK || res == CURLE_PARTIAL_FILE ? "events stream closed"
-									: curl_easy_strerror(res));
+		go_down(d, (res == CURLE_OK || res == CURLE_PARTIAL_FILE) && !q->err
+				   ? "events stream closed"
+				   : failure(q, res, code, reason, sizeof(reason)));
 		return;
 	}
 	d->req = NULL;
-	if (res != CURLE_OK || (code != 200 && !(q->kind == K_INSPECT && code == 404))) {
-		char reason[128];
-
-		if (res != CURLE_OK)
-			snprintf(reason, sizeof(reason), "%s", curl_easy_strerror(res));
-		else
-			snprintf(reason, sizeof(reason), "HTTP %ld", code);
+	/* An inspect over the cap is an answer about that container, not a failure of Docker. */
+	too_big = q->kind == K_INSPECT && q->err == -E2BIG && code == 200;
+	if (!too_big &&
+	    (res != CURLE_OK || (code != 200 && !(q->kind == K_INSPECT && code == 404)))) {
+		(void)failure(q, res, code, reason, sizeof(reason));
 		req_free(d, q);
 		go_down(d, reason);
 		return;
@@ -512,6 +709,14 @@ static void pump(struct vw_docker *d)
 	    d->state == S_STREAM)
 		return;
 
+	if (d->state == S_SYNCED && d->resync) {
+		/* Events meanwhile are queued and covered by the list, as in the first sync. */
+		log_info("resyncing with Docker, the events stream stays open");
+		d->resync = false;
+		d->resyncing = true;
+		d->state = S_NETWORKS;
+		d->nets_dirty = true;
+	}
 	if (d->nets_dirty && (d->state == S_NETWORKS || d->state == S_SYNCED)) {
 		d->nets_dirty = false;
 		if (req_start(d, K_NETWORKS, "/networks", NULL, &d->req) < 0)
@@ -519,8 +724,9 @@ static void pump(struct vw_docker *d)
 	} else if (d->state == S_LIST) {
 		if (req_start(d, K_LIST, "/containers/json", NULL, &d->req) < 0)
 			go_down(d, "cannot start request");
-		/* Everything queued so far is covered by the list. */
+		/* Everything queued or lost so far is covered by the list. */
 		d->n_queue = 0;
+		d->resync = false;
 	} else if (d->state == S_SYNCED && d->n_queue > 0) {
 		snprintf(path, sizeof(path), "/containers/%s/json", d->queue[0]);
 		if (req_start(d, K_INSPECT, path, d->queue[0], &d->req) < 0) {
@@ -610,4 +816,9 @@ const char *vw_docker_api_version(const struct vw_docker *d)
 bool vw_docker_live_restore(const struct vw_docker *d)
 {
 	return d->live_restore;
+}
+
+size_t vw_docker_rejected(const struct vw_docker *d)
+{
+	return d->rejected;
 }

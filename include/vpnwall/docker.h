@@ -4,7 +4,12 @@
  * It keeps a consistent picture with as little traffic as possible: the events stream is
  * opened first, then networks and containers are listed once; afterwards every relevant
  * event triggers a single inspect of the container concerned. If the stream breaks, it
- * reconnects with backoff and delivers a fresh full snapshot. It never polls.
+ * reconnects with backoff and delivers a fresh full snapshot; if an event is lost while the
+ * stream is fine, it delivers one without reconnecting. It never polls.
+ *
+ * Memory is bounded whatever Docker sends: a container described in more than
+ * VW_DOCKER_OBJECT_MAX bytes is reported gone (fail closed: untracked, its traffic is
+ * dropped) and counted by vw_docker_rejected().
  */
 #ifndef VW_DOCKER_H
 #define VW_DOCKER_H
@@ -18,8 +23,13 @@ struct vw_docker_event;
 struct vw_loop;
 struct vw_network;
 
+#define VW_DOCKER_OBJECT_MAX (1024 * 1024) /* bytes of one container, in a list or inspected */
+
 struct vw_docker_ops {
-	/* A full snapshot after (re)connecting. Takes ownership of both arrays. */
+	/*
+	 * A full snapshot after (re)connecting, or after a resync while connected (something
+	 * was lost, e.g. an event too long to read in full). Takes ownership of both arrays.
+	 */
 	void (*synced)(void *ud, struct vw_container *cs, size_t n, struct vw_network *nets,
 		       size_t n_nets);
 	/* Container @id changed; @c is its new state (ownership moves), NULL if it is gone. */
@@ -31,7 +41,10 @@ struct vw_docker_ops {
 	 * (die, disconnect) can take effect at once. Must not call back into this module.
 	 */
 	void (*event)(void *ud, const struct vw_docker_event *ev);
-	/* The connection went down (@reason) or came back and synced (@reason NULL). */
+	/*
+	 * The connection went down (@reason) or came back and synced (@reason NULL). A resync
+	 * while connected is not reported here.
+	 */
 	void (*state)(void *ud, bool synced, const char *reason);
 };
 
@@ -56,5 +69,11 @@ const char *vw_docker_api_version(const struct vw_docker *d);
 
 /* vw_docker_live_restore - whether containers keep running while dockerd is down. */
 bool vw_docker_live_restore(const struct vw_docker *d);
+
+/*
+ * vw_docker_rejected - containers not tracked since the start because Docker described them
+ * in more than VW_DOCKER_OBJECT_MAX bytes, or beyond VW_DOCKER_LIST_MAX in a list.
+ */
+size_t vw_docker_rejected(const struct vw_docker *d);
 
 #endif
