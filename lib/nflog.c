@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/if_ether.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -117,44 +118,84 @@ static int attr_cb(const struct nlattr *attr, void *data)
 	return MNL_CB_OK;
 }
 
-static void handle(struct vw_nflog *n, const struct nlmsghdr *nlh)
+/* One message whose nlmsg_len is known to lie within the buffer. */
+static int parse_msg(const struct nlmsghdr *nlh, struct vw_nflog_packet *ret)
 {
+	const size_t hdrlen = MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(struct nfgenmsg));
 	struct vw_nflog_packet p = { 0 };
 	struct attrs t = { 0 };
 	const struct nfulnl_msg_packet_hdr *ph;
-	const char *prefix;
+	int r;
 
 	if (nlh->nlmsg_type != ((NFNL_SUBSYS_ULOG << 8) | NFULNL_MSG_PACKET))
-		return;
-	if (mnl_attr_parse(nlh, sizeof(struct nfgenmsg), attr_cb, &t) < 0)
-		return;
+		return -ENOMSG;
+	/* libmnl measures what is left of the attributes in an int. */
+	if (nlh->nlmsg_len < hdrlen || nlh->nlmsg_len - hdrlen > INT_MAX)
+		return -EINVAL;
+	/*
+	 * Not mnl_attr_parse(): it ends the attributes at the message's *aligned* length, up to
+	 * 3 bytes past the end of a last message whose length is not a multiple of 4.
+	 */
+	(void)mnl_attr_parse_payload((const uint8_t *)nlh + hdrlen, nlh->nlmsg_len - hdrlen,
+				     attr_cb, &t);
 	if (!t.a[NFULA_PACKET_HDR] || !t.a[NFULA_PAYLOAD] ||
 	    mnl_attr_get_payload_len(t.a[NFULA_PACKET_HDR]) < sizeof(*ph))
-		return;
+		return -EINVAL;
 	ph = mnl_attr_get_payload(t.a[NFULA_PACKET_HDR]);
 	if (t.a[NFULA_PREFIX]) {
-		prefix = mnl_attr_get_payload(t.a[NFULA_PREFIX]);
+		const char *prefix = mnl_attr_get_payload(t.a[NFULA_PREFIX]);
 		size_t len = strnlen(prefix, mnl_attr_get_payload_len(t.a[NFULA_PREFIX]));
 
 		if (len >= sizeof(p.prefix))
 			len = sizeof(p.prefix) - 1;
 		memcpy(p.prefix, prefix, len);
 	}
-	if (vw_nflog_parse_payload(ntohs(ph->hw_protocol), mnl_attr_get_payload(t.a[NFULA_PAYLOAD]),
-				   mnl_attr_get_payload_len(t.a[NFULA_PAYLOAD]), &p) < 0)
-		return;
-	n->cb(n->ud, &p);
+	r = vw_nflog_parse_payload(ntohs(ph->hw_protocol), mnl_attr_get_payload(t.a[NFULA_PAYLOAD]),
+				   mnl_attr_get_payload_len(t.a[NFULA_PAYLOAD]), &p);
+	if (r < 0)
+		return r;
+	*ret = p;
+	return 0;
+}
+
+size_t vw_nflog_parse(const void *buf, size_t len, vw_nflog_fn cb, void *ud)
+{
+	const uint8_t *msg = buf;
+	size_t n = 0;
+
+	/*
+	 * Not mnl_nlmsg_ok()/mnl_nlmsg_next(): they compare nlmsg_len as a signed int, so a
+	 * length of 2^31 or more passes the check, and one within 3 of 2^32 aligns to 0, which
+	 * would never advance.
+	 */
+	while (len >= sizeof(struct nlmsghdr)) {
+		const struct nlmsghdr *nlh = (const struct nlmsghdr *)msg;
+		struct vw_nflog_packet p;
+		size_t size = nlh->nlmsg_len;
+
+		if (size < sizeof(*nlh) || size > len)
+			break;
+		if (parse_msg(nlh, &p) == 0) {
+			cb(ud, &p);
+			n++;
+		}
+		size = MNL_ALIGN(size);
+		if (size >= len)
+			break;
+		msg += size;
+		len -= size;
+	}
+	return n;
 }
 
 static void on_io(struct vw_io *io, uint32_t events)
 {
 	struct vw_nflog *n = (struct vw_nflog *)io;
-	char buf[VW_NL_BUFSZ * 4];
+	_Alignas(struct nlmsghdr) char buf[VW_NL_BUFSZ * 4];
 
 	/* Bounded: a flood must not starve the rest of the loop. */
 	for (int i = 0; i < 64; i++) {
 		ssize_t len = recv(io->fd, buf, sizeof(buf), MSG_DONTWAIT);
-		const struct nlmsghdr *nlh = (const struct nlmsghdr *)buf;
 
 		if (len < 0) {
 			if (errno == ENOBUFS) {
@@ -163,8 +204,7 @@ static void on_io(struct vw_io *io, uint32_t events)
 			}
 			return;
 		}
-		for (int rem = (int)len; mnl_nlmsg_ok(nlh, rem); nlh = mnl_nlmsg_next(nlh, &rem))
-			handle(n, nlh);
+		(void)vw_nflog_parse(buf, (size_t)len, n->cb, n->ud);
 	}
 }
 

@@ -5,7 +5,8 @@
  * caller (the dns module) and their answers fed back here. Refresh follows the answer's TTL
  * clamped to [ttl_min, ttl_max]; a transient failure keeps the last addresses (for at most
  * an hour past their TTL) and retries with backoff; an authoritative "no such name/no data"
- * removes them.
+ * removes them. Lookups by name and by address are hashed, and the next refresh comes from a
+ * min-heap, so that no operation on the query or packet path scans every name.
  */
 #ifndef VW_NAMES_H
 #define VW_NAMES_H
@@ -14,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vpnwall/hashmap.h"
 #include "vpnwall/labels.h"
 
 #define VW_NAMES_MAX 4096 /* distinct names over all containers */
@@ -41,10 +43,18 @@ struct vw_name {
 	struct vw_name_answer fam[2]; /* [0] IPv4 (A), [1] IPv6 (AAAA) */
 };
 
+struct vw_names_entry;
+struct vw_names_timer;
+
 struct vw_names {
-	struct vw_name *v; /* sorted by name */
-	size_t n;
-	size_t cap;
+	struct vw_hmap by_name; /* entries by name */
+	struct vw_hmap by_addr; /* reverse index: each (family, address) answered, its names */
+	struct vw_names_entry *all; /* list of every entry, for marking and sweeping */
+	struct vw_names_timer *heap; /* (name, family) not in flight: a min-heap by refresh_at */
+	size_t n_heap;
+	size_t cap_heap;
+	uint64_t seq; /* refreshes due at the same time go in the order they were scheduled */
+	size_t n; /* names cached */
 	unsigned ttl_min; /* seconds */
 	unsigned ttl_max; /* seconds */
 };
@@ -58,16 +68,22 @@ void vw_names_done(struct vw_names *ns);
 /* vw_names_begin - start a marking pass: every name becomes unwanted until wanted again. */
 void vw_names_begin(struct vw_names *ns);
 
-/* vw_names_want - mark @name wanted, adding it (due now) if new. -ENOBUFS at the cap. */
+/*
+ * vw_names_want - mark @name wanted, adding it (due now) if new. -ENOBUFS at the cap,
+ * -EINVAL for a name longer than VW_DOMAIN_MAX, -ENOMEM.
+ */
 int vw_names_want(struct vw_names *ns, const char *name, uint64_t now);
 
 /* vw_names_sweep - drop names nobody wanted since vw_names_begin(). Returns how many. */
 size_t vw_names_sweep(struct vw_names *ns);
 
-/* vw_names_get - the entry for @name, or NULL. Borrowed until the next change. */
+/* vw_names_get - the entry for @name, or NULL. Borrowed until the name is swept. */
 const struct vw_name *vw_names_get(const struct vw_names *ns, const char *name);
 
-/* vw_names_reverse - a name that currently resolves to @addr, or NULL. */
+/*
+ * vw_names_reverse - a name that currently resolves to @addr (4 or 16 bytes by @family), or
+ * NULL. When several do, the one that has resolved to it the longest.
+ */
 const char *vw_names_reverse(const struct vw_names *ns, uint8_t family, const uint8_t *addr);
 
 /*
@@ -82,7 +98,7 @@ uint64_t vw_names_deadline(const struct vw_names *ns);
 /*
  * vw_names_answer - record the result of a query for (@name, @fam). @addrs are
  * vw_addr_len()-byte addresses packed 16 bytes apart. Returns 1 if the addresses changed,
- * 0 if not (or the name is no longer cached).
+ * 0 if not (or the name is no longer cached), or -ENOMEM (the old addresses stay).
  */
 int vw_names_answer(struct vw_names *ns, const char *name, int fam, enum vw_dns_status status,
 		    const uint8_t (*addrs)[16], size_t n, unsigned ttl, uint64_t now);

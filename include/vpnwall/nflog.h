@@ -43,4 +43,12 @@ uint64_t vw_nflog_lost(const struct vw_nflog *n);
 int vw_nflog_parse_payload(uint16_t hw_protocol, const uint8_t *data, size_t len,
 			   struct vw_nflog_packet *p);
 
+/*
+ * vw_nflog_parse - call @cb for each logged packet in @len bytes received from the NFLOG
+ * group at @buf (aligned for struct nlmsghdr): one or more netlink messages. Messages of
+ * other types and malformed packets are skipped; a message whose length does not fit the
+ * buffer ends the walk. Returns the number of packets passed to @cb. Pure, for fuzzing.
+ */
+size_t vw_nflog_parse(const void *buf, size_t len, vw_nflog_fn cb, void *ud);
+
 #endif

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <errno.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <stdbool.h>
@@ -310,6 +311,7 @@ static void test_proto_name(void **state)
 
 static void test_drops_first_repeat(void **state)
 {
+	const struct vw_drop_entry *e;
 	struct vw_drops t = { 0 };
 
 	assert_int_equal(vw_drops_record(&t, C1, "web", "api.example.org", 443, IPPROTO_TCP),
@@ -331,30 +333,36 @@ static void test_drops_first_repeat(void **state)
 	assert_int_equal(vw_drops_record(&t, C2, "db", "api.example.org", 443, IPPROTO_TCP),
 			 VW_DROP_FIRST);
 
-	assert_int_equal(t.n, 2);
-	assert_string_equal(t.v[0].key, C1);
-	assert_int_equal(t.v[0].n_dests, 5);
-	assert_string_equal(t.v[0].dests[0].dest, "api.example.org");
-	assert_int_equal(t.v[0].dests[0].port, 443);
-	assert_int_equal(t.v[0].dests[0].proto, IPPROTO_TCP);
-	assert_int_equal(t.v[0].dests[0].count, 3);
-	assert_int_equal(t.v[0].dests[1].count, 1);
-	assert_int_equal(t.v[0].other, 0);
-	assert_int_equal(t.v[1].n_dests, 1);
+	assert_int_equal(t.rows.n, 2);
+	e = vw_drops_get(&t, C1);
+	assert_non_null(e);
+	assert_string_equal(e->row.key, C1);
+	assert_int_equal(e->n_dests, 5);
+	assert_string_equal(e->dests[0].dest, "api.example.org");
+	assert_int_equal(e->dests[0].port, 443);
+	assert_int_equal(e->dests[0].proto, IPPROTO_TCP);
+	assert_int_equal(e->dests[0].count, 3);
+	assert_int_equal(e->dests[1].count, 1);
+	assert_int_equal(e->other, 0);
+	assert_int_equal(vw_drops_get(&t, C2)->n_dests, 1);
+	assert_null(vw_drops_get(&t, C3));
 
 	/* a rename updates the series label of the existing entry */
 	assert_int_equal(vw_drops_record(&t, C2, "db-renamed", "api.example.org", 443, IPPROTO_TCP),
 			 VW_DROP_REPEAT);
-	assert_int_equal(t.n, 2);
-	assert_string_equal(t.v[1].container, "db-renamed");
-	assert_int_equal(t.v[1].dests[0].count, 2);
+	assert_int_equal(t.rows.n, 2);
+	e = vw_drops_get(&t, C2);
+	assert_string_equal(e->container, "db-renamed");
+	assert_int_equal(e->dests[0].count, 2);
 	vw_drops_done(&t);
-	assert_int_equal(t.n, 0);
-	assert_null(t.v);
+	assert_int_equal(t.rows.n, 0);
+	assert_null(t.rows.first);
+	assert_null(vw_drops_get(&t, C1));
 }
 
 static void test_drops_cap_other(void **state)
 {
+	const struct vw_drop_entry *e;
 	struct vw_drops t = { 0 };
 	struct vw_buf b = { 0 };
 	char dest[32];
@@ -364,7 +372,8 @@ static void test_drops_cap_other(void **state)
 		assert_int_equal(vw_drops_record(&t, C1, "web", dest, 443, IPPROTO_TCP),
 				 VW_DROP_FIRST);
 	}
-	assert_int_equal(t.v[0].n_dests, VW_DROP_DESTS_MAX);
+	e = vw_drops_get(&t, C1);
+	assert_int_equal(e->n_dests, VW_DROP_DESTS_MAX);
 
 	/* the first destination past the cap is reported once, then only counted */
 	assert_int_equal(vw_drops_record(&t, C1, "web", "203.0.113.1", 443, IPPROTO_TCP),
@@ -373,14 +382,14 @@ static void test_drops_cap_other(void **state)
 			 VW_DROP_REPEAT);
 	assert_int_equal(vw_drops_record(&t, C1, "web", "203.0.113.1", 443, IPPROTO_TCP),
 			 VW_DROP_REPEAT);
-	assert_int_equal(t.v[0].n_dests, VW_DROP_DESTS_MAX);
-	assert_int_equal(t.v[0].other, 3);
+	assert_int_equal(e->n_dests, VW_DROP_DESTS_MAX);
+	assert_int_equal(e->other, 3);
 
 	/* known destinations keep counting on their own series */
 	assert_int_equal(vw_drops_record(&t, C1, "web", "198.51.100.1", 443, IPPROTO_TCP),
 			 VW_DROP_REPEAT);
-	assert_int_equal(t.v[0].dests[0].count, 2);
-	assert_int_equal(t.v[0].other, 3);
+	assert_int_equal(e->dests[0].count, 2);
+	assert_int_equal(e->other, 3);
 
 	/* the cap is per container */
 	assert_int_equal(vw_drops_record(&t, C2, "db", "203.0.113.1", 443, IPPROTO_TCP),
@@ -412,6 +421,7 @@ static bool keep_only_c2(const char *key, void *ud)
 
 static void test_drops_forget(void **state)
 {
+	const struct vw_drop_entry *e;
 	struct vw_drops t = { 0 };
 	int calls = 0;
 
@@ -423,17 +433,20 @@ static void test_drops_forget(void **state)
 			 VW_DROP_FIRST);
 	vw_drops_forget(&t, keep_only_c2, &calls);
 	assert_int_equal(calls, 3);
-	assert_int_equal(t.n, 1);
-	assert_string_equal(t.v[0].key, C2);
-	assert_string_equal(t.v[0].container, "db");
-	assert_int_equal(t.v[0].dests[0].port, 53);
+	assert_int_equal(t.rows.n, 1);
+	assert_null(vw_drops_get(&t, C1));
+	assert_null(vw_drops_get(&t, C3));
+	e = vw_drops_get(&t, C2);
+	assert_non_null(e);
+	assert_string_equal(e->container, "db");
+	assert_int_equal(e->dests[0].port, 53);
 
 	/* a forgotten container starts afresh */
 	assert_int_equal(vw_drops_record(&t, C1, "web", "198.51.100.1", 443, IPPROTO_TCP),
 			 VW_DROP_FIRST);
 	assert_int_equal(vw_drops_record(&t, C2, "db", "198.51.100.2", 53, IPPROTO_UDP),
 			 VW_DROP_REPEAT);
-	assert_int_equal(t.n, 2);
+	assert_int_equal(t.rows.n, 2);
 	vw_drops_done(&t);
 }
 
@@ -467,14 +480,6 @@ static void test_drops_render(void **state)
 	vw_drops_done(&t);
 }
 
-static const struct vw_total *total(const struct vw_totals *t, const char *key)
-{
-	for (size_t i = 0; i < t->n; i++)
-		if (strcmp(t->v[i].key, key) == 0)
-			return &t->v[i];
-	return NULL;
-}
-
 static void test_totals_deltas(void **state)
 {
 	struct vw_totals t = { 0 };
@@ -485,7 +490,7 @@ static void test_totals_deltas(void **state)
 	assert_int_equal(vw_totals_update(&t, C1, "web", false, false, 10, 1000), 0);
 	assert_int_equal(vw_totals_update(&t, C1, "web", true, false, 2, 120), 0);
 	vw_totals_end(&t);
-	e = total(&t, C1);
+	e = vw_totals_get(&t, C1);
 	assert_non_null(e);
 	assert_string_equal(e->container, "web");
 	assert_int_equal(e->pkts[VW_ACTION_ACCEPTED], 10);
@@ -499,7 +504,7 @@ static void test_totals_deltas(void **state)
 	assert_int_equal(vw_totals_update(&t, C1, "web", false, false, 15, 1500), 0);
 	assert_int_equal(vw_totals_update(&t, C1, "web", true, false, 2, 120), 0);
 	vw_totals_end(&t);
-	e = total(&t, C1);
+	e = vw_totals_get(&t, C1);
 	assert_int_equal(e->pkts[VW_ACTION_ACCEPTED], 15);
 	assert_int_equal(e->bytes[VW_ACTION_ACCEPTED], 1500);
 	assert_int_equal(e->pkts[VW_ACTION_DROPPED], 2);
@@ -510,7 +515,7 @@ static void test_totals_deltas(void **state)
 	assert_int_equal(vw_totals_update(&t, C1, "web", false, false, 3, 300), 0);
 	assert_int_equal(vw_totals_update(&t, C1, "web", true, false, 5, 400), 0);
 	vw_totals_end(&t);
-	e = total(&t, C1);
+	e = vw_totals_get(&t, C1);
 	assert_int_equal(e->pkts[VW_ACTION_ACCEPTED], 18);
 	assert_int_equal(e->bytes[VW_ACTION_ACCEPTED], 1800);
 	assert_int_equal(e->pkts[VW_ACTION_DROPPED], 5);
@@ -521,19 +526,19 @@ static void test_totals_deltas(void **state)
 	assert_int_equal(vw_totals_update(&t, C1, "web", false, false, 4, 350), 0);
 	assert_int_equal(vw_totals_update(&t, C1, "web", true, false, 5, 400), 0);
 	vw_totals_end(&t);
-	e = total(&t, C1);
+	e = vw_totals_get(&t, C1);
 	assert_int_equal(e->pkts[VW_ACTION_ACCEPTED], 19);
 	assert_int_equal(e->bytes[VW_ACTION_ACCEPTED], 1850);
 	/* a re-created counter that reads 0 adds nothing */
 	vw_totals_begin(&t);
 	assert_int_equal(vw_totals_update(&t, C1, "web", false, false, 0, 0), 0);
 	vw_totals_end(&t);
-	e = total(&t, C1);
+	e = vw_totals_get(&t, C1);
 	assert_int_equal(e->pkts[VW_ACTION_ACCEPTED], 19);
 	assert_int_equal(e->bytes[VW_ACTION_ACCEPTED], 1850);
 	vw_totals_done(&t);
-	assert_int_equal(t.n, 0);
-	assert_null(t.v);
+	assert_int_equal(t.rows.n, 0);
+	assert_null(t.rows.first);
 }
 
 static void test_totals_audit(void **state)
@@ -546,7 +551,7 @@ static void test_totals_audit(void **state)
 	assert_int_equal(vw_totals_update(&t, C1, "web", true, true, 4, 240), 0);
 	assert_int_equal(vw_totals_update(&t, C1, "web", false, true, 1, 60), 0);
 	vw_totals_end(&t);
-	e = total(&t, C1);
+	e = vw_totals_get(&t, C1);
 	assert_int_equal(e->pkts[VW_ACTION_WOULD_DROP], 4);
 	assert_int_equal(e->bytes[VW_ACTION_WOULD_DROP], 240);
 	assert_int_equal(e->pkts[VW_ACTION_DROPPED], 0);
@@ -558,7 +563,7 @@ static void test_totals_audit(void **state)
 	vw_totals_begin(&t);
 	assert_int_equal(vw_totals_update(&t, C1, "web", true, false, 7, 420), 0);
 	vw_totals_end(&t);
-	e = total(&t, C1);
+	e = vw_totals_get(&t, C1);
 	assert_int_equal(e->pkts[VW_ACTION_WOULD_DROP], 4);
 	assert_int_equal(e->pkts[VW_ACTION_DROPPED], 3);
 	assert_int_equal(e->bytes[VW_ACTION_DROPPED], 180);
@@ -575,29 +580,29 @@ static void test_totals_end_removes_absent(void **state)
 	assert_int_equal(vw_totals_update(&t, C2, "db", false, false, 20, 200), 0);
 	assert_int_equal(vw_totals_update(&t, C3, "cache", false, false, 30, 300), 0);
 	vw_totals_end(&t);
-	assert_int_equal(t.n, 3);
+	assert_int_equal(t.rows.n, 3);
 
 	/* C1 and C3 are gone from this read */
 	vw_totals_begin(&t);
 	assert_int_equal(vw_totals_update(&t, C2, "db", false, false, 25, 250), 0);
 	vw_totals_end(&t);
-	assert_int_equal(t.n, 1);
-	assert_null(total(&t, C1));
-	assert_null(total(&t, C3));
-	e = total(&t, C2);
+	assert_int_equal(t.rows.n, 1);
+	assert_null(vw_totals_get(&t, C1));
+	assert_null(vw_totals_get(&t, C3));
+	e = vw_totals_get(&t, C2);
 	assert_non_null(e);
 	assert_int_equal(e->pkts[VW_ACTION_ACCEPTED], 25);
 
 	/* a read without any counters empties the table */
 	vw_totals_begin(&t);
 	vw_totals_end(&t);
-	assert_int_equal(t.n, 0);
+	assert_int_equal(t.rows.n, 0);
 
 	/* a container seen again starts from its counters' values */
 	vw_totals_begin(&t);
 	assert_int_equal(vw_totals_update(&t, C1, "web", false, false, 12, 120), 0);
 	vw_totals_end(&t);
-	e = total(&t, C1);
+	e = vw_totals_get(&t, C1);
 	assert_non_null(e);
 	assert_int_equal(e->pkts[VW_ACTION_ACCEPTED], 12);
 	assert_int_equal(e->bytes[VW_ACTION_ACCEPTED], 120);
@@ -671,6 +676,226 @@ static void test_totals_render(void **state)
 	vw_totals_done(&t);
 }
 
+/* The number of sample lines in @text (HELP and TYPE lines aside). */
+static size_t count_samples(const char *text)
+{
+	size_t n = 0;
+
+	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (*p != '#')
+			n++;
+	return n;
+}
+
+/* The container label of the sample at line @i (0-based, samples only) of @text. */
+static void sample_container(const char *text, size_t i, char *buf, size_t size)
+{
+	const char *p = text, *q, *end;
+
+	for (;;) {
+		assert_non_null(p);
+		if (*p != '#' && i-- == 0)
+			break;
+		p = strchr(p, '\n');
+		p = p ? p + 1 : NULL;
+	}
+	q = strstr(p, "container=\"");
+	assert_non_null(q);
+	q += strlen("container=\"");
+	end = strchr(q, '"');
+	assert_non_null(end);
+	assert_true((size_t)(end - q) < size);
+	memcpy(buf, q, (size_t)(end - q));
+	buf[end - q] = '\0';
+}
+
+static void test_totals_forget(void **state)
+{
+	struct vw_totals t = { 0 };
+	struct vw_buf b = { 0 };
+	char name[32];
+
+	vw_totals_begin(&t);
+	assert_int_equal(vw_totals_update(&t, C1, "web", false, false, 10, 100), 0);
+	assert_int_equal(vw_totals_update(&t, C2, "db", false, false, 20, 200), 0);
+	assert_int_equal(vw_totals_update(&t, C3, "cache", false, false, 30, 300), 0);
+	vw_totals_end(&t);
+
+	/* only that container goes; unknown keys are ignored */
+	vw_totals_forget(&t, C2);
+	vw_totals_forget(&t, C2);
+	vw_totals_forget(&t, "unknown");
+	assert_int_equal(t.rows.n, 2);
+	assert_null(vw_totals_get(&t, C2));
+	assert_int_equal(vw_totals_get(&t, C1)->pkts[VW_ACTION_ACCEPTED], 10);
+	assert_int_equal(vw_totals_get(&t, C3)->pkts[VW_ACTION_ACCEPTED], 30);
+
+	/* seen again, it starts from its counters' values and renders after the others */
+	vw_totals_begin(&t);
+	assert_int_equal(vw_totals_update(&t, C1, "web", false, false, 10, 100), 0);
+	assert_int_equal(vw_totals_update(&t, C2, "db", false, false, 25, 250), 0);
+	assert_int_equal(vw_totals_update(&t, C3, "cache", false, false, 30, 300), 0);
+	vw_totals_end(&t);
+	assert_int_equal(vw_totals_get(&t, C2)->pkts[VW_ACTION_ACCEPTED], 25);
+	vw_totals_render(&b, &t);
+	assert_int_equal(check_exposition(b.p), 18);
+	sample_container(b.p, 0, name, sizeof(name));
+	assert_string_equal(name, "web");
+	sample_container(b.p, 3, name, sizeof(name));
+	assert_string_equal(name, "cache");
+	sample_container(b.p, 6, name, sizeof(name));
+	assert_string_equal(name, "db");
+	vw_buf_done(&b);
+
+	/* forgetting in the middle of a read */
+	vw_totals_begin(&t);
+	assert_int_equal(vw_totals_update(&t, C1, "web", false, false, 11, 110), 0);
+	vw_totals_forget(&t, C1);
+	vw_totals_forget(&t, C3);
+	vw_totals_end(&t);
+	assert_int_equal(t.rows.n, 0);
+	assert_null(t.rows.first);
+	assert_null(t.rows.last);
+	vw_totals_done(&t);
+}
+
+static void test_totals_bad_key_and_cap(void **state)
+{
+	struct vw_totals t = { 0 };
+	char key[17];
+
+	assert_int_equal(vw_totals_update(&t, C1 "0", "web", false, false, 1, 1), -EINVAL);
+	assert_int_equal(t.rows.n, 0);
+	assert_null(vw_totals_get(&t, C1 "0"));
+
+	vw_totals_begin(&t);
+	for (int i = 0; i < VW_DROP_CONTAINERS_MAX; i++) {
+		snprintf(key, sizeof(key), "%016x", i);
+		assert_int_equal(vw_totals_update(&t, key, "c", false, false, 1, 1), 0);
+	}
+	assert_int_equal(vw_totals_update(&t, C1, "web", false, false, 1, 1), -ENOBUFS);
+	assert_null(vw_totals_get(&t, C1));
+	/* known containers still count at the cap */
+	assert_int_equal(vw_totals_update(&t, key, "c", false, false, 5, 5), 0);
+	assert_int_equal(vw_totals_get(&t, key)->pkts[VW_ACTION_ACCEPTED], 5);
+	vw_totals_end(&t);
+	assert_int_equal(t.rows.n, VW_DROP_CONTAINERS_MAX);
+	vw_totals_done(&t);
+}
+
+/*
+ * Many containers: each update finds its own entry, containers missing from a read go, and
+ * the rendering lists every series once, in the order the containers first appeared.
+ */
+static void test_totals_many(void **state)
+{
+	enum { N = 20000 };
+	struct vw_totals t = { 0 };
+	struct vw_buf b = { 0 };
+	char key[17], name[32], got[32];
+
+	for (int round = 1; round <= 3; round++) {
+		vw_totals_begin(&t);
+		for (int i = 0; i < N; i++) {
+			/* the last round only sees the even ones */
+			if (round == 3 && i % 2)
+				continue;
+			snprintf(key, sizeof(key), "%016x", i);
+			snprintf(name, sizeof(name), "c%d", i);
+			assert_int_equal(vw_totals_update(&t, key, name, false, false,
+							  (uint64_t)round * i, round),
+					 0);
+			assert_int_equal(vw_totals_update(&t, key, name, true, false, i, 1), 0);
+		}
+		vw_totals_end(&t);
+	}
+	assert_int_equal(t.rows.n, N / 2);
+	for (int i = 0; i < N; i++) {
+		const struct vw_total *e;
+
+		snprintf(key, sizeof(key), "%016x", i);
+		e = vw_totals_get(&t, key);
+		if (i % 2) {
+			assert_null(e);
+			continue;
+		}
+		assert_non_null(e);
+		assert_int_equal(e->pkts[VW_ACTION_ACCEPTED], 3 * i);
+		assert_int_equal(e->bytes[VW_ACTION_ACCEPTED], 3);
+		assert_int_equal(e->pkts[VW_ACTION_DROPPED], i);
+	}
+
+	vw_totals_render(&b, &t);
+	assert_false(b.oom);
+	assert_int_equal(count_samples(b.p), 2 * 3 * (N / 2));
+	for (int i = 0; i < N; i += 2 * 997) {
+		snprintf(name, sizeof(name), "c%d", i);
+		sample_container(b.p, (size_t)(i / 2) * 3, got, sizeof(got));
+		assert_string_equal(got, name);
+	}
+	vw_buf_done(&b);
+	vw_totals_done(&t);
+}
+
+static bool keep_even(const char *key, void *ud)
+{
+	(*(int *)ud)++;
+	return strtoul(key, NULL, 16) % 2 == 0;
+}
+
+static void test_drops_many(void **state)
+{
+	enum { N = 20000 };
+	struct vw_drops t = { 0 };
+	struct vw_buf b = { 0 };
+	char key[17], name[32], got[32];
+	int calls = 0;
+
+	for (int i = 0; i < N; i++) {
+		snprintf(key, sizeof(key), "%016x", i);
+		snprintf(name, sizeof(name), "c%d", i);
+		assert_int_equal(vw_drops_record(&t, key, name, "198.51.100.1", 443, IPPROTO_TCP),
+				 VW_DROP_FIRST);
+		assert_int_equal(vw_drops_record(&t, key, name, "198.51.100.2", 53, IPPROTO_UDP),
+				 VW_DROP_FIRST);
+	}
+	for (int i = 0; i < N; i++) {
+		snprintf(key, sizeof(key), "%016x", i);
+		snprintf(name, sizeof(name), "c%d", i);
+		assert_int_equal(vw_drops_record(&t, key, name, "198.51.100.1", 443, IPPROTO_TCP),
+				 VW_DROP_REPEAT);
+	}
+	assert_int_equal(t.rows.n, N);
+
+	vw_drops_forget(&t, keep_even, &calls);
+	assert_int_equal(calls, N);
+	assert_int_equal(t.rows.n, N / 2);
+	snprintf(key, sizeof(key), "%016x", 4);
+	vw_drops_forget_key(&t, key);
+	assert_null(vw_drops_get(&t, key));
+	assert_int_equal(t.rows.n, N / 2 - 1);
+
+	vw_drops_render(&b, &t);
+	assert_false(b.oom);
+	assert_int_equal(count_samples(b.p), 2 * (N / 2 - 1));
+	sample_container(b.p, 0, got, sizeof(got));
+	assert_string_equal(got, "c0");
+	sample_container(b.p, 2, got, sizeof(got));
+	assert_string_equal(got, "c2");
+	sample_container(b.p, 4, got, sizeof(got));
+	assert_string_equal(got, "c6");
+	sample_container(b.p, count_samples(b.p) - 1, got, sizeof(got));
+	assert_string_equal(got, "c19998");
+	vw_buf_done(&b);
+
+	snprintf(key, sizeof(key), "%016x", 6);
+	assert_int_equal(vw_drops_get(&t, key)->dests[0].count, 2);
+	assert_int_equal(vw_drops_record(&t, C1 "0", "x", "198.51.100.1", 443, IPPROTO_TCP),
+			 -EINVAL);
+	vw_drops_done(&t);
+	assert_int_equal(t.rows.n, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -689,6 +914,10 @@ int main(void)
 		cmocka_unit_test(test_totals_audit),
 		cmocka_unit_test(test_totals_end_removes_absent),
 		cmocka_unit_test(test_totals_render),
+		cmocka_unit_test(test_totals_forget),
+		cmocka_unit_test(test_totals_bad_key_and_cap),
+		cmocka_unit_test(test_totals_many),
+		cmocka_unit_test(test_drops_many),
 		/* last: under clang's UBSan it aborts the binary (see the test) */
 		cmocka_unit_test(test_metrics_value_negative),
 	};
