@@ -76,7 +76,19 @@ char *vw_api_status(const struct vw_status *st, bool json)
 		cJSON_AddNumberToObject(j, "names", (double)st->names);
 		cJSON_AddNumberToObject(j, "nflog_group", st->nflog_group);
 		cJSON_AddBoolToObject(j, "audit_active", st->audit_active);
+		cJSON_AddNumberToObject(j, "isolated_containers", (double)st->isolated);
+		cJSON_AddNumberToObject(j, "rejected_containers", (double)st->rejected);
 		cJSON_AddNumberToObject(j, "uptime_seconds", (double)st->uptime_s);
+		d = cJSON_AddObjectToObject(j, "endpoints");
+		for (size_t i = 0; i < ELEMENTSOF(st->endpoints); i++) {
+			const struct vw_status_endpoint *e = &st->endpoints[i];
+			cJSON *o = cJSON_AddObjectToObject(d, e->what);
+
+			cJSON_AddBoolToObject(o, "enabled", e->enabled);
+			cJSON_AddBoolToObject(o, "up", e->up);
+			if (e->enabled && !e->up)
+				cJSON_AddStringToObject(o, "error", e->error);
+		}
 		return finish_json(j);
 	}
 	vw_buf_printf(&b, "vpnwalld %s: %s%s%s\n", st->version, st->ready ? "ready" : "NOT READY",
@@ -89,11 +101,26 @@ char *vw_api_status(const struct vw_status *st, bool json)
 		      (unsigned long long)st->ruleset_failures, st->dry_run ? ", DRY RUN" : "");
 	vw_buf_printf(&b, "containers: %zu running, %zu managed, %zu bridge(s), %zu name(s)\n",
 		      st->containers, st->managed, st->bridges, st->names);
+	if (st->isolated)
+		vw_buf_printf(&b, "isolated:   %zu container(s) reach nothing (see explain)\n",
+			      st->isolated);
+	if (st->rejected)
+		vw_buf_printf(
+			&b,
+			"rejected:   %llu container description(s) over the size cap, dropped\n",
+			(unsigned long long)st->rejected);
 	if (st->nflog_group)
 		vw_buf_printf(&b, "audit:      NFLOG group %u, %s\n", st->nflog_group,
 			      st->audit_active ? "active" : "INACTIVE (group unavailable)");
 	else
 		vw_buf_printf(&b, "audit:      off\n");
+	for (size_t i = 0; i < ELEMENTSOF(st->endpoints); i++) {
+		const struct vw_status_endpoint *e = &st->endpoints[i];
+
+		if (e->enabled && !e->up)
+			vw_buf_printf(&b, "endpoint:   %s NOT UP (%s), retrying\n", e->what,
+				      e->error);
+	}
 	vw_buf_printf(&b, "uptime:     %llus\n", (unsigned long long)st->uptime_s);
 	return finish_text(&b);
 }
@@ -231,6 +258,12 @@ static cJSON *container_json(const struct vw_api_container *v, const struct vw_c
 	}
 	if (c->netns_owner[0])
 		cJSON_AddStringToObject(o, "network_namespace_of", c->netns_owner);
+	if (v->owner)
+		cJSON_AddStringToObject(o, "policed_as", v->owner->name);
+	if (v->isolated)
+		cJSON_AddStringToObject(o, "isolated", v->isolated);
+	if (v->note)
+		cJSON_AddStringToObject(o, "note", v->note);
 	pol = cJSON_AddObjectToObject(o, "policy");
 	cJSON_AddItemToObject(pol, "outbound", dst_array(c->labels.outbound, c->labels.n_outbound));
 	cJSON_AddItemToObject(pol, "allow", dst_array(c->labels.allow, c->labels.n_allow));
@@ -273,6 +306,13 @@ static void container_text(struct vw_buf *b, const struct vw_api_container *v,
 		}
 		vw_buf_printf(b, "(%s)\n", c->eps[i].network);
 	}
+	if (v->owner)
+		vw_buf_printf(b, "  %-10s'%s' (whose network namespace it uses)\n", "policed as",
+			      v->owner->name);
+	if (v->isolated)
+		vw_buf_printf(b, "  %-10sISOLATED, reaches nothing: %s\n", "policy", v->isolated);
+	if (v->note)
+		vw_buf_printf(b, "  %-10s%s\n", "note", v->note);
 	text_list(b, "outbound", c->labels.outbound, c->labels.n_outbound);
 	text_list(b, "allow", c->labels.allow, c->labels.n_allow);
 	if (v->state == VW_MANAGED)
@@ -288,6 +328,9 @@ static void container_text(struct vw_buf *b, const struct vw_api_container *v,
 		vw_buf_printf(b, "  %-10s%s '%s': %s (ignored)\n", "error", e->label, e->token,
 			      e->reason);
 	}
+	if (c->labels.n_errors_dropped)
+		vw_buf_printf(b, "  %-10s%zu more rejected entries not shown\n", "error",
+			      c->labels.n_errors_dropped);
 	if (v->state == VW_MANAGED &&
 	    c->labels.n_outbound + c->labels.n_allow + cfg->n_default_outbound == 0 &&
 	    v->n_sharers == 0)
@@ -331,6 +374,8 @@ char *vw_api_explain(const struct vw_api_container *c, const struct vw_config *c
 				cJSON_AddStringToObject(e, "label", x->label);
 				cJSON_AddStringToObject(e, "entry", x->entry);
 			}
+			if (x->container[0])
+				cJSON_AddStringToObject(e, "label_of", x->container);
 			cJSON_AddStringToObject(e, "reason", x->reason);
 		}
 		return finish_json(o);

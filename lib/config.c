@@ -122,6 +122,54 @@ static int set_networks(struct vw_config *c, const char *v, char *err, size_t er
 	return 0;
 }
 
+/* Interface names as the kernel allows them (at most 15 bytes), with nft's "+" for a prefix. */
+static bool valid_ifname_pattern(const char *s, size_t len)
+{
+	if (len == 0 || len > 15 || (len == 1 && s[0] == '+'))
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!isalnum((unsigned char)s[i]) && !strchr("_.-", s[i]) &&
+		    !(s[i] == '+' && i == len - 1))
+			return false;
+	return true;
+}
+
+static int set_ignore_bridges(struct vw_config *c, const char *v, char *err, size_t errsize)
+{
+	const char *p = v, *start;
+	size_t len;
+
+	free(c->ignore_bridges);
+	c->ignore_bridges = NULL;
+	c->n_ignore_bridges = 0;
+	while (vw_next_item(&p, &start, &len)) {
+		void *q;
+
+		if (!valid_ifname_pattern(start, len)) {
+			snprintf(
+				err, errsize,
+				"IGNORE_BRIDGES='%s': '%.*s' is not an interface name (or a prefix ending in '+')",
+				v, (int)len, start);
+			return -EINVAL;
+		}
+		if (c->n_ignore_bridges >= VW_CONFIG_IGNORE_MAX) {
+			snprintf(err, errsize, "IGNORE_BRIDGES: more than %d entries",
+				 VW_CONFIG_IGNORE_MAX);
+			return -EINVAL;
+		}
+		q = reallocarray(c->ignore_bridges, c->n_ignore_bridges + 1,
+				 sizeof(*c->ignore_bridges));
+		if (!q) {
+			snprintf(err, errsize, "out of memory");
+			return -ENOMEM;
+		}
+		c->ignore_bridges = q;
+		memset(c->ignore_bridges[c->n_ignore_bridges], 0, sizeof(*c->ignore_bridges));
+		memcpy(c->ignore_bridges[c->n_ignore_bridges++], start, len);
+	}
+	return 0;
+}
+
 static int set_default_outbound(struct vw_config *c, const char *v, char *err, size_t errsize)
 {
 	struct vw_labels l = { 0 };
@@ -312,6 +360,8 @@ static const struct setting settings[] = {
 	  "Docker API socket (default unix:///var/run/docker.sock)" },
 	{ "GATEWAY_NETWORKS", "--gateway-networks", false, set_networks,
 	  "networks to manage, '!name' excludes (default: every bridge network)" },
+	{ "IGNORE_BRIDGES", "--ignore-bridges", false, set_ignore_bridges,
+	  "host bridges that are not Docker's, never policed (e.g. br0,virbr+)" },
 	{ "DEFAULT_OUTBOUND", "--default-outbound", false, set_default_outbound,
 	  "destinations every managed container may reach (vpn.outbound syntax)" },
 	{ "DRY_RUN", "--dry-run", true, set_dry_run, "count what would be dropped, drop nothing" },
@@ -418,6 +468,7 @@ void vw_config_done(struct vw_config *c)
 	free_strv(c->networks_include, c->n_include);
 	free_strv(c->networks_exclude, c->n_exclude);
 	free(c->default_outbound);
+	free(c->ignore_bridges);
 	*c = (struct vw_config){ 0 };
 }
 

@@ -1,15 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Composition of the modules and the reconcile step. Nothing is applied until Docker has
- * been listed once: enforcing a guess would either open the firewall (an empty policy for
- * running containers is not "nothing allowed" if the previous table is replaced by one that
- * does not police their bridge) or break them. Until then the table a previous run left
- * behind keeps enforcing.
+ * Composition of the modules and the reconcile step.
+ *
+ * Enforcement first, everything else after: at start-up, before Docker is asked anything,
+ * a table that this boot's vpnwalld did not write (missing, or restored from an old dump)
+ * is replaced by the base ruleset, which drops every policed packet but replies to
+ * published ports. A table this boot's daemon wrote stays in force until the first sync.
+ * The metrics, control API and drop audit are auxiliary: when one cannot start (a port
+ * taken, an NFLOG group held), enforcement goes on and the endpoint is retried.
  */
 #include "vpnwall/daemon.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -25,6 +29,7 @@
 #include "vpnwall/docker.h"
 #include "vpnwall/dockermsg.h"
 #include "vpnwall/explain.h"
+#include "vpnwall/hashmap.h"
 #include "vpnwall/http.h"
 #include "vpnwall/labels.h"
 #include "vpnwall/log.h"
@@ -34,15 +39,42 @@
 #include "vpnwall/nflog.h"
 #include "vpnwall/nft.h"
 #include "vpnwall/policy.h"
+#include "vpnwall/reconcile.h"
 #include "vpnwall/ruleset.h"
+#include "vpnwall/store.h"
 #include "vpnwall/util.h"
 
 #define VW_LOG_MODULE "daemon"
 
-#define RETRY_MIN_MS 1000
-#define RETRY_MAX_MS 30000
-#define CONTAINERS_MAX 65536
+#define AUX_RETRY_MIN_MS 1000
+#define AUX_RETRY_MAX_MS 30000
 #define UNKNOWN_CONTAINER "(unknown)"
+#define SPOOFED_CONTAINER "(spoofed)"
+#define BOOT_ID_PATH "/proc/sys/kernel/random/boot_id"
+
+enum aux_kind { AUX_METRICS, AUX_API, AUX_AUDIT, AUX_N };
+
+/* An endpoint enforcement does not depend on, retried with backoff until it works. */
+struct aux {
+	bool wanted;
+	bool up;
+	uint64_t retry_at; /* ms; 0 = not scheduled */
+	unsigned backoff_ms;
+	char error[128];
+};
+
+/* What was last reported about a container's compiled policy, so it is logged once. */
+struct reported {
+	char key[VW_KEY_LEN + 1];
+	uint64_t what; /* hash of its isolation reason and note */
+};
+
+/* Rejected label entries counted per running container, for the metric. */
+struct errcount {
+	struct vw_hnode node;
+	char id[VW_ID_MAX + 1];
+	uint64_t n;
+};
 
 struct vw_daemon {
 	const struct vw_config *cfg;
@@ -53,75 +85,81 @@ struct vw_daemon {
 	struct vw_io sig;
 	bool stopping;
 
-	struct vw_container *cs; /* running containers, as Docker last described them */
-	size_t n_cs;
-	size_t cap_cs;
-	struct vw_network *nets;
-	size_t n_nets;
+	struct vw_store store;
 	struct vw_names names;
+	struct vw_reconcile rc;
 
 	bool synced; /* Docker listed at least once since the last disconnect */
 	unsigned down_reports; /* consecutive failures to reach Docker since the last sync */
 	bool ever_synced;
 	bool dirty; /* the desired state may differ from the applied one */
-	bool have_applied; /* applied holds what we last committed (else it is empty) */
-	bool full_replace; /* the kernel may differ from applied: replace the whole table */
+	bool base_needed; /* before the first sync: (re)apply the base ruleset */
 	bool ready;
-	struct vw_ruleset applied;
-	uint64_t retry_at; /* a failed commit is retried at this time */
-	unsigned retry_ms;
+	uint64_t compile_retry_at; /* a failed compile (out of memory) is retried then */
 
 	struct vw_http *http;
-	struct vw_nflog *nflog; /* NULL: audit off or unavailable */
+	struct vw_nflog *nflog; /* NULL: audit off or not bound (yet) */
+	struct aux aux[AUX_N];
 	uint64_t started_ms;
 	char not_ready[256]; /* why not ready, for /readyz */
 	struct vw_stats stats;
 	struct vw_totals totals;
 	struct vw_drops drops;
-	struct vw_label_count *errs; /* label errors seen, per container */
-	size_t n_errs;
+	struct vw_hmap errs; /* struct errcount by container id */
+	struct reported *reported; /* containers with a limit, sorted by key */
+	size_t n_reported;
+	uint64_t spoofed_pkts; /* from the spoofed-source counter, monotonic */
+	uint64_t spoofed_last;
 };
 
-/* --- container store --------------------------------------------------------------------- */
+static const char *const aux_names[AUX_N] = { "metrics", "control API", "drop audit" };
 
-static struct vw_container *find_container(struct vw_daemon *d, const char *id)
+/* --- label errors -------------------------------------------------------------------------- */
+
+static struct errcount *errcount_get(struct vw_daemon *d, const char *id)
 {
-	for (size_t i = 0; i < d->n_cs; i++)
-		if (strcmp(d->cs[i].id, id) == 0)
-			return &d->cs[i];
+	for (struct vw_hnode *n = vw_hmap_first(&d->errs, vw_hash_str(id)); n;
+	     n = vw_hmap_next(n)) {
+		struct errcount *e = vw_container_of(n, struct errcount, node);
+
+		if (strcmp(e->id, id) == 0)
+			return e;
+	}
 	return NULL;
 }
 
 static void count_label_errors(struct vw_daemon *d, const struct vw_container *c)
 {
-	struct vw_label_count *e = NULL;
+	size_t n = c->labels.n_errors + c->labels.n_errors_dropped;
+	struct errcount *e;
 
-	if (c->labels.n_errors + c->labels.n_errors_dropped == 0)
+	if (n == 0)
 		return;
-	for (size_t i = 0; i < d->n_errs && !e; i++)
-		if (strcmp(d->errs[i].id, c->id) == 0)
-			e = &d->errs[i];
+	e = errcount_get(d, c->id);
 	if (!e) {
-		e = reallocarray(d->errs, d->n_errs + 1, sizeof(*e));
+		e = calloc(1, sizeof(*e));
 		if (!e)
 			return;
-		d->errs = e;
-		e = &d->errs[d->n_errs++];
-		*e = (struct vw_label_count){ 0 };
 		(void)vw_strscpy(e->id, c->id, sizeof(e->id));
+		if (vw_hmap_add(&d->errs, &e->node, vw_hash_str(e->id)) < 0) {
+			free(e);
+			return;
+		}
 	}
-	(void)vw_strscpy(e->name, c->name, sizeof(e->name));
-	e->n += c->labels.n_errors + c->labels.n_errors_dropped;
+	e->n += n;
 }
 
 static void forget_label_errors(struct vw_daemon *d, const char *id)
 {
-	for (size_t i = 0; i < d->n_errs; i++)
-		if (strcmp(d->errs[i].id, id) == 0) {
-			d->errs[i] = d->errs[--d->n_errs];
-			return;
-		}
+	struct errcount *e = errcount_get(d, id);
+
+	if (e) {
+		vw_hmap_del(&d->errs, &e->node);
+		free(e);
+	}
 }
+
+/* --- container store ----------------------------------------------------------------------- */
 
 static void describe_labels(struct vw_daemon *d, const struct vw_container *c)
 {
@@ -159,11 +197,13 @@ static bool same_errors(const struct vw_labels *a, const struct vw_labels *b)
 /* Traffic leaving through a network we do not police is not policed: say so. */
 static void describe_networks(struct vw_daemon *d, const struct vw_container *c)
 {
-	if (vw_policy_state(c, d->nets, d->n_nets, d->cfg) != VW_MANAGED)
+	const struct vw_store *st = &d->store;
+
+	if (vw_policy_state(c, st->nets, st->n_nets, d->cfg) != VW_MANAGED)
 		return;
 	for (size_t i = 0; i < c->n_eps; i++) {
 		const struct vw_network *net =
-			vw_network_find(d->nets, d->n_nets, c->eps[i].network_id);
+			vw_network_find(st->nets, st->n_nets, c->eps[i].network_id);
 
 		if (!vw_network_is_managed(net, d->cfg))
 			log_warn(
@@ -172,53 +212,55 @@ static void describe_networks(struct vw_daemon *d, const struct vw_container *c)
 	}
 }
 
-/* Store @c (ownership moves) or drop the container when @c is NULL or not running. */
+/* Store @c (its content moves) or drop the container when @c is NULL or not running. */
 static void store_container(struct vw_daemon *d, const char *id, struct vw_container *c)
 {
-	struct vw_container *old = find_container(d, id);
+	struct vw_container *old = vw_store_get(&d->store, id);
 	bool keep = c && c->running;
+	int r;
 
-	if (keep && (!old || !same_errors(&old->labels, &c->labels) ||
-		     old->labels.disabled != c->labels.disabled))
-		describe_labels(d, c);
-	if (keep && (!old || old->n_eps != c->n_eps))
-		describe_networks(d, c);
-	if (old) {
-		if (keep) {
-			log_debug("container '%s' updated", c->name);
-		} else {
+	d->dirty = true;
+	if (!keep) {
+		if (old) {
+			char key[VW_KEY_LEN + 1];
+
 			log_info("container '%s' gone", old->name);
 			forget_label_errors(d, old->id);
+			(void)vw_strscpy(key, old->id, sizeof(key));
+			vw_drops_forget_key(&d->drops, key);
+			(void)vw_store_del(&d->store, id);
 		}
-		vw_container_done(old);
-		if (keep) {
-			*old = *c;
-		} else {
-			*old = d->cs[--d->n_cs];
-			if (c)
-				vw_container_done(c);
-		}
-	} else if (keep) {
-		if (vw_grow((void **)&d->cs, &d->cap_cs, d->n_cs + 1, sizeof(*d->cs),
-			    CONTAINERS_MAX) < 0) {
-			/* Untracked means undispatched: its packets hit the unknown drop. */
-			log_error("cannot track container '%s': more than %d containers", c->name,
-				  CONTAINERS_MAX);
+		if (c)
 			vw_container_done(c);
-			return;
-		}
+		return;
+	}
+	if (!old || !same_errors(&old->labels, &c->labels) ||
+	    old->labels.disabled != c->labels.disabled)
+		describe_labels(d, c);
+	if (!old || old->n_eps != c->n_eps)
+		describe_networks(d, c);
+	if (old)
+		log_debug("container '%s' updated", c->name);
+	else
 		log_info("container '%s' (%.12s) running", c->name, c->id);
-		d->cs[d->n_cs++] = *c;
-	} else if (c) {
+	r = vw_store_put(&d->store, c);
+	if (r < 0) {
+		/* Untracked means undispatched: its packets hit the unknown drop. */
+		log_error_errno(r, "cannot track container '%s', its traffic is dropped", c->name);
+		(void)vw_store_del(&d->store, id);
 		vw_container_done(c);
 	}
-	d->dirty = true;
 }
 
-static bool in_list(const struct vw_container *v, size_t n, const char *id)
+struct idnode {
+	struct vw_hnode node;
+	const char *id;
+};
+
+static bool in_set(const struct vw_hmap *m, const char *id)
 {
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(v[i].id, id) == 0)
+	for (struct vw_hnode *n = vw_hmap_first(m, vw_hash_str(id)); n; n = vw_hmap_next(n))
+		if (strcmp(vw_container_of(n, struct idnode, node)->id, id) == 0)
 			return true;
 	return false;
 }
@@ -227,16 +269,26 @@ static void on_synced(void *ud, struct vw_container *cs, size_t n, struct vw_net
 		      size_t n_nets)
 {
 	struct vw_daemon *d = ud;
+	_cleanup_free_ struct idnode *ids = calloc(n + 1, sizeof(*ids));
+	struct vw_hmap present = { 0 };
+	bool indexed = ids != NULL;
 
-	free(d->nets);
-	d->nets = nets;
-	d->n_nets = n_nets;
+	vw_store_set_networks(&d->store, nets, n_nets);
 	/* Containers that vanished while we were away; the rest is compared, not re-announced. */
-	for (size_t i = 0; i < d->n_cs;)
-		if (in_list(cs, n, d->cs[i].id))
+	for (size_t i = 0; indexed && i < n; i++) {
+		ids[i].id = cs[i].id;
+		indexed = vw_hmap_add(&present, &ids[i].node, vw_hash_str(cs[i].id)) >= 0;
+	}
+	for (size_t i = 0; i < d->store.n;) {
+		const char *id = d->store.list[i]->id;
+
+		/* Without the index, forget everyone: the snapshot puts back who is there. */
+		if (indexed && in_set(&present, id))
 			i++;
 		else
-			store_container(d, d->cs[i].id, NULL);
+			store_container(d, id, NULL);
+	}
+	vw_hmap_done(&present);
 	for (size_t i = 0; i < n; i++)
 		store_container(d, cs[i].id, &cs[i]);
 	free(cs);
@@ -247,7 +299,7 @@ static void on_synced(void *ud, struct vw_container *cs, size_t n, struct vw_net
 	 * A fresh snapshot replaces the whole table: whatever drifted while Docker was away
 	 * (or before this process started) cannot survive a resync.
 	 */
-	d->full_replace = true;
+	vw_reconcile_force_full(&d->rc);
 }
 
 static void on_container(void *ud, const char *id, struct vw_container *c)
@@ -259,17 +311,15 @@ static void on_networks(void *ud, struct vw_network *nets, size_t n)
 {
 	struct vw_daemon *d = ud;
 
-	free(d->nets);
-	d->nets = nets;
-	d->n_nets = n;
+	vw_store_set_networks(&d->store, nets, n);
 	d->dirty = true;
 }
 
 /* Everything Docker told us is void: every container falls to the unknown-source drop. */
 static void forget_containers(struct vw_daemon *d)
 {
-	while (d->n_cs > 0)
-		store_container(d, d->cs[0].id, NULL);
+	while (d->store.n > 0)
+		store_container(d, d->store.list[0]->id, NULL);
 }
 
 static void on_docker_state(void *ud, bool synced, const char *reason)
@@ -282,11 +332,11 @@ static void on_docker_state(void *ud, bool synced, const char *reason)
 	 * its containers stopped with it, and the addresses they held can be handed to others
 	 * before we see the new state, so nobody keeps an allowance until we resync.
 	 */
-	if (!synced && ++d->down_reports == 2 && d->n_cs > 0 &&
+	if (!synced && ++d->down_reports == 2 && d->store.n > 0 &&
 	    !vw_docker_live_restore(d->docker)) {
 		log_warn(
 			"Docker is down and live-restore is off: revoking the allowances of its %zu container(s) until it is back",
-			d->n_cs);
+			d->store.n);
 		forget_containers(d);
 	}
 	if (!synced)
@@ -306,7 +356,7 @@ static void on_docker_event(void *ud, const struct vw_docker_event *ev)
 	vw_stats_count_event(&d->stats, ev->action);
 	if (ev->kind != VW_EV_CONTAINER)
 		return;
-	c = find_container(d, ev->id);
+	c = vw_store_get(&d->store, ev->id);
 	if (!c)
 		return;
 	/*
@@ -375,86 +425,177 @@ static void start_due_queries(struct vw_daemon *d)
 	}
 }
 
-static int read_counters(struct vw_daemon *d);
+/* --- counters ------------------------------------------------------------------------------ */
+
+/* Fold the current nft counters into the monotonic totals. */
+static int read_counters(struct vw_daemon *d)
+{
+	_cleanup_free_ struct vw_nft_counter *ctrs = NULL;
+	int n;
+
+	n = vw_nft_counters(d->nft, &ctrs);
+	if (n < 0)
+		return n;
+	vw_totals_begin(&d->totals);
+	for (int i = 0; i < n; i++) {
+		const struct vw_nft_counter *k = &ctrs[i];
+		const struct vw_rs_container *c;
+
+		if (strcmp(k->key, VW_KEY_SPOOFED) == 0) {
+			d->spoofed_pkts += k->packets >= d->spoofed_last
+						   ? k->packets - d->spoofed_last
+						   : k->packets;
+			d->spoofed_last = k->packets;
+			continue;
+		}
+		if (strcmp(k->key, VW_KEY_UNKNOWN) == 0) {
+			(void)vw_totals_update(&d->totals, k->key, UNKNOWN_CONTAINER, true,
+					       d->cfg->dry_run, k->packets, k->bytes);
+			continue;
+		}
+		c = vw_ruleset_find(&d->rc.applied, k->key);
+		if (c)
+			(void)vw_totals_update(&d->totals, c->key, c->name, k->drop, c->audit,
+					       k->packets, k->bytes);
+	}
+	vw_totals_end(&d->totals);
+	return 0;
+}
 
 /* --- reconcile --------------------------------------------------------------------------- */
 
+static void set_ready(struct vw_daemon *d)
+{
+	bool ready = d->synced && d->rc.have_applied && !d->rc.full && !d->rc.retry_at;
+
+	if (ready && !d->ready)
+		log_info("ready: %zu managed container(s)%s", d->rc.applied.n_containers,
+			 d->cfg->dry_run ? " (dry run: nothing is dropped)" : "");
+	d->ready = ready;
+}
+
+static uint64_t reported_what(const struct reported *v, size_t n, const char *key)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(key, v[mid].key);
+
+		if (c == 0)
+			return v[mid].what;
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return 0;
+}
+
+/* Say once why a container reaches nothing, or lost entries, and when that ends. */
+static void report_limits(struct vw_daemon *d)
+{
+	const struct vw_ruleset *rs = &d->rc.applied;
+	struct reported *v = NULL;
+	size_t n = 0, cap = 0;
+
+	for (size_t i = 0; i < rs->n_containers; i++) {
+		const struct vw_rs_container *c = &rs->containers[i];
+		uint64_t what = 0, before;
+
+		if (c->isolated[0] || c->note[0])
+			what = (vw_hash_str(c->isolated) * 31 + vw_hash_str(c->note)) | 1;
+		before = reported_what(d->reported, d->n_reported, c->key);
+		if (what != before) {
+			if (c->isolated[0])
+				log_warn("container '%s' is isolated, it reaches nothing: %s",
+					 c->name, c->isolated);
+			else if (before && !c->note[0])
+				log_info("container '%s' has its whole policy again", c->name);
+			if (c->note[0])
+				log_warn("container '%s': %s", c->name, c->note);
+		}
+		/* Containers come sorted by key, so the new list is sorted too. */
+		if (what &&
+		    vw_grow((void **)&v, &cap, n + 1, sizeof(*v), SIZE_MAX / sizeof(*v)) >= 0) {
+			memcpy(v[n].key, c->key, sizeof(v[n].key));
+			v[n++].what = what;
+		}
+	}
+	free(d->reported);
+	d->reported = v;
+	d->n_reported = n;
+}
+
 static void reconcile(struct vw_daemon *d)
 {
+	const struct vw_store *st = &d->store;
 	struct vw_ruleset desired;
-	struct vw_plan plan;
-	uint64_t now = vw_now_ms(), t0;
-	size_t swept;
+	uint64_t now = vw_now_ms(), t0, gen = d->rc.generation, failures = d->rc.failures;
 	int r;
 
 	d->dirty = false;
-	vw_names_begin(&d->names);
-	r = vw_policy_compile(d->cs, d->n_cs, d->nets, d->n_nets, d->cfg, &d->names, now, &desired);
+	r = vw_policy_compile((const struct vw_container *const *)st->list, st->n, st->nets,
+			      st->n_nets, d->cfg, &d->names, now, &desired);
 	if (r < 0) {
 		log_error_errno(r,
 				"cannot compile the policy, keeping the applied rules, retrying");
-		d->retry_at = now + RETRY_MIN_MS;
+		d->compile_retry_at = now + 1000;
 		return;
 	}
-	swept = vw_names_sweep(&d->names);
-	if (swept)
-		log_debug("forgot %zu unused name(s)", swept);
-
+	d->compile_retry_at = 0;
 	/* Replacing re-creates the counters: keep what they counted so far. */
-	if (d->full_replace && d->have_applied)
+	if (d->rc.full && d->rc.have_applied)
 		(void)read_counters(d);
-	r = vw_ruleset_diff(d->have_applied && !d->full_replace ? &d->applied : NULL, &desired,
-			    &plan);
-	if (r < 0) {
-		vw_ruleset_done(&desired);
-		log_error_errno(r, "cannot compute the ruleset change, retrying");
-		d->retry_at = now + RETRY_MIN_MS;
-		return;
-	}
 	t0 = vw_now_ns();
-	r = vw_nft_apply(d->nft, &plan);
-	if (plan.n > 0) {
+	r = vw_reconcile_step(&d->rc, &desired, now);
+	if (d->rc.generation != gen || d->rc.failures != failures)
 		vw_histogram_observe(&d->stats.update_duration, (double)(vw_now_ns() - t0) / 1e9);
-		if (r < 0)
-			d->stats.updates_failed++;
-		else
-			d->stats.updates_ok++;
-	}
+	d->stats.updates_ok += d->rc.generation - gen;
+	d->stats.updates_failed += d->rc.failures - failures;
 	if (r < 0) {
 		snprintf(d->not_ready, sizeof(d->not_ready), "ruleset not applied: %s",
 			 strerror(-r));
 		log_error_errno(
-			r,
-			"nftables commit of %zu operation(s) failed, nothing changed; retrying with a full replace in %ums",
-			plan.n, d->retry_ms);
-		vw_plan_done(&plan);
-		vw_ruleset_done(&desired);
-		/* The kernel may differ from what we think (someone flushed us): start over. */
-		d->full_replace = true;
-		d->retry_at = now + d->retry_ms;
-		d->retry_ms = d->retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : d->retry_ms * 2;
-		if (d->ready) {
-			d->ready = false;
+			r, "nftables rejected the ruleset, nothing dispatched; retrying in %llums",
+			(unsigned long long)(d->rc.retry_at - now));
+		if (d->ready)
 			log_warn("not ready: ruleset not applied");
-		}
+		d->ready = false;
 		return;
 	}
-	if (plan.n > 0)
-		log_debug("applied %zu operation(s): %zu containers, %zu sources, %zu bridges",
-			  plan.n, desired.n_containers, desired.n_sources, desired.n_bridges);
-	vw_plan_done(&plan);
-	vw_ruleset_done(&d->applied);
-	d->applied = desired;
-	d->have_applied = true;
-	d->full_replace = false;
-	d->retry_at = 0;
-	d->retry_ms = RETRY_MIN_MS;
-	if (!d->ready && d->synced) {
-		d->ready = true;
-		log_info("ready: %zu managed container(s) on %zu bridge(s)%s",
-			 d->applied.n_containers, d->applied.n_bridges,
-			 d->cfg->dry_run ? " (dry run: nothing is dropped)" : "");
+	if (d->rc.failures != failures)
+		log_warn(
+			"nftables refused %llu transaction(s); the containers it refused are isolated, every other change is applied",
+			(unsigned long long)(d->rc.failures - failures));
+	report_limits(d);
+	set_ready(d);
+}
+
+/*
+ * The base ruleset: nothing dispatched, so every policed packet is dropped except replies
+ * to published ports. Used before Docker is known, when there is nothing better to enforce.
+ */
+static int apply_base(struct vw_daemon *d, const char *why)
+{
+	struct vw_ruleset base;
+	int r;
+
+	d->base_needed = false;
+	r = vw_policy_compile(NULL, 0, NULL, 0, d->cfg, &d->names, vw_now_ms(), &base);
+	if (r < 0)
+		return log_error_errno(r, "cannot build the base ruleset");
+	vw_reconcile_force_full(&d->rc);
+	r = vw_reconcile_step(&d->rc, &base, vw_now_ms());
+	if (r < 0) {
+		d->base_needed = true;
+		return log_error_errno(r, "cannot apply the base ruleset (%s), retrying", why);
 	}
+	d->stats.updates_ok++;
+	log_warn(
+		"%s: base ruleset applied, containers on bridges reach nothing until Docker is synced",
+		why);
+	return 0;
 }
 
 /* Someone else touched our table: put the whole intended state back. */
@@ -462,11 +603,14 @@ static void on_table_changed(void *ud, const char *what)
 {
 	struct vw_daemon *d = ud;
 
-	if (!d->full_replace)
+	if (!d->rc.full)
 		log_warn("table inet %s changed by another process (%s), restoring it",
 			 d->cfg->nft_table, what);
-	d->full_replace = true;
+	vw_reconcile_force_full(&d->rc);
 	d->dirty = true;
+	/* Before the first sync there is no better state than the base to restore. */
+	if (!d->ever_synced)
+		d->base_needed = true;
 }
 
 /* --- drop audit -------------------------------------------------------------------------- */
@@ -484,7 +628,7 @@ static void on_audit(void *ud, const struct vw_nflog_packet *p)
 		return;
 	d->stats.audited++;
 	if (strcmp(key, VW_KEY_UNKNOWN) != 0) {
-		c = vw_ruleset_find(&d->applied, key);
+		c = vw_ruleset_find(&d->rc.applied, key);
 		if (!c)
 			return; /* logged just before the container went away */
 		container = c->name;
@@ -509,65 +653,125 @@ static void on_audit(void *ud, const struct vw_nflog_packet *p)
 	}
 }
 
-/* --- HTTP: metrics, health, control API --------------------------------------------------- */
+/* --- auxiliary endpoints ----------------------------------------------------------------- */
 
-static bool key_is_live(const char *key, void *ud)
+static int aux_start(struct vw_daemon *d, enum aux_kind k)
 {
-	struct vw_daemon *d = ud;
+	const struct vw_config *cfg = d->cfg;
 
-	return strcmp(key, VW_KEY_UNKNOWN) == 0 || vw_ruleset_find(&d->applied, key) != NULL;
+	switch (k) {
+	case AUX_METRICS:
+		return vw_http_listen_tcp(d->http, cfg->metrics_host, cfg->metrics_port);
+	case AUX_API:
+		return vw_http_listen_unix(d->http, cfg->api_socket, 0600);
+	case AUX_AUDIT:
+		return vw_nflog_new(d->loop, cfg->nflog_group, on_audit, d, &d->nflog);
+	case AUX_N:
+		break;
+	}
+	return -EINVAL;
 }
 
-/* Fold the current nft counters into the monotonic totals. */
-static int read_counters(struct vw_daemon *d)
+static void aux_describe(struct vw_daemon *d, enum aux_kind k, char *buf, size_t size)
 {
-	_cleanup_free_ struct vw_nft_counter *ctrs = NULL;
-	int n;
+	const struct vw_config *cfg = d->cfg;
 
-	n = vw_nft_counters(d->nft, &ctrs);
-	if (n < 0)
-		return n;
-	vw_totals_begin(&d->totals);
-	for (int i = 0; i < n; i++) {
-		const struct vw_nft_counter *k = &ctrs[i];
-		const struct vw_rs_container *c;
+	if (k == AUX_METRICS)
+		snprintf(buf, size, "metrics on %s port %u (METRICS_ADDR)", cfg->metrics_host,
+			 cfg->metrics_port);
+	else if (k == AUX_API)
+		snprintf(buf, size, "the control API on '%s' (API_SOCKET)", cfg->api_socket);
+	else
+		snprintf(buf, size, "the drop audit on NFLOG group %u (NFLOG_GROUP)",
+			 cfg->nflog_group);
+}
 
-		if (strcmp(k->key, VW_KEY_UNKNOWN) == 0) {
-			(void)vw_totals_update(&d->totals, k->key, UNKNOWN_CONTAINER, true,
-					       d->cfg->dry_run, k->packets, k->bytes);
-			continue;
-		}
-		c = vw_ruleset_find(&d->applied, k->key);
-		if (c)
-			(void)vw_totals_update(&d->totals, c->key, c->name, k->drop, c->audit,
-					       k->packets, k->bytes);
+static void aux_try(struct vw_daemon *d, enum aux_kind k, uint64_t now)
+{
+	struct aux *a = &d->aux[k];
+	char what[160];
+	int r;
+
+	if (!a->wanted || a->up || (a->retry_at && a->retry_at > now))
+		return;
+	aux_describe(d, k, what, sizeof(what));
+	r = aux_start(d, k);
+	if (r >= 0) {
+		if (a->error[0])
+			log_info("serving %s now", what);
+		a->up = true;
+		a->error[0] = '\0';
+		a->retry_at = 0;
+		return;
 	}
-	vw_totals_end(&d->totals);
-	vw_drops_forget(&d->drops, key_is_live, d);
-	return 0;
+	if (!a->error[0])
+		log_warn_errno(r, "cannot serve %s, enforcement goes on without it; retrying",
+			       what);
+	snprintf(a->error, sizeof(a->error), "%s", strerror(-r));
+	a->backoff_ms = a->backoff_ms ? a->backoff_ms * 2 : AUX_RETRY_MIN_MS;
+	if (a->backoff_ms > AUX_RETRY_MAX_MS)
+		a->backoff_ms = AUX_RETRY_MAX_MS;
+	a->retry_at = now + a->backoff_ms;
+}
+
+static uint64_t aux_deadline(const struct vw_daemon *d)
+{
+	uint64_t t = 0;
+
+	for (int k = 0; k < AUX_N; k++)
+		if (d->aux[k].retry_at && (!t || d->aux[k].retry_at < t))
+			t = d->aux[k].retry_at;
+	return t;
+}
+
+/* --- HTTP: metrics, health, control API --------------------------------------------------- */
+
+static size_t count_isolated(const struct vw_ruleset *rs)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < rs->n_containers; i++)
+		n += rs->containers[i].isolated[0] != '\0';
+	return n;
 }
 
 static char *render_metrics(struct vw_daemon *d)
 {
+	const struct vw_store *st = &d->store;
+	_cleanup_free_ struct vw_label_count *errs = NULL;
 	struct vw_metrics_view v = {
 		.totals = &d->totals,
 		.drops = &d->drops,
 		.stats = &d->stats,
-		.label_errors = d->errs,
-		.n_label_errors = d->n_errs,
-		.managed = d->applied.n_containers,
+		.managed = d->rc.applied.n_containers,
 		.names = d->names.n,
 		.audit_lost = vw_nflog_lost(d->nflog),
 		.ready = d->ready,
 		.synced = d->synced,
 		.version = VW_VERSION,
 	};
+	size_t n = 0;
 	int r;
 
 	/* First: the counters may drop containers whose chains are gone. */
 	r = read_counters(d);
 	if (r < 0)
 		log_debug_errno(r, "cannot read nft counters");
+	errs = calloc(d->errs.n + 1, sizeof(*errs));
+	for (size_t i = 0; errs && i < st->n && n < d->errs.n; i++) {
+		const struct errcount *e = errcount_get(d, st->list[i]->id);
+
+		if (!e)
+			continue;
+		(void)vw_strscpy(errs[n].id, e->id, sizeof(errs[n].id));
+		(void)vw_strscpy(errs[n].name, st->list[i]->name, sizeof(errs[n].name));
+		errs[n++].n = e->n;
+	}
+	v.label_errors = errs;
+	v.n_label_errors = n;
+	v.spoofed = d->spoofed_pkts;
+	v.isolated = count_isolated(&d->rc.applied);
+	v.rejected = vw_docker_rejected(d->docker);
 	return vw_metrics_render(&v);
 }
 
@@ -578,12 +782,13 @@ static void status_of(struct vw_daemon *d, struct vw_status *st)
 		.ready = d->ready,
 		.docker_synced = d->synced,
 		.docker_api = vw_docker_api_version(d->docker),
-		.ruleset_applied = d->have_applied && !d->full_replace,
+		.ruleset_applied = d->rc.have_applied && !d->rc.full,
 		.ruleset_updates = d->stats.updates_ok,
 		.ruleset_failures = d->stats.updates_failed,
-		.containers = d->n_cs,
-		.managed = d->applied.n_containers,
-		.bridges = d->applied.n_bridges,
+		.containers = d->store.n,
+		.managed = d->rc.applied.n_containers,
+		.isolated = count_isolated(&d->rc.applied),
+		.rejected = vw_docker_rejected(d->docker),
 		.names = d->names.n,
 		.table = d->cfg->nft_table,
 		.dry_run = d->cfg->dry_run,
@@ -591,49 +796,56 @@ static void status_of(struct vw_daemon *d, struct vw_status *st)
 		.audit_active = d->nflog != NULL,
 		.uptime_s = (vw_now_ms() - d->started_ms) / 1000,
 	};
-	(void)vw_strscpy(st->reason, d->not_ready, sizeof(st->reason));
+	for (size_t i = 0; i < d->store.n_nets; i++)
+		st->bridges += vw_network_is_managed(&d->store.nets[i], d->cfg);
+	for (int k = 0; k < AUX_N; k++)
+		st->endpoints[k] = (struct vw_status_endpoint){ .what = aux_names[k],
+								.enabled = d->aux[k].wanted,
+								.up = d->aux[k].up,
+								.error = d->aux[k].error };
+	(void)vw_strscpy(st->reason, d->not_ready[0] ? d->not_ready : "starting",
+			 sizeof(st->reason));
+}
+
+/* The policy @c is enforced with: its own, or that of the container whose namespace it uses. */
+static const struct vw_container *policy_owner(struct vw_daemon *d, const struct vw_container *c,
+					       enum vw_managed state)
+{
+	const struct vw_container *o;
+
+	if (state != VW_JOINED)
+		return c;
+	o = vw_store_get(&d->store, c->netns_owner);
+	return o && vw_container_joins(c, o) ? o : NULL;
 }
 
 /* The API view of @c; ret->sharers is malloc'd (NULL when none), freed by the caller. */
 static void api_container(struct vw_daemon *d, const struct vw_container *c,
 			  struct vw_api_container *ret)
 {
+	const struct vw_store *st = &d->store;
+	enum vw_managed state = vw_policy_state(c, st->nets, st->n_nets, d->cfg);
 	const struct vw_container **sharers = NULL;
-	size_t n = 0;
+	const struct vw_container *owner = policy_owner(d, c, state);
+	const struct vw_rs_container *rc = NULL;
+	char key[VW_KEY_LEN + 1];
+	int n;
 
-	for (size_t i = 0; i < d->n_cs; i++)
-		n += vw_container_joins(&d->cs[i], c);
-	if (n > 0)
-		sharers = calloc(n, sizeof(*sharers));
-	n = 0;
-	for (size_t i = 0; sharers && i < d->n_cs; i++)
-		if (vw_container_joins(&d->cs[i], c))
-			sharers[n++] = &d->cs[i];
+	n = vw_store_sharers(st, c, &sharers);
+	if (owner) {
+		(void)vw_strscpy(key, owner->id, sizeof(key));
+		rc = vw_ruleset_find(&d->rc.applied, key);
+	}
 	*ret = (struct vw_api_container){
 		.c = c,
-		.state = vw_policy_state(c, d->nets, d->n_nets, d->cfg),
-		.audit = d->cfg->dry_run || c->labels.dry_run,
+		.state = state,
+		.audit = d->cfg->dry_run || (owner ? owner : c)->labels.dry_run,
 		.sharers = sharers,
-		.n_sharers = n,
+		.n_sharers = n > 0 ? (size_t)n : 0,
+		.owner = owner != c ? owner : NULL,
+		.isolated = rc && rc->isolated[0] ? rc->isolated : NULL,
+		.note = rc && rc->note[0] ? rc->note : NULL,
 	};
-}
-
-static const struct vw_container *container_by_ref(struct vw_daemon *d, const char *ref)
-{
-	size_t len = strlen(ref);
-	const struct vw_container *hit = NULL;
-
-	for (size_t i = 0; i < d->n_cs; i++)
-		if (strcmp(d->cs[i].name, ref) == 0)
-			return &d->cs[i];
-	/* An id prefix, as docker accepts it, if unambiguous. */
-	for (size_t i = 0; len >= 4 && i < d->n_cs; i++)
-		if (strncmp(d->cs[i].id, ref, len) == 0) {
-			if (hit)
-				return NULL;
-			hit = &d->cs[i];
-		}
-	return hit;
 }
 
 static void respond(struct vw_http_response *ret, unsigned status, const char *type, char *body)
@@ -642,6 +854,49 @@ static void respond(struct vw_http_response *ret, unsigned status, const char *t
 	ret->content_type = type;
 	ret->body = body;
 	ret->len = body ? strlen(body) : 0;
+}
+
+static int explain_one(struct vw_daemon *d, const struct vw_api_container *ac,
+		       const struct vw_dst *q, struct vw_explanation *x)
+{
+	const struct vw_container *owner = ac->owner ? ac->owner : ac->c;
+	_cleanup_free_ const struct vw_container **sharers = NULL;
+	const struct vw_rs_container *compiled;
+	char key[VW_KEY_LEN + 1], msg[1024];
+	int n, r;
+
+	if (ac->state != VW_MANAGED && !(ac->state == VW_JOINED && ac->owner)) {
+		*x = (struct vw_explanation){ .verdict = VW_VERDICT_ALLOWED };
+		snprintf(x->reason, sizeof(x->reason), "vpnwall does not restrict it (%s)",
+			 vw_managed_reason(ac->state));
+		return 0;
+	}
+	(void)vw_strscpy(key, owner->id, sizeof(key));
+	compiled = vw_ruleset_find(&d->rc.applied, key);
+	if (!compiled) {
+		*x = (struct vw_explanation){ .verdict = VW_VERDICT_BLOCKED };
+		snprintf(x->reason, sizeof(x->reason),
+			 "everything is blocked: its policy is not applied (yet)");
+		return 0;
+	}
+	n = vw_store_sharers(&d->store, owner, &sharers);
+	if (n < 0)
+		return n;
+	r = vw_explain(&(struct vw_explain_input){ .compiled = compiled,
+						   .c = owner,
+						   .sharers = sharers,
+						   .n_sharers = (size_t)n,
+						   .cfg = d->cfg,
+						   .names = &d->names },
+		       q, x);
+	if (r < 0)
+		return r;
+	if (ac->audit && x->verdict == VW_VERDICT_BLOCKED) {
+		(void)vw_strscpy(msg, x->reason, sizeof(msg));
+		snprintf(x->reason, sizeof(x->reason), "%.960s (dry run: counted, not dropped)",
+			 msg);
+	}
+	return 0;
 }
 
 static void api_explain(struct vw_daemon *d, const struct vw_http_request *req, bool json,
@@ -659,10 +914,14 @@ static void api_explain(struct vw_daemon *d, const struct vw_http_request *req, 
 		respond(ret, 400, type, vw_api_error("missing ?container=", json));
 		return;
 	}
-	c = container_by_ref(d, ref);
+	c = vw_store_find(&d->store, ref);
 	if (!c) {
+		char safe[128];
+
+		(void)vw_strscpy(safe, ref, sizeof(safe));
+		vw_sanitize(safe);
 		snprintf(msg, sizeof(msg),
-			 "no running container '%s' (or the id prefix is ambiguous)", ref);
+			 "no running container '%s' (or the id prefix is ambiguous)", safe);
 		respond(ret, 404, type, vw_api_error(msg, json));
 		return;
 	}
@@ -675,24 +934,37 @@ static void api_explain(struct vw_daemon *d, const struct vw_http_request *req, 
 	}
 	reason = "give one address or name, not a CIDR or a wildcard";
 	if (vw_dst_parse(dst, &q, &reason) < 0 ||
-	    vw_explain(&c->labels, d->cfg->default_outbound, d->cfg->n_default_outbound, &d->names,
-		       &q, &x) < 0) {
-		snprintf(msg, sizeof(msg), "destination '%s': %s", dst, reason);
+	    (q.kind == VW_DST_WILDCARD ||
+	     (q.kind == VW_DST_NET && q.prefix != (q.family == AF_INET ? 32 : 128))) ||
+	    explain_one(d, &ac, &q, &x) < 0) {
+		char safe[300];
+
+		(void)vw_strscpy(safe, dst, sizeof(safe));
+		vw_sanitize(safe);
+		snprintf(msg, sizeof(msg), "destination '%s': %s", safe, reason);
 		respond(ret, 400, type, vw_api_error(msg, json));
 		free((void *)ac.sharers);
 		return;
 	}
-	if (ac.state != VW_MANAGED) {
-		x.verdict = VW_VERDICT_ALLOWED;
-		snprintf(x.reason, sizeof(x.reason), "vpnwall does not restrict it (%s)",
-			 vw_managed_reason(ac.state));
-		x.entry[0] = '\0';
-	} else if (ac.audit && x.verdict == VW_VERDICT_BLOCKED) {
-		(void)vw_strscpy(msg, x.reason, sizeof(msg));
-		snprintf(x.reason, sizeof(x.reason), "%s (dry run: counted, not dropped)", msg);
-	}
 	respond(ret, 200, type, vw_api_explain(&ac, d->cfg, &d->names, vw_now_ms(), dst, &x, json));
 	free((void *)ac.sharers);
+}
+
+static void api_containers(struct vw_daemon *d, bool json, const char *type,
+			   struct vw_http_response *ret)
+{
+	const struct vw_store *st = &d->store;
+	_cleanup_free_ struct vw_api_container *v = calloc(st->n + 1, sizeof(*v));
+
+	if (!v) {
+		respond(ret, 500, type, NULL);
+		return;
+	}
+	for (size_t i = 0; i < st->n; i++)
+		api_container(d, st->list[i], &v[i]);
+	respond(ret, 200, type, vw_api_containers(v, st->n, d->cfg, &d->names, vw_now_ms(), json));
+	for (size_t i = 0; i < st->n; i++)
+		free((void *)v[i].sharers);
 }
 
 static void on_http(void *ud, const struct vw_http_request *req, const char *path, bool api,
@@ -722,18 +994,7 @@ static void on_http(void *ud, const struct vw_http_request *req, const char *pat
 		status_of(d, &st);
 		respond(ret, 200, type, vw_api_status(&st, json));
 	} else if (api && strcmp(path, "/v1/containers") == 0) {
-		_cleanup_free_ struct vw_api_container *v = calloc(d->n_cs + 1, sizeof(*v));
-
-		if (!v) {
-			respond(ret, 500, type, NULL);
-			return;
-		}
-		for (size_t i = 0; i < d->n_cs; i++)
-			api_container(d, &d->cs[i], &v[i]);
-		respond(ret, 200, type,
-			vw_api_containers(v, d->n_cs, d->cfg, &d->names, vw_now_ms(), json));
-		for (size_t i = 0; i < d->n_cs; i++)
-			free((void *)v[i].sharers);
+		api_containers(d, json, type, ret);
 	} else if (api && strcmp(path, "/v1/explain") == 0) {
 		api_explain(d, req, json, type, ret);
 	} else {
@@ -751,7 +1012,7 @@ static void on_signal(struct vw_io *io, uint32_t events)
 	while (read(io->fd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
 			log_info("SIGHUP: re-applying the whole ruleset");
-			d->full_replace = true;
+			vw_reconcile_force_full(&d->rc);
 			d->dirty = true;
 		} else {
 			log_info("received %s, stopping; rules stay in place",
@@ -761,8 +1022,32 @@ static void on_signal(struct vw_io *io, uint32_t events)
 	}
 }
 
+static int backend_apply(void *ud, const struct vw_plan *plan)
+{
+	return vw_nft_apply(ud, plan);
+}
+
+/* "vpnwall boot=<boot id>": who wrote the table, and during which boot. */
+static int make_tag(char *buf, size_t size)
+{
+	char id[64] = "";
+	_cleanup_close_ int fd = open(BOOT_ID_PATH, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, id, sizeof(id) - 1);
+	if (n <= 0)
+		return n < 0 ? -errno : -EIO;
+	id[n] = '\0';
+	id[strcspn(id, "\n")] = '\0';
+	snprintf(buf, size, "vpnwall boot=%s", id);
+	return 0;
+}
+
 int vw_daemon_new(const struct vw_config *cfg, struct vw_daemon **ret_daemon)
 {
+	char tag[VW_NFT_TAG_MAX + 1];
 	struct vw_daemon *d;
 	sigset_t mask;
 	int r;
@@ -772,11 +1057,14 @@ int vw_daemon_new(const struct vw_config *cfg, struct vw_daemon **ret_daemon)
 		return -ENOMEM;
 	d->cfg = cfg;
 	d->sig.fd = -1;
-	d->retry_ms = RETRY_MIN_MS;
 	d->started_ms = vw_now_ms();
 	(void)vw_strscpy(d->not_ready, "waiting for the first Docker sync", sizeof(d->not_ready));
+	vw_store_init(&d->store);
 	vw_names_init(&d->names, cfg->dns_ttl_min, cfg->dns_ttl_max);
 	vw_stats_init(&d->stats);
+	d->aux[AUX_METRICS].wanted = cfg->metrics_host[0] != '\0';
+	d->aux[AUX_API].wanted = cfg->api_socket[0] != '\0';
+	d->aux[AUX_AUDIT].wanted = cfg->nflog_group != 0;
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -800,11 +1088,17 @@ int vw_daemon_new(const struct vw_config *cfg, struct vw_daemon **ret_daemon)
 	r = vw_loop_watch(d->loop, &d->sig, EPOLLIN);
 	if (r < 0)
 		goto fail;
-	r = vw_nft_new(cfg->nft_table, &d->nft);
+	r = make_tag(tag, sizeof(tag));
+	if (r < 0) {
+		log_error_errno(r, "cannot read the boot id from %s", BOOT_ID_PATH);
+		goto fail;
+	}
+	r = vw_nft_new(cfg->nft_table, tag, &d->nft);
 	if (r < 0) {
 		log_error_errno(r, "cannot open the nftables netlink socket");
 		goto fail;
 	}
+	vw_reconcile_init(&d->rc, &(struct vw_backend){ .apply = backend_apply, .ud = d->nft });
 	r = vw_nft_monitor(d->nft, d->loop, on_table_changed, d);
 	if (r < 0) {
 		log_error_errno(r, "cannot watch nf_tables notifications");
@@ -822,31 +1116,6 @@ int vw_daemon_new(const struct vw_config *cfg, struct vw_daemon **ret_daemon)
 	r = vw_http_new(d->loop, on_http, d, &d->http);
 	if (r < 0)
 		goto fail;
-	if (cfg->metrics_host[0]) {
-		r = vw_http_listen_tcp(d->http, cfg->metrics_host, cfg->metrics_port);
-		if (r < 0) {
-			log_error_errno(r, "cannot serve metrics on %s port %u (METRICS_ADDR)",
-					cfg->metrics_host, cfg->metrics_port);
-			goto fail;
-		}
-	}
-	if (cfg->api_socket[0]) {
-		r = vw_http_listen_unix(d->http, cfg->api_socket, 0600);
-		if (r < 0) {
-			log_error_errno(r, "cannot serve the control API on '%s' (API_SOCKET)",
-					cfg->api_socket);
-			goto fail;
-		}
-	}
-	if (cfg->nflog_group) {
-		r = vw_nflog_new(d->loop, cfg->nflog_group, on_audit, d, &d->nflog);
-		/* Enforcement does not depend on the audit: run without it rather than not at all.
-		 */
-		if (r < 0)
-			log_warn_errno(
-				r, "cannot bind NFLOG group %u, drop audit disabled (NFLOG_GROUP)",
-				cfg->nflog_group);
-	}
 	*ret_daemon = d;
 	return 0;
 fail:
@@ -868,55 +1137,94 @@ void vw_daemon_free(struct vw_daemon *d)
 		(void)close(d->sig.fd);
 	}
 	vw_loop_free(d->loop);
-	for (size_t i = 0; i < d->n_cs; i++)
-		vw_container_done(&d->cs[i]);
-	free(d->cs);
-	free(d->nets);
+	vw_store_done(&d->store);
 	vw_names_done(&d->names);
-	vw_ruleset_done(&d->applied);
+	vw_reconcile_done(&d->rc);
 	vw_totals_done(&d->totals);
 	vw_drops_done(&d->drops);
-	free(d->errs);
+	for (struct vw_hnode *n; (n = vw_hmap_pop(&d->errs));)
+		free(vw_container_of(n, struct errcount, node));
+	vw_hmap_done(&d->errs);
+	free(d->reported);
 	free(d);
+}
+
+/* Before Docker: keep a table this boot's daemon wrote, replace anything else by the base. */
+static int start_enforcing(struct vw_daemon *d)
+{
+	char tag[VW_NFT_TAG_MAX + 1], want[VW_NFT_TAG_MAX + 1];
+	int r;
+
+	r = make_tag(want, sizeof(want));
+	if (r >= 0)
+		r = vw_nft_table_tag(d->nft, tag, sizeof(tag));
+	if (r == -ENOENT)
+		return apply_base(d, "no table yet");
+	if (r < 0)
+		return log_error_errno(
+			r, "cannot talk to nf_tables (is the module available, are we root?)");
+	if (strcmp(tag, want) != 0) {
+		char why[300];
+
+		snprintf(why, sizeof(why), "table inet %s is not from this boot ('%s')",
+			 d->cfg->nft_table, tag);
+		vw_sanitize(why);
+		return apply_base(d, why);
+	}
+	log_info(
+		"table inet %s was written during this boot: it stays in force until the first sync",
+		d->cfg->nft_table);
+	return 0;
 }
 
 int vw_daemon_run(struct vw_daemon *d)
 {
 	int r;
 
-	r = vw_nft_table_exists(d->nft);
-	if (r < 0)
-		return log_error_errno(
-			r, "cannot talk to nf_tables (is the module available, are we root?)");
-	log_info("starting: table inet %s %s, Docker at %s%s", d->cfg->nft_table,
-		 r ? "exists and stays in force until the first sync" : "not present yet",
+	r = start_enforcing(d);
+	if (r < 0 && !d->base_needed)
+		return r;
+	log_info("starting: table inet %s, Docker at %s%s", d->cfg->nft_table,
 		 d->cfg->docker_socket, d->cfg->dry_run ? ", dry run" : "");
+	for (int k = 0; k < AUX_N; k++)
+		aux_try(d, k, vw_now_ms());
 	r = vw_docker_start(d->docker);
 	if (r < 0)
 		return r;
 
 	while (!d->stopping) {
 		uint64_t now = vw_now_ms();
-		int timeout = vw_deadline_to_timeout(d->retry_at, now);
+		int timeout = vw_deadline_to_timeout(d->rc.retry_at, now);
 
+		timeout = vw_timeout_min(timeout, vw_deadline_to_timeout(d->compile_retry_at, now));
+		timeout = vw_timeout_min(timeout, vw_deadline_to_timeout(aux_deadline(d), now));
 		timeout = vw_timeout_min(timeout, vw_docker_timeout(d->docker));
 		timeout = vw_timeout_min(timeout, vw_dns_timeout(d->dns));
 		timeout = vw_timeout_min(timeout, vw_http_timeout(d->http));
 		timeout = vw_timeout_min(timeout,
 					 vw_deadline_to_timeout(vw_names_deadline(&d->names), now));
+		if (d->base_needed)
+			timeout = vw_timeout_min(timeout, 1000);
 
 		r = vw_loop_wait(d->loop, timeout);
 		if (r < 0)
 			return log_error_errno(r, "event loop failed");
 
+		now = vw_now_ms();
 		vw_docker_process_timeouts(d->docker);
 		vw_dns_process_timeouts(d->dns);
 		vw_http_process(d->http);
-		if (d->retry_at && d->retry_at <= vw_now_ms()) {
-			d->retry_at = 0;
+		for (int k = 0; k < AUX_N; k++)
+			aux_try(d, k, now);
+		if (d->base_needed && !d->ever_synced)
+			(void)apply_base(d, "the table changed before Docker was synced");
+		if ((d->rc.retry_at && d->rc.retry_at <= now) ||
+		    (d->compile_retry_at && d->compile_retry_at <= now)) {
+			d->rc.retry_at = 0;
+			d->compile_retry_at = 0;
 			d->dirty = true;
 		}
-		if (d->dirty && d->ever_synced && !d->retry_at)
+		if (d->dirty && d->ever_synced && !d->rc.retry_at && !d->compile_retry_at)
 			reconcile(d);
 		start_due_queries(d);
 	}

@@ -139,6 +139,21 @@ struct vw_hnode *vw_hmap_next(const struct vw_hnode *node)
 	return NULL;
 }
 
+struct vw_hnode *vw_hmap_pop(struct vw_hmap *m)
+{
+	for (size_t i = 0; m->n && i < m->n_buckets; i++) {
+		struct vw_hnode *node = m->buckets[i];
+
+		if (node) {
+			m->buckets[i] = node->next;
+			node->next = NULL;
+			m->n--;
+			return node;
+		}
+	}
+	return NULL;
+}
+
 void vw_hmap_done(struct vw_hmap *m)
 {
 	free(m->buckets);

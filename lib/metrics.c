@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vpnwall/hashmap.h"
 #include "vpnwall/util.h"
 
 void vw_metrics_family(struct vw_buf *b, const char *name, const char *type, const char *help)
@@ -135,35 +136,93 @@ const char *vw_proto_name(uint8_t proto, char buf[4])
 }
 
 /*
- * The element of the array *@v (of @size-byte structs starting with char key[17]) whose key
- * is @key, appended zeroed if absent; NULL when out of memory.
+ * Per-container rows. Each row is its own allocation: the index and the insertion-order
+ * list point into it, so it must not move while listed, and forgetting one container must
+ * not shift the others (as compacting an array would, forcing a re-index).
  */
-static void *keyed_get(void **v, size_t *n, size_t *cap, size_t size, const char *key)
+static struct vw_metrics_row *row_find(const struct vw_metrics_rows *t, const char *key)
 {
-	char *p;
+	for (struct vw_hnode *n = vw_hmap_first(&t->by_key, vw_hash_str(key)); n;
+	     n = vw_hmap_next(n)) {
+		struct vw_metrics_row *row = vw_container_of(n, struct vw_metrics_row, node);
 
-	for (size_t i = 0; i < *n; i++) {
-		p = (char *)*v + i * size;
-		if (strcmp(p, key) == 0)
-			return p;
+		if (strcmp(row->key, key) == 0)
+			return row;
 	}
-	if (vw_grow(v, cap, *n + 1, size, VW_DROP_CONTAINERS_MAX) < 0)
-		return NULL;
-	p = (char *)*v + (*n)++ * size;
-	memset(p, 0, size);
-	(void)vw_strscpy(p, key, 17);
-	return p;
+	return NULL;
+}
+
+/* The row of @key, or a zeroed one of @size bytes (starting with the row) added for it. */
+static int row_get(struct vw_metrics_rows *t, const char *key, size_t size,
+		   struct vw_metrics_row **ret)
+{
+	struct vw_metrics_row *row = row_find(t, key);
+	int r;
+
+	if (row) {
+		*ret = row;
+		return 0;
+	}
+	if (strlen(key) >= sizeof(row->key))
+		return -EINVAL;
+	if (t->n >= VW_DROP_CONTAINERS_MAX)
+		return -ENOBUFS;
+	row = calloc(1, size);
+	if (!row)
+		return -ENOMEM;
+	memcpy(row->key, key, strlen(key) + 1);
+	r = vw_hmap_add(&t->by_key, &row->node, vw_hash_str(key));
+	if (r < 0) {
+		free(row);
+		return r;
+	}
+	row->prev = t->last;
+	if (t->last)
+		t->last->next = row;
+	else
+		t->first = row;
+	t->last = row;
+	t->n++;
+	*ret = row;
+	return 0;
+}
+
+/* Unlink @row; the caller frees it. */
+static void row_del(struct vw_metrics_rows *t, struct vw_metrics_row *row)
+{
+	vw_hmap_del(&t->by_key, &row->node);
+	if (row->prev)
+		row->prev->next = row->next;
+	else
+		t->first = row->next;
+	if (row->next)
+		row->next->prev = row->prev;
+	else
+		t->last = row->prev;
+	t->n--;
+}
+
+static void drop_entry_free(struct vw_drops *t, struct vw_drop_entry *e)
+{
+	row_del(&t->rows, &e->row);
+	free(e->dests);
+	free(e);
 }
 
 int vw_drops_record(struct vw_drops *t, const char *key, const char *container, const char *dest,
 		    uint16_t port, uint8_t proto)
 {
-	struct vw_drop_entry *e = keyed_get((void **)&t->v, &t->n, &t->cap, sizeof(*t->v), key);
+	struct vw_metrics_row *row;
+	struct vw_drop_entry *e;
 	struct vw_drop_dest *d;
+	int r;
 
-	if (!e)
-		return -ENOMEM;
+	r = row_get(&t->rows, key, sizeof(*e), &row);
+	if (r < 0)
+		return r;
+	e = vw_container_of(row, struct vw_drop_entry, row);
 	(void)vw_strscpy(e->container, container, sizeof(e->container));
+	/* Linear, but bounded by VW_DROP_DESTS_MAX. */
 	for (size_t i = 0; i < e->n_dests; i++) {
 		d = &e->dests[i];
 		if (d->port == port && d->proto == proto && strcmp(d->dest, dest) == 0) {
@@ -185,31 +244,49 @@ int vw_drops_record(struct vw_drops *t, const char *key, const char *container, 
 	return VW_DROP_FIRST;
 }
 
+const struct vw_drop_entry *vw_drops_get(const struct vw_drops *t, const char *key)
+{
+	struct vw_metrics_row *row = row_find(&t->rows, key);
+
+	return row ? vw_container_of(row, struct vw_drop_entry, row) : NULL;
+}
+
+void vw_drops_forget_key(struct vw_drops *t, const char *key)
+{
+	struct vw_metrics_row *row = row_find(&t->rows, key);
+
+	if (row)
+		drop_entry_free(t, vw_container_of(row, struct vw_drop_entry, row));
+}
+
 void vw_drops_forget(struct vw_drops *t, bool (*keep)(const char *key, void *ud), void *ud)
 {
-	size_t out = 0;
+	struct vw_metrics_row *row, *next;
 
-	for (size_t i = 0; i < t->n; i++) {
-		if (keep(t->v[i].key, ud))
-			t->v[out++] = t->v[i];
-		else
-			free(t->v[i].dests);
+	for (row = t->rows.first; row; row = next) {
+		next = row->next;
+		if (!keep(row->key, ud))
+			drop_entry_free(t, vw_container_of(row, struct vw_drop_entry, row));
 	}
-	t->n = out;
 }
 
 void vw_drops_done(struct vw_drops *t)
 {
-	for (size_t i = 0; i < t->n; i++)
-		free(t->v[i].dests);
-	free(t->v);
-	*t = (struct vw_drops){ 0 };
+	while (t->rows.first)
+		drop_entry_free(t, vw_container_of(t->rows.first, struct vw_drop_entry, row));
+	vw_hmap_done(&t->rows.by_key);
+}
+
+static void total_free(struct vw_totals *t, struct vw_total *e)
+{
+	row_del(&t->rows, &e->row);
+	free(e);
 }
 
 void vw_totals_begin(struct vw_totals *t)
 {
-	for (size_t i = 0; i < t->n; i++)
-		t->v[i].present = false;
+	for (struct vw_metrics_row *row = t->rows.first; row; row = row->next)
+		vw_container_of(row, struct vw_total, row)->present = false;
 }
 
 static uint64_t delta(uint64_t *last, uint64_t now)
@@ -223,13 +300,17 @@ static uint64_t delta(uint64_t *last, uint64_t now)
 int vw_totals_update(struct vw_totals *t, const char *key, const char *container, bool drop,
 		     bool audit, uint64_t pkts, uint64_t bytes)
 {
-	struct vw_total *e = keyed_get((void **)&t->v, &t->n, &t->cap, sizeof(*t->v), key);
 	enum vw_action a = !drop   ? VW_ACTION_ACCEPTED
 			   : audit ? VW_ACTION_WOULD_DROP
 				   : VW_ACTION_DROPPED;
+	struct vw_metrics_row *row;
+	struct vw_total *e;
+	int r;
 
-	if (!e)
-		return -ENOMEM;
+	r = row_get(&t->rows, key, sizeof(*e), &row);
+	if (r < 0)
+		return r;
+	e = vw_container_of(row, struct vw_total, row);
 	(void)vw_strscpy(e->container, container, sizeof(e->container));
 	e->present = true;
 	e->pkts[a] += delta(&e->last_pkts[drop], pkts);
@@ -239,12 +320,30 @@ int vw_totals_update(struct vw_totals *t, const char *key, const char *container
 
 void vw_totals_end(struct vw_totals *t)
 {
-	size_t out = 0;
+	struct vw_metrics_row *row, *next;
 
-	for (size_t i = 0; i < t->n; i++)
-		if (t->v[i].present)
-			t->v[out++] = t->v[i];
-	t->n = out;
+	for (row = t->rows.first; row; row = next) {
+		struct vw_total *e = vw_container_of(row, struct vw_total, row);
+
+		next = row->next;
+		if (!e->present)
+			total_free(t, e);
+	}
+}
+
+const struct vw_total *vw_totals_get(const struct vw_totals *t, const char *key)
+{
+	struct vw_metrics_row *row = row_find(&t->rows, key);
+
+	return row ? vw_container_of(row, struct vw_total, row) : NULL;
+}
+
+void vw_totals_forget(struct vw_totals *t, const char *key)
+{
+	struct vw_metrics_row *row = row_find(&t->rows, key);
+
+	if (row)
+		total_free(t, vw_container_of(row, struct vw_total, row));
 }
 
 void vw_totals_render(struct vw_buf *b, const struct vw_totals *t)
@@ -258,22 +357,25 @@ void vw_totals_render(struct vw_buf *b, const struct vw_totals *t)
 			b, name, "counter",
 			bytes ? "Bytes sent by managed containers out of their network, by verdict."
 			      : "Packets sent by managed containers out of their network, by verdict.");
-		for (size_t i = 0; i < t->n; i++)
+		for (const struct vw_metrics_row *row = t->rows.first; row; row = row->next) {
+			const struct vw_total *e = vw_container_of(row, struct vw_total, row);
+
 			for (int a = 0; a < VW_ACTION_N; a++) {
-				const char *labels[] = { "container", t->v[i].container, "action",
+				const char *labels[] = { "container", e->container, "action",
 							 actions[a], NULL };
 
-				vw_metrics_sample(
-					b, name, labels,
-					(double)(bytes ? t->v[i].bytes[a] : t->v[i].pkts[a]));
+				vw_metrics_sample(b, name, labels,
+						  (double)(bytes ? e->bytes[a] : e->pkts[a]));
 			}
+		}
 	}
 }
 
 void vw_totals_done(struct vw_totals *t)
 {
-	free(t->v);
-	*t = (struct vw_totals){ 0 };
+	while (t->rows.first)
+		total_free(t, vw_container_of(t->rows.first, struct vw_total, row));
+	vw_hmap_done(&t->rows.by_key);
 }
 
 void vw_drops_render(struct vw_buf *b, const struct vw_drops *t)
@@ -283,8 +385,8 @@ void vw_drops_render(struct vw_buf *b, const struct vw_drops *t)
 	vw_metrics_family(
 		b, name, "counter",
 		"Audited drops (rate-limited sample) by destination: the name it resolved from when known, else the address.");
-	for (size_t i = 0; i < t->n; i++) {
-		const struct vw_drop_entry *e = &t->v[i];
+	for (const struct vw_metrics_row *row = t->rows.first; row; row = row->next) {
+		const struct vw_drop_entry *e = vw_container_of(row, struct vw_drop_entry, row);
 		char port[8], pbuf[4];
 
 		for (size_t k = 0; k < e->n_dests; k++) {
@@ -394,6 +496,20 @@ char *vw_metrics_render(const struct vw_metrics_view *v)
 	name = "vpnwall_audit_lost_total";
 	vw_metrics_family(&b, name, "counter", "Audit messages the kernel could not deliver.");
 	vw_metrics_sample(&b, name, NULL, (double)v->audit_lost);
+
+	name = "vpnwall_spoofed_packets_total";
+	vw_metrics_family(
+		&b, name, "counter",
+		"Packets from a bridge whose source address is not routable back through it.");
+	vw_metrics_sample(&b, name, NULL, (double)v->spoofed);
+	name = "vpnwall_docker_rejected_containers_total";
+	vw_metrics_family(
+		&b, name, "counter",
+		"Containers whose description exceeded a cap: not tracked, their traffic is dropped.");
+	vw_metrics_sample(&b, name, NULL, (double)v->rejected);
+	gauge(&b, "vpnwall_isolated_containers",
+	      "Managed containers that reach nothing: their policy exceeds a limit or the kernel refused it.",
+	      (double)v->isolated);
 
 	gauge(&b, "vpnwall_resolved_names", "Names used by policies.", (double)v->names);
 	gauge(&b, "vpnwall_ready", "1 when Docker is synced and the ruleset applied.", v->ready);

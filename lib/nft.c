@@ -20,9 +20,11 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include <libmnl/libmnl.h>
 #include <linux/netfilter.h>
+#include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_conntrack_tuple_common.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
@@ -37,6 +39,7 @@
 #include <libnftnl/table.h>
 #include <libnftnl/udata.h>
 
+#include "vpnwall/genwatch.h"
 #include "vpnwall/log.h"
 #include "vpnwall/loop.h"
 #include "vpnwall/ruleset.h"
@@ -53,16 +56,23 @@
 /* nft's datatype ids, so that `nft list ruleset` shows our sets with their real types. */
 #define TYPE_IPV4 7
 #define TYPE_IPV6 8
+#define TYPE_INET_PROTO 12
+#define TYPE_INET_SERVICE 13
 #define TYPE_IFNAME 41
 #define TYPE_BITS 6
 
 #define CHAIN_FORWARD "forward"
 #define CHAIN_POLICE "police"
-#define SET_BRIDGES "bridges"
 #define SET_SKIP "skip"
-#define SET_INTRA "intra"
 #define MAP_SRC4 "src4"
 #define MAP_SRC6 "src6"
+
+/*
+ * A destination key is daddr . l4proto . th dport, each field in its own 32-bit register
+ * (the kernel zero-pads the 1-byte protocol and the 2-byte port): 12 bytes for IPv4, 24 for
+ * IPv6. The set is a concatenated range set, so every field is a range.
+ */
+#define DST_FIELDS 3
 
 struct monitor {
 	struct vw_io io; /* first: the loop hands us &io */
@@ -76,10 +86,10 @@ struct monitor {
 struct vw_nft {
 	struct mnl_socket *nl;
 	char table[65];
+	char tag[VW_NFT_TAG_MAX + 1];
 	uint32_t seq;
 	struct monitor mon;
-	uint32_t own_genid; /* ruleset generation after our last commit */
-	bool have_genid;
+	struct vw_genwatch gens; /* valid while the monitor runs */
 };
 
 struct msginfo {
@@ -96,7 +106,7 @@ struct batch {
 	uint32_t set_id; /* NFTA_SET_ID is mandatory for a new set, unique in the batch */
 };
 
-int vw_nft_new(const char *table, struct vw_nft **ret_nft)
+int vw_nft_new(const char *table, const char *tag, struct vw_nft **ret_nft)
 {
 	struct vw_nft *n;
 	int one = 1, r;
@@ -105,6 +115,7 @@ int vw_nft_new(const char *table, struct vw_nft **ret_nft)
 	if (!n)
 		return -ENOMEM;
 	(void)vw_strscpy(n->table, table, sizeof(n->table));
+	(void)vw_strscpy(n->tag, tag, sizeof(n->tag));
 	n->seq = (uint32_t)vw_now_ms();
 	n->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
 	if (!n->nl) {
@@ -259,6 +270,39 @@ static struct nftnl_expr *e_ct(uint32_t key, uint32_t dreg)
 	return e;
 }
 
+/* dreg = (sreg & mask) ^ 0 */
+static struct nftnl_expr *e_and(uint32_t reg, const void *mask, uint32_t len)
+{
+	static const uint8_t zero[16];
+	struct nftnl_expr *e = nftnl_expr_alloc("bitwise");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, reg);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, reg);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, len);
+		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, mask, len);
+		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, zero, len);
+	}
+	return e;
+}
+
+/*
+ * fib <saddr|daddr> . iif oif: the interface a route lookup for the address yields, if that
+ * is the packet's input interface, else 0.
+ */
+static struct nftnl_expr *e_fib_iif(bool saddr, uint32_t dreg)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("fib");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_DREG, dreg);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_RESULT, NFT_FIB_RESULT_OIF);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_FLAGS,
+				   (saddr ? NFTA_FIB_F_SADDR : NFTA_FIB_F_DADDR) | NFTA_FIB_F_IIF);
+	}
+	return e;
+}
+
 /* meta nfproto <family>: an inet chain sees both families; payload offsets differ. */
 static void put_nfproto(struct rule *rl, uint8_t family)
 {
@@ -333,6 +377,18 @@ static int emit_audit_rule(struct batch *b, const struct vw_ruleset *rs, const c
 
 /* --- objects ----------------------------------------------------------------------------- */
 
+/* A comment in nft's userdata format: `nft list` shows it as the object's comment. */
+static struct nftnl_udata_buf *comment_udata(uint8_t type, const char *text)
+{
+	struct nftnl_udata_buf *ud = nftnl_udata_buf_alloc(NFTNL_UDATA_COMMENT_MAXLEN + 8);
+
+	if (ud && !nftnl_udata_put_strz(ud, type, text)) {
+		nftnl_udata_buf_free(ud);
+		return NULL;
+	}
+	return ud;
+}
+
 static int emit_table(struct batch *b, uint16_t type)
 {
 	struct nftnl_table *t = nftnl_table_alloc();
@@ -342,6 +398,17 @@ static int emit_table(struct batch *b, uint16_t type)
 		return -ENOMEM;
 	nftnl_table_set_str(t, NFTNL_TABLE_NAME, b->n->table);
 	nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, NFPROTO_INET);
+	if (type == NFT_MSG_NEWTABLE && b->n->tag[0]) {
+		struct nftnl_udata_buf *ud = comment_udata(NFTNL_UDATA_TABLE_COMMENT, b->n->tag);
+
+		if (!ud) {
+			nftnl_table_free(t);
+			return -ENOMEM;
+		}
+		nftnl_table_set_data(t, NFTNL_TABLE_USERDATA, nftnl_udata_buf_data(ud),
+				     nftnl_udata_buf_len(ud));
+		nftnl_udata_buf_free(ud);
+	}
 	nlh = msg_begin(b, type, type == NFT_MSG_NEWTABLE ? NLM_F_CREATE : 0,
 			type == NFT_MSG_NEWTABLE ? "create table" : "delete table");
 	nftnl_table_nlmsg_build_payload(nlh, t);
@@ -374,7 +441,11 @@ static int emit_chain(struct batch *b, uint16_t type, const char *name, bool bas
 	return msg_end(b);
 }
 
-static int emit_counter(struct batch *b, uint16_t type, const char *name)
+/*
+ * A counter carries the key it counts for as its comment, so that reading counters back
+ * needs no knowledge of how they are named.
+ */
+static int emit_counter(struct batch *b, uint16_t type, const char *name, const char *key)
 {
 	struct nftnl_obj *o = nftnl_obj_alloc();
 	struct nlmsghdr *nlh;
@@ -386,6 +457,17 @@ static int emit_counter(struct batch *b, uint16_t type, const char *name)
 	nftnl_obj_set_str(o, NFTNL_OBJ_NAME, name);
 	nftnl_obj_set_u32(o, NFTNL_OBJ_TYPE, NFT_OBJECT_COUNTER);
 	nftnl_obj_set_u32(o, NFTNL_OBJ_FAMILY, NFPROTO_INET);
+	if (type == NFT_MSG_NEWOBJ) {
+		struct nftnl_udata_buf *ud = comment_udata(NFTNL_UDATA_OBJ_COMMENT, key);
+
+		if (!ud) {
+			nftnl_obj_free(o);
+			return -ENOMEM;
+		}
+		nftnl_obj_set_data(o, NFTNL_OBJ_USERDATA, nftnl_udata_buf_data(ud),
+				   nftnl_udata_buf_len(ud));
+		nftnl_udata_buf_free(ud);
+	}
 	snprintf(what, sizeof(what), "%s counter %s", type == NFT_MSG_NEWOBJ ? "create" : "delete",
 		 name);
 	nlh = msg_begin(b, type, type == NFT_MSG_NEWOBJ ? NLM_F_CREATE | NLM_F_EXCL : 0, what);
@@ -399,6 +481,7 @@ struct set_spec {
 	uint32_t key_type;
 	uint32_t key_len;
 	uint32_t flags;
+	const uint8_t *fields; /* NFT_SET_CONCAT: the length of each field, 0-terminated */
 };
 
 /* nft's byte-order tag for a set key; without it `nft list` prints interface names as "". */
@@ -431,6 +514,9 @@ static int emit_set(struct batch *b, uint16_t type, const struct set_spec *spec)
 		nftnl_set_set_u32(s, NFTNL_SET_ID, ++b->set_id);
 		if (spec->flags & NFT_SET_MAP)
 			nftnl_set_set_u32(s, NFTNL_SET_DATA_TYPE, NFT_DATA_VERDICT);
+		if (spec->fields)
+			nftnl_set_set_data(s, NFTNL_SET_DESC_CONCAT, spec->fields,
+					   (uint32_t)strlen((const char *)spec->fields));
 		if (spec->key_type == TYPE_IFNAME) {
 			struct nftnl_udata_buf *ud = nftnl_udata_buf_alloc(64);
 
@@ -531,17 +617,35 @@ static int elem_key(struct elems *el, const void *key, uint32_t len, uint32_t fl
 	return 0;
 }
 
-/* An interval element is a start key and, unless it runs to the last address, an end key. */
-static int elem_range(struct elems *el, uint8_t family, const struct vw_range *rg)
+/* The concatenated key of one corner of a box: daddr . proto . port, fields 32-bit aligned. */
+static uint32_t box_key(uint8_t family, const uint8_t *addr, uint8_t proto, uint16_t port,
+			uint8_t *key)
 {
-	uint32_t len = (uint32_t)vw_addr_len(family);
-	uint8_t end[16];
+	uint32_t alen = (uint32_t)vw_addr_len(family);
+	uint16_t be = htons(port);
+
+	memset(key, 0, alen + 8);
+	memcpy(key, addr, alen);
+	key[alen] = proto;
+	memcpy(key + alen + 4, &be, sizeof(be));
+	return alen + 8;
+}
+
+static int elem_box(struct elems *el, uint8_t family, const struct vw_box *bx)
+{
+	struct nftnl_set_elem *e;
+	uint8_t key[24];
+	uint32_t len;
 	int r;
 
-	r = elem_key(el, rg->lo, len, 0);
-	if (r < 0 || !vw_range_end_key(rg, family, end))
+	e = elem_new(el, &r);
+	if (!e)
 		return r;
-	return elem_key(el, end, len, NFT_SET_ELEM_INTERVAL_END);
+	len = box_key(family, bx->lo, bx->proto_lo, bx->port_lo, key);
+	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key, len);
+	len = box_key(family, bx->hi, bx->proto_hi, bx->port_hi, key);
+	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY_END, key, len);
+	return 0;
 }
 
 /* --- names ------------------------------------------------------------------------------- */
@@ -551,10 +655,9 @@ static void chain_name(char *buf, size_t size, const struct vw_rs_container *c)
 	snprintf(buf, size, "c_%s", c->key);
 }
 
-static void set_name(char *buf, size_t size, const struct vw_rs_container *c, unsigned group,
-		     uint8_t family)
+static void set_name(char *buf, size_t size, const struct vw_rs_container *c, int f)
 {
-	snprintf(buf, size, "s_%s_%u_%c", c->key, group, family == AF_INET ? '4' : '6');
+	snprintf(buf, size, "d%c_%s", f ? '6' : '4', c->key);
 }
 
 static void counter_name(char *buf, size_t size, const struct vw_rs_container *c, bool drop)
@@ -562,92 +665,121 @@ static void counter_name(char *buf, size_t size, const struct vw_rs_container *c
 	snprintf(buf, size, "%c_%s", drop ? 'd' : 'a', c->key);
 }
 
+/* The inverse of counter_name() for the kind: allow counters are "a_...". */
+static bool counter_is_drop(const char *name)
+{
+	return !name || name[0] != 'a';
+}
+
 /* --- operations -------------------------------------------------------------------------- */
 
-static int emit_base(struct batch *b, const struct vw_ruleset *rs)
+static int emit_verdict_rule(struct batch *b, struct rule *rl, int verdict, const char *chain,
+			     const char *what)
 {
-	static const struct set_spec sets[] = {
-		{ SET_BRIDGES, TYPE_IFNAME, 16, 0 },
-		{ SET_SKIP, TYPE_IFNAME, 16, 0 },
-		{ SET_INTRA, TYPE_IFNAME << TYPE_BITS | TYPE_IFNAME, 32, 0 },
-		{ MAP_SRC4, TYPE_IPV4, 4, NFT_SET_MAP },
-		{ MAP_SRC6, TYPE_IPV6, 16, NFT_SET_MAP },
-	};
-	static const uint8_t dir_reply = IP_CT_DIR_REPLY;
+	put(rl, e_verdict(verdict, NULL));
+	return rule_emit(b, rl, chain, what);
+}
+
+/* iifname <pattern> return: nft's "x+" compares only the prefix, a full name all 16 bytes. */
+static int emit_ignore_rule(struct batch *b, const char *pattern)
+{
+	char name[VW_IFNAMSIZ] = { 0 }, what[64];
+	size_t len = strlen(pattern);
+	struct rule rl = rule_new();
+
+	(void)vw_strscpy(name, pattern, sizeof(name));
+	if (len > 0 && pattern[len - 1] == '+')
+		len--;
+	else
+		len = sizeof(name);
+	put(&rl, e_meta(NFT_META_IIFNAME, NFT_REG_1));
+	put(&rl, e_cmp(NFT_REG_1, NFT_CMP_EQ, name, (uint32_t)len));
+	snprintf(what, sizeof(what), "rule forward: iifname %s return", pattern);
+	return emit_verdict_rule(b, &rl, NFT_RETURN, CHAIN_FORWARD, what);
+}
+
+static int emit_forward(struct batch *b, const struct vw_ruleset *rs)
+{
+	static const char bridge[VW_IFNAMSIZ] = "bridge";
 	struct rule rl;
 	int r;
 
-	/* Creating before deleting makes the delete valid whether or not the table existed. */
-	r = emit_table(b, NFT_MSG_NEWTABLE);
-	if (r >= 0)
-		r = emit_table(b, NFT_MSG_DELTABLE);
-	if (r >= 0)
-		r = emit_table(b, NFT_MSG_NEWTABLE);
-	for (size_t i = 0; r >= 0 && i < ELEMENTSOF(sets); i++)
-		r = emit_set(b, NFT_MSG_NEWSET, &sets[i]);
-	if (r >= 0)
-		r = emit_counter(b, NFT_MSG_NEWOBJ, VW_KEY_UNKNOWN);
-	if (r >= 0)
-		r = emit_chain(b, NFT_MSG_NEWCHAIN, CHAIN_POLICE, false);
-	if (r >= 0)
-		r = emit_chain(b, NFT_MSG_NEWCHAIN, CHAIN_FORWARD, true);
-	if (r < 0)
-		return r;
-
-	/* forward: iifname @skip return; iifname @bridges goto police */
 	rl = rule_new();
 	put(&rl, e_meta(NFT_META_IIFNAME, NFT_REG_1));
 	put(&rl, e_lookup(NFT_REG_1, SET_SKIP, -1));
-	put(&rl, e_verdict(NFT_RETURN, NULL));
-	r = rule_emit(b, &rl, CHAIN_FORWARD, "rule forward: iifname @skip return");
-	if (r < 0)
-		return r;
-	rl = rule_new();
-	put(&rl, e_meta(NFT_META_IIFNAME, NFT_REG_1));
-	put(&rl, e_lookup(NFT_REG_1, SET_BRIDGES, -1));
-	put(&rl, e_verdict(NFT_GOTO, CHAIN_POLICE));
-	r = rule_emit(b, &rl, CHAIN_FORWARD, "rule forward: iifname @bridges goto police");
+	r = emit_verdict_rule(b, &rl, NFT_RETURN, CHAIN_FORWARD,
+			      "rule forward: iifname @skip return");
+	for (size_t i = 0; r >= 0 && i < rs->n_ignore; i++)
+		r = emit_ignore_rule(b, rs->ignore[i]);
 	if (r < 0)
 		return r;
 	/*
-	 * A bridge Docker created a moment ago, before we listed it: fail closed. Its
-	 * containers' sources are unknown to police, so their traffic is dropped until then.
-	 * "br-" is a prefix match (nft's "br-*"); "docker0" is exact, padded to IFNAMSIZ.
+	 * Every bridge, known or not: a network created while we were down, or with a custom
+	 * bridge name, is policed (its sources are unknown, so dropped) until we learn it.
 	 */
-	for (int i = 0; rs->police_unknown && i < 2; i++) {
-		static const char docker0[VW_IFNAMSIZ] = VW_DOCKER_DEFAULT_BRIDGE;
+	rl = rule_new();
+	put(&rl, e_meta(NFT_META_IIFKIND, NFT_REG_1));
+	put(&rl, e_cmp(NFT_REG_1, NFT_CMP_EQ, bridge, sizeof(bridge)));
+	put(&rl, e_verdict(NFT_GOTO, CHAIN_POLICE));
+	return rule_emit(b, &rl, CHAIN_FORWARD, "rule forward: meta iifkind bridge goto police");
+}
 
-		rl = rule_new();
-		put(&rl, e_meta(NFT_META_IIFNAME, NFT_REG_1));
-		put(&rl, i == 0 ? e_cmp(NFT_REG_1, NFT_CMP_EQ, VW_DOCKER_BRIDGE_PREFIX,
-					strlen(VW_DOCKER_BRIDGE_PREFIX))
-				: e_cmp(NFT_REG_1, NFT_CMP_EQ, docker0, sizeof(docker0)));
-		put(&rl, e_verdict(NFT_GOTO, CHAIN_POLICE));
-		r = rule_emit(b, &rl, CHAIN_FORWARD, "rule forward: unknown Docker bridge");
-		if (r < 0)
-			return r;
-	}
+static int emit_counted_drop(struct batch *b, const char *counter, bool audit, const char *chain,
+			     const char *what)
+{
+	struct rule rl = rule_new();
+
+	put(&rl, e_counter(counter));
+	if (!audit)
+		put(&rl, e_verdict(NF_DROP, NULL));
+	return rule_emit(b, &rl, chain, what);
+}
+
+static int emit_police(struct batch *b, const struct vw_ruleset *rs)
+{
+	static const uint8_t dir_reply = IP_CT_DIR_REPLY;
+	static const uint32_t zero = 0, dnat = IPS_DST_NAT;
+	struct rule rl;
+	int r;
 
 	/*
-	 * police: the reply direction of a connection someone else opened (a published port)
-	 * is not egress. Only that direction: a container's own flows are checked packet by
-	 * packet, so a tightened policy cuts them at once.
+	 * The source must be routable back through the bridge it came from. Checked first: a
+	 * forged packet must not reach the rules below, least of all create conntrack state
+	 * (a container sending "X -> itself" via its gateway would otherwise make every later
+	 * "itself -> X" packet a reply).
+	 */
+	rl = rule_new();
+	put(&rl, e_fib_iif(true, NFT_REG_1));
+	put(&rl, e_cmp(NFT_REG_1, NFT_CMP_EQ, &zero, sizeof(zero)));
+	put(&rl, e_counter(VW_KEY_SPOOFED));
+	if (!rs->dry_run)
+		put(&rl, e_verdict(NF_DROP, NULL));
+	r = rule_emit(b, &rl, CHAIN_POLICE, "rule police: fib saddr . iif oif missing drop");
+	if (r < 0)
+		return r;
+
+	/*
+	 * Replies of connections someone opened to a published port (DNAT'd by Docker) are not
+	 * egress. Nothing else in the reply direction is exempt: a container's own flows are
+	 * checked packet by packet, so a tightened policy cuts them at once.
 	 */
 	rl = rule_new();
 	put(&rl, e_ct(NFT_CT_DIRECTION, NFT_REG_1));
 	put(&rl, e_cmp(NFT_REG_1, NFT_CMP_EQ, &dir_reply, sizeof(dir_reply)));
-	put(&rl, e_verdict(NFT_RETURN, NULL));
-	r = rule_emit(b, &rl, CHAIN_POLICE, "rule police: ct direction reply return");
+	put(&rl, e_ct(NFT_CT_STATUS, NFT_REG_1));
+	put(&rl, e_and(NFT_REG_1, &dnat, sizeof(dnat)));
+	put(&rl, e_cmp(NFT_REG_1, NFT_CMP_NEQ, &zero, sizeof(zero)));
+	r = emit_verdict_rule(b, &rl, NFT_RETURN, CHAIN_POLICE,
+			      "rule police: ct direction reply ct status dnat return");
 	if (r < 0)
 		return r;
 
-	/* Same bridge in and out: container to container on one network. */
+	/* Same bridge in and out (container to container on one network), whatever bridge. */
 	rl = rule_new();
-	put(&rl, e_meta(NFT_META_IIFNAME, NFT_REG_1));
-	put(&rl, e_meta(NFT_META_OIFNAME, NFT_REG_2));
-	put(&rl, e_lookup(NFT_REG_1, SET_INTRA, -1));
-	put(&rl, e_verdict(NFT_RETURN, NULL));
-	r = rule_emit(b, &rl, CHAIN_POLICE, "rule police: iifname . oifname @intra return");
+	put(&rl, e_fib_iif(false, NFT_REG_1));
+	put(&rl, e_cmp(NFT_REG_1, NFT_CMP_NEQ, &zero, sizeof(zero)));
+	r = emit_verdict_rule(b, &rl, NFT_RETURN, CHAIN_POLICE,
+			      "rule police: fib daddr . iif oif exists return");
 	if (r < 0)
 		return r;
 
@@ -663,117 +795,121 @@ static int emit_base(struct batch *b, const struct vw_ruleset *rs)
 			return r;
 	}
 
-	/* Unknown source on a managed bridge: started while we were down, or not yet seen. */
+	/* Unknown source on a bridge: started while we were down, or not yet seen. */
 	r = emit_audit_rule(b, rs, CHAIN_POLICE, rs->dry_run, VW_KEY_UNKNOWN);
 	if (r < 0)
 		return r;
-	rl = rule_new();
-	put(&rl, e_counter(VW_KEY_UNKNOWN));
-	if (!rs->dry_run)
-		put(&rl, e_verdict(NF_DROP, NULL));
-	return rule_emit(b, &rl, CHAIN_POLICE, "rule police: unknown source");
+	return emit_counted_drop(b, VW_KEY_UNKNOWN, rs->dry_run, CHAIN_POLICE,
+				 "rule police: unknown source");
 }
 
-static int emit_group_rule(struct batch *b, const struct vw_rs_container *c, unsigned gi,
-			   uint8_t family, const char *chain)
+static int emit_base(struct batch *b, const struct vw_ruleset *rs)
 {
-	const struct vw_rs_group *g = &c->groups[gi];
+	static const struct set_spec sets[] = {
+		{ SET_SKIP, TYPE_IFNAME, VW_IFNAMSIZ, 0, NULL },
+		{ MAP_SRC4, TYPE_IPV4, 4, NFT_SET_MAP, NULL },
+		{ MAP_SRC6, TYPE_IPV6, 16, NFT_SET_MAP, NULL },
+	};
+	int r;
+
+	/* Creating before deleting makes the delete valid whether or not the table existed. */
+	r = emit_table(b, NFT_MSG_NEWTABLE);
+	if (r >= 0)
+		r = emit_table(b, NFT_MSG_DELTABLE);
+	if (r >= 0)
+		r = emit_table(b, NFT_MSG_NEWTABLE);
+	for (size_t i = 0; r >= 0 && i < ELEMENTSOF(sets); i++)
+		r = emit_set(b, NFT_MSG_NEWSET, &sets[i]);
+	if (r >= 0)
+		r = emit_counter(b, NFT_MSG_NEWOBJ, VW_KEY_UNKNOWN, VW_KEY_UNKNOWN);
+	if (r >= 0)
+		r = emit_counter(b, NFT_MSG_NEWOBJ, VW_KEY_SPOOFED, VW_KEY_SPOOFED);
+	if (r >= 0)
+		r = emit_chain(b, NFT_MSG_NEWCHAIN, CHAIN_POLICE, false);
+	if (r >= 0)
+		r = emit_chain(b, NFT_MSG_NEWCHAIN, CHAIN_FORWARD, true);
+	if (r >= 0)
+		r = emit_forward(b, rs);
+	if (r >= 0)
+		r = emit_police(b, rs);
+	return r;
+}
+
+/* ip daddr . meta l4proto . th dport @d4_<key> counter a_<key> return (or the IPv6 form) */
+static int emit_dst_rule(struct batch *b, const struct vw_rs_container *c, int f, const char *chain)
+{
+	uint8_t family = f ? AF_INET6 : AF_INET;
+	/* Registers in 32-bit units: the address takes 1 (IPv4) or 4 (IPv6) of them. */
+	uint32_t proto_reg = f ? NFT_REG32_04 : NFT_REG32_01;
 	char set[64], ctr[64], what[160];
 	struct rule rl = rule_new();
 
-	set_name(set, sizeof(set), c, gi, family);
+	set_name(set, sizeof(set), c, f);
 	counter_name(ctr, sizeof(ctr), c, false);
 	put_nfproto(&rl, family);
-	if (g->proto) {
-		uint16_t lo = htons(g->port_lo), hi = htons(g->port_hi);
-
-		put(&rl, e_meta(NFT_META_L4PROTO, NFT_REG_1));
-		put(&rl, e_cmp(NFT_REG_1, NFT_CMP_EQ, &g->proto, sizeof(g->proto)));
-		/* th dport: the same offset in TCP and UDP headers. Big-endian compares as numbers.
-		 */
-		put(&rl, e_payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, NFT_REG_1));
-		if (lo == hi) {
-			put(&rl, e_cmp(NFT_REG_1, NFT_CMP_EQ, &lo, sizeof(lo)));
-		} else {
-			put(&rl, e_cmp(NFT_REG_1, NFT_CMP_GTE, &lo, sizeof(lo)));
-			put(&rl, e_cmp(NFT_REG_1, NFT_CMP_LTE, &hi, sizeof(hi)));
-		}
-	}
-	put_addr(&rl, family, false);
-	put(&rl, e_lookup(NFT_REG_1, set, -1));
+	put(&rl, e_payload(NFT_PAYLOAD_NETWORK_HEADER, f ? 24 : 16, f ? 16 : 4, NFT_REG32_00));
+	put(&rl, e_meta(NFT_META_L4PROTO, proto_reg));
+	/* th dport: the same offset in TCP, UDP, SCTP and UDP-Lite headers. */
+	put(&rl, e_payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, proto_reg + 1));
+	put(&rl, e_lookup(NFT_REG32_00, set, -1));
 	put(&rl, e_counter(ctr));
-	put(&rl, e_verdict(NFT_RETURN, NULL));
-	snprintf(what, sizeof(what), "rule %s: daddr @%s", chain, set);
-	return rule_emit(b, &rl, chain, what);
+	snprintf(what, sizeof(what), "rule %s: daddr . l4proto . dport @%s", chain, set);
+	return emit_verdict_rule(b, &rl, NFT_RETURN, chain, what);
 }
 
-static int emit_ranges(struct batch *b, uint16_t type, const char *set, uint8_t family,
-		       const struct vw_range *v, size_t n)
+static int emit_boxes(struct batch *b, uint16_t type, const struct vw_rs_container *c, int f,
+		      const struct vw_box *v, size_t n)
 {
+	char set[64];
 	struct elems el = { .b = b, .type = type, .set = set };
 	int r = 0;
 
+	set_name(set, sizeof(set), c, f);
 	for (size_t i = 0; r >= 0 && i < n; i++)
-		r = elem_range(&el, family, &v[i]);
+		r = elem_box(&el, f ? AF_INET6 : AF_INET, &v[i]);
 	return elems_finish(&el, r);
 }
 
 static int container_add(struct batch *b, const struct vw_ruleset *rs,
 			 const struct vw_rs_container *c)
 {
+	static const uint8_t fields[2][DST_FIELDS + 1] = { { 4, 1, 2, 0 }, { 16, 1, 2, 0 } };
 	char chain[64], name[64];
-	struct rule rl;
 	int r;
 
-	for (unsigned gi = 0; gi < c->n_groups; gi++) {
-		const struct vw_rs_group *g = &c->groups[gi];
-		const struct vw_rangeset *sets[2] = { g->has4 ? &g->set4 : NULL,
-						      g->has6 ? &g->set6 : NULL };
+	for (int f = 0; f < 2; f++) {
+		struct set_spec spec = {
+			name,
+			(uint32_t)((f ? TYPE_IPV6 : TYPE_IPV4) << (2 * TYPE_BITS) |
+				   TYPE_INET_PROTO << TYPE_BITS | TYPE_INET_SERVICE),
+			f ? 24 : 12,
+			NFT_SET_INTERVAL | NFT_SET_CONCAT,
+			fields[f],
+		};
 
-		for (int f = 0; f < 2; f++) {
-			uint8_t family = f == 0 ? AF_INET : AF_INET6;
-			struct set_spec spec = { name, f == 0 ? TYPE_IPV4 : TYPE_IPV6,
-						 (uint32_t)vw_addr_len(family), NFT_SET_INTERVAL };
-
-			if (!sets[f])
-				continue;
-			set_name(name, sizeof(name), c, gi, family);
-			r = emit_set(b, NFT_MSG_NEWSET, &spec);
-			if (r >= 0)
-				r = emit_ranges(b, NFT_MSG_NEWSETELEM, name, family, sets[f]->v,
-						sets[f]->n);
-			if (r < 0)
-				return r;
-		}
+		set_name(name, sizeof(name), c, f);
+		r = emit_set(b, NFT_MSG_NEWSET, &spec);
+		if (r >= 0)
+			r = emit_boxes(b, NFT_MSG_NEWSETELEM, c, f, c->dst[f].v, c->dst[f].n);
+		if (r < 0)
+			return r;
 	}
 	for (int drop = 0; drop < 2; drop++) {
 		counter_name(name, sizeof(name), c, drop);
-		r = emit_counter(b, NFT_MSG_NEWOBJ, name);
+		r = emit_counter(b, NFT_MSG_NEWOBJ, name, c->key);
 		if (r < 0)
 			return r;
 	}
 	chain_name(chain, sizeof(chain), c);
 	r = emit_chain(b, NFT_MSG_NEWCHAIN, chain, false);
+	for (int f = 0; r >= 0 && f < 2; f++)
+		r = emit_dst_rule(b, c, f, chain);
+	if (r >= 0)
+		r = emit_audit_rule(b, rs, chain, c->audit, c->key);
 	if (r < 0)
 		return r;
-	for (unsigned gi = 0; gi < c->n_groups; gi++)
-		for (int f = 0; f < 2; f++) {
-			if (!(f == 0 ? c->groups[gi].has4 : c->groups[gi].has6))
-				continue;
-			r = emit_group_rule(b, c, gi, f == 0 ? AF_INET : AF_INET6, chain);
-			if (r < 0)
-				return r;
-		}
-
-	r = emit_audit_rule(b, rs, chain, c->audit, c->key);
-	if (r < 0)
-		return r;
-	rl = rule_new();
 	counter_name(name, sizeof(name), c, true);
-	put(&rl, e_counter(name));
-	if (!c->audit)
-		put(&rl, e_verdict(NF_DROP, NULL));
-	return rule_emit(b, &rl, chain, c->audit ? "rule: audit" : "rule: drop");
+	return emit_counted_drop(b, name, c->audit, chain, c->audit ? "rule: audit" : "rule: drop");
 }
 
 static int container_del(struct batch *b, const struct vw_rs_container *c)
@@ -784,19 +920,15 @@ static int container_del(struct batch *b, const struct vw_rs_container *c)
 	/* Deleting the chain deletes its rules, which releases the sets and counters. */
 	chain_name(name, sizeof(name), c);
 	r = emit_chain(b, NFT_MSG_DELCHAIN, name, false);
-	for (unsigned gi = 0; r >= 0 && gi < c->n_groups; gi++)
-		for (int f = 0; r >= 0 && f < 2; f++) {
-			uint8_t family = f == 0 ? AF_INET : AF_INET6;
-			struct set_spec spec = { name, 0, 0, 0 };
+	for (int f = 0; r >= 0 && f < 2; f++) {
+		struct set_spec spec = { name, 0, 0, 0, NULL };
 
-			if (!(f == 0 ? c->groups[gi].has4 : c->groups[gi].has6))
-				continue;
-			set_name(name, sizeof(name), c, gi, family);
-			r = emit_set(b, NFT_MSG_DELSET, &spec);
-		}
+		set_name(name, sizeof(name), c, f);
+		r = emit_set(b, NFT_MSG_DELSET, &spec);
+	}
 	for (int drop = 0; r >= 0 && drop < 2; drop++) {
 		counter_name(name, sizeof(name), c, drop);
-		r = emit_counter(b, NFT_MSG_DELOBJ, name);
+		r = emit_counter(b, NFT_MSG_DELOBJ, name, c->key);
 	}
 	return r;
 }
@@ -830,31 +962,17 @@ static int source_op(struct batch *b, uint16_t type, const struct vw_rs_source *
 	return elems_finish(&el, r);
 }
 
-static int one_key(struct batch *b, uint16_t type, const char *set, const void *key, uint32_t len)
+static int skip_op(struct batch *b, uint16_t type, const char *ifname)
 {
-	struct elems el = { .b = b, .type = type, .set = set };
+	char key[VW_IFNAMSIZ] = { 0 };
+	struct elems el = { .b = b, .type = type, .set = SET_SKIP };
 
-	return elems_finish(&el, elem_key(&el, key, len, 0));
-}
-
-/* A managed bridge is in @bridges and, paired with itself, in @intra; a skipped one in @skip. */
-static int bridge_op(struct batch *b, uint16_t type, const char *ifname, bool skip)
-{
-	char key[2 * VW_IFNAMSIZ] = { 0 };
-	int r;
-
-	(void)vw_strscpy(key, ifname, VW_IFNAMSIZ);
-	memcpy(key + VW_IFNAMSIZ, key, VW_IFNAMSIZ);
-	if (skip)
-		return one_key(b, type, SET_SKIP, key, VW_IFNAMSIZ);
-	r = one_key(b, type, SET_BRIDGES, key, VW_IFNAMSIZ);
-	return r < 0 ? r : one_key(b, type, SET_INTRA, key, sizeof(key));
+	(void)vw_strscpy(key, ifname, sizeof(key));
+	return elems_finish(&el, elem_key(&el, key, sizeof(key), 0));
 }
 
 static int emit_op(struct batch *b, const struct vw_op *op)
 {
-	char set[64];
-
 	switch (op->type) {
 	case VW_OP_RESET:
 		return emit_base(b, op->rs);
@@ -862,20 +980,19 @@ static int emit_op(struct batch *b, const struct vw_op *op)
 		return container_del(b, op->c);
 	case VW_OP_CONTAINER_ADD:
 		return container_add(b, op->rs, op->c);
-	case VW_OP_RANGES_DEL:
-	case VW_OP_RANGES_ADD:
-		set_name(set, sizeof(set), op->c, op->group, op->family);
-		return emit_ranges(
-			b, op->type == VW_OP_RANGES_ADD ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM,
-			set, op->family, op->ranges, op->n_ranges);
+	case VW_OP_BOXES_DEL:
+	case VW_OP_BOXES_ADD:
+		return emit_boxes(
+			b, op->type == VW_OP_BOXES_ADD ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM,
+			op->c, vw_family_index(op->family), op->boxes, op->n_boxes);
 	case VW_OP_SOURCE_DEL:
 		return source_op(b, NFT_MSG_DELSETELEM, op->src);
 	case VW_OP_SOURCE_ADD:
 		return source_op(b, NFT_MSG_NEWSETELEM, op->src);
-	case VW_OP_BRIDGE_DEL:
-		return bridge_op(b, NFT_MSG_DELSETELEM, op->ifname, op->skip);
-	case VW_OP_BRIDGE_ADD:
-		return bridge_op(b, NFT_MSG_NEWSETELEM, op->ifname, op->skip);
+	case VW_OP_SKIP_DEL:
+		return skip_op(b, NFT_MSG_DELSETELEM, op->ifname);
+	case VW_OP_SKIP_ADD:
+		return skip_op(b, NFT_MSG_NEWSETELEM, op->ifname);
 	}
 	return -EINVAL;
 }
@@ -1011,8 +1128,6 @@ static int build_plan(struct batch *b, const void *arg)
 	return 0;
 }
 
-static int genid(struct vw_nft *n, uint32_t *ret);
-
 int vw_nft_apply(struct vw_nft *n, const struct vw_plan *plan)
 {
 	int r;
@@ -1022,12 +1137,13 @@ int vw_nft_apply(struct vw_nft *n, const struct vw_plan *plan)
 	r = run_batch(n, build_plan, plan);
 	if (r < 0)
 		return r;
-	/* Lets the monitor tell, after losing notifications, whether anyone else committed. */
-	n->have_genid = genid(n, &n->own_genid) >= 0;
+	/* Every plan changes something, so the commit bumped the generation exactly once. */
+	vw_genwatch_own_commit(&n->gens);
 	return 0;
 }
 
-int vw_nft_render(const char *table, const struct vw_plan *plan, void **ret_buf, size_t *ret_len)
+int vw_nft_render(const char *table, const char *tag, const struct vw_plan *plan, void **ret_buf,
+		  size_t *ret_len)
 {
 	struct vw_nft n = { .seq = 1 };
 	_cleanup_free_ struct iovec *iov = NULL;
@@ -1036,6 +1152,7 @@ int vw_nft_render(const char *table, const struct vw_plan *plan, void **ret_buf,
 	int r, iovlen;
 
 	(void)vw_strscpy(n.table, table, sizeof(n.table));
+	(void)vw_strscpy(n.tag, tag, sizeof(n.tag));
 	r = make_batch(&n, build_plan, plan, &b);
 	if (r >= 0) {
 		iovlen = nftnl_batch_iovec_len(b.b);
@@ -1111,29 +1228,60 @@ static int genid(struct vw_nft *n, uint32_t *ret)
 	return query(n, nlh, gen_cb, ret);
 }
 
+struct table_query {
+	bool found;
+	char *tag;
+	size_t size;
+};
+
+static int comment_cb(const struct nftnl_udata *attr, void *data)
+{
+	struct table_query *q = data;
+	const char *v = nftnl_udata_get(attr);
+	uint8_t len = nftnl_udata_len(attr);
+
+	if (nftnl_udata_type(attr) == NFTNL_UDATA_TABLE_COMMENT && len > 0 && v[len - 1] == '\0')
+		(void)vw_strscpy(q->tag, v, q->size);
+	return 0;
+}
+
 static int table_cb(const struct nlmsghdr *nlh, void *data)
 {
-	*(int *)data = 1;
+	struct table_query *q = data;
+	struct nftnl_table *t = nftnl_table_alloc();
+	const void *ud;
+	uint32_t len = 0;
+
+	q->found = true;
+	if (t && nftnl_table_nlmsg_parse(nlh, t) == 0 &&
+	    nftnl_table_is_set(t, NFTNL_TABLE_USERDATA)) {
+		ud = nftnl_table_get_data(t, NFTNL_TABLE_USERDATA, &len);
+		(void)nftnl_udata_parse(ud, len, comment_cb, q);
+	}
+	nftnl_table_free(t);
 	return MNL_CB_OK;
 }
 
-int vw_nft_table_exists(struct vw_nft *n)
+int vw_nft_table_tag(struct vw_nft *n, char *buf, size_t size)
 {
-	char buf[VW_NL_BUFSZ];
+	char req[VW_NL_BUFSZ];
 	struct nftnl_table *t = nftnl_table_alloc();
+	struct table_query q = { .tag = buf, .size = size };
 	struct nlmsghdr *nlh;
-	int found = 0, r;
+	int r;
 
 	if (!t)
 		return -ENOMEM;
+	if (size > 0)
+		buf[0] = '\0';
 	nftnl_table_set_str(t, NFTNL_TABLE_NAME, n->table);
-	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE, NFPROTO_INET, NLM_F_ACK, n->seq++);
+	nlh = nftnl_nlmsg_build_hdr(req, NFT_MSG_GETTABLE, NFPROTO_INET, NLM_F_ACK, n->seq++);
 	nftnl_table_nlmsg_build_payload(nlh, t);
 	nftnl_table_free(t);
-	r = query(n, nlh, table_cb, &found);
-	if (r == -ENOENT)
-		return 0;
-	return r < 0 ? r : found;
+	r = query(n, nlh, table_cb, &q);
+	if (r < 0)
+		return r;
+	return q.found ? 0 : -ENOENT;
 }
 
 struct counters {
@@ -1143,12 +1291,24 @@ struct counters {
 	int err;
 };
 
+static int key_cb(const struct nftnl_udata *attr, void *data)
+{
+	struct vw_nft_counter *c = data;
+	const char *v = nftnl_udata_get(attr);
+	uint8_t len = nftnl_udata_len(attr);
+
+	if (nftnl_udata_type(attr) == NFTNL_UDATA_OBJ_COMMENT && len > 0 && v[len - 1] == '\0')
+		(void)vw_strscpy(c->key, v, sizeof(c->key));
+	return 0;
+}
+
 static int counter_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct counters *cs = data;
 	struct nftnl_obj *o = nftnl_obj_alloc();
 	struct vw_nft_counter *c;
-	const char *name;
+	const void *ud;
+	uint32_t len = 0;
 
 	if (!o) {
 		cs->err = -ENOMEM;
@@ -1156,21 +1316,18 @@ static int counter_cb(const struct nlmsghdr *nlh, void *data)
 	}
 	if (nftnl_obj_nlmsg_parse(nlh, o) == 0 &&
 	    nftnl_obj_get_u32(o, NFTNL_OBJ_TYPE) == NFT_OBJECT_COUNTER &&
+	    nftnl_obj_is_set(o, NFTNL_OBJ_USERDATA) &&
 	    vw_grow((void **)&cs->v, &cs->cap, cs->n + 1, sizeof(*cs->v), 1u << 20) == 0) {
+		const char *name = nftnl_obj_get_str(o, NFTNL_OBJ_NAME);
+
 		c = &cs->v[cs->n];
 		*c = (struct vw_nft_counter){ .packets = nftnl_obj_get_u64(o, NFTNL_OBJ_CTR_PKTS),
 					      .bytes = nftnl_obj_get_u64(o, NFTNL_OBJ_CTR_BYTES) };
-		name = nftnl_obj_get_str(o, NFTNL_OBJ_NAME);
-		/* Our names: "a_<key>" allowed, "d_<key>" dropped, and the unknown-source one. */
-		if (name && strcmp(name, VW_KEY_UNKNOWN) == 0) {
-			(void)vw_strscpy(c->key, name, sizeof(c->key));
-			c->drop = true;
+		ud = nftnl_obj_get_data(o, NFTNL_OBJ_USERDATA, &len);
+		(void)nftnl_udata_parse(ud, len, key_cb, c);
+		c->drop = counter_is_drop(name);
+		if (c->key[0])
 			cs->n++;
-		} else if (name && (name[0] == 'a' || name[0] == 'd') && name[1] == '_') {
-			(void)vw_strscpy(c->key, name + 2, sizeof(c->key));
-			c->drop = name[0] == 'd';
-			cs->n++;
-		}
 	}
 	nftnl_obj_free(o);
 	return MNL_CB_OK;
@@ -1204,20 +1361,16 @@ int vw_nft_counters(struct vw_nft *n, struct vw_nft_counter **ret)
 
 /* --- monitor ----------------------------------------------------------------------------- */
 
-static const char *const msg_names[NFT_MSG_MAX] = {
-	[NFT_MSG_NEWTABLE] = "table changed (e.g. made dormant)",
-	[NFT_MSG_DELTABLE] = "table deleted",
-	[NFT_MSG_NEWCHAIN] = "chain added",
-	[NFT_MSG_DELCHAIN] = "chain deleted",
-	[NFT_MSG_NEWRULE] = "rule added",
-	[NFT_MSG_DELRULE] = "rule deleted",
-	[NFT_MSG_NEWSET] = "set added",
-	[NFT_MSG_DELSET] = "set deleted",
-	[NFT_MSG_NEWSETELEM] = "element added",
-	[NFT_MSG_DELSETELEM] = "element deleted",
-	[NFT_MSG_NEWOBJ] = "object added",
-	[NFT_MSG_DELOBJ] = "object deleted",
-};
+static int gen_attr_cb(const struct nlattr *attr, void *data)
+{
+	const struct nlattr **tb = data;
+	int type = mnl_attr_get_type(attr);
+
+	if ((type == NFTA_GEN_ID || type == NFTA_GEN_PROC_PID) &&
+	    mnl_attr_validate(attr, MNL_TYPE_U32) == 0)
+		tb[type] = attr;
+	return MNL_CB_OK;
+}
 
 static int table_attr_cb(const struct nlattr *attr, void *data)
 {
@@ -1227,10 +1380,91 @@ static int table_attr_cb(const struct nlattr *attr, void *data)
 	return MNL_CB_OK;
 }
 
-/*
- * The socket overflowed, typically during our own large commit. If nobody committed after
- * us the lost notifications were all ours; otherwise assume the worst.
- */
+static const char *change_name(unsigned type)
+{
+	switch (type) {
+	case NFT_MSG_NEWTABLE:
+		return "table changed (e.g. made dormant)";
+	case NFT_MSG_DELTABLE:
+		return "table deleted";
+	case NFT_MSG_NEWCHAIN:
+	case NFT_MSG_DELCHAIN:
+		return "chain changed";
+	case NFT_MSG_NEWRULE:
+	case NFT_MSG_DELRULE:
+		return "rule changed";
+	case NFT_MSG_NEWSET:
+	case NFT_MSG_DELSET:
+		return "set changed";
+	case NFT_MSG_NEWSETELEM:
+	case NFT_MSG_DELSETELEM:
+		return "element changed";
+	case NFT_MSG_NEWOBJ:
+	case NFT_MSG_DELOBJ:
+		return "object changed";
+	default:
+		/* Any other notification naming our table is a change too (e.g. a reset). */
+		return "table touched";
+	}
+}
+
+void vw_nft_parse_notifications(const void *buf, size_t len, const char *table,
+				uint32_t self_portid, uint32_t self_pid, struct vw_nft_notes *ret)
+{
+	const size_t hdrlen = MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(struct nfgenmsg));
+	const uint8_t *msg = buf;
+
+	*ret = (struct vw_nft_notes){ 0 };
+	/*
+	 * Not mnl_nlmsg_ok()/next() nor mnl_attr_parse(): libmnl compares lengths as signed
+	 * ints (a length near 2^32 would never advance) and ends attributes at the message's
+	 * aligned length, past the end of a last message whose length is not a multiple of 4.
+	 */
+	while (len >= sizeof(struct nlmsghdr)) {
+		const struct nlmsghdr *nlh = (const struct nlmsghdr *)msg;
+		size_t size = nlh->nlmsg_len;
+		unsigned type = nlh->nlmsg_type & 0xff;
+		const struct nfgenmsg *g = (const struct nfgenmsg *)(msg + MNL_NLMSG_HDRLEN);
+		const void *attrs = msg + hdrlen;
+		size_t alen = size - hdrlen;
+		const char *t = NULL;
+
+		if (size < sizeof(*nlh) || size > len)
+			break;
+		if ((nlh->nlmsg_type >> 8) != NFNL_SUBSYS_NFTABLES || size < hdrlen ||
+		    alen > INT32_MAX) {
+			/* not ours to read */
+		} else if (type == NFT_MSG_NEWGEN) {
+			const struct nlattr *tb[NFTA_GEN_MAX + 1] = { 0 };
+
+			if (mnl_attr_parse_payload(attrs, alen, gen_attr_cb, tb) >= 0 &&
+			    tb[NFTA_GEN_ID]) {
+				if (ret->n_gens >= ELEMENTSOF(ret->gens)) {
+					ret->gens_truncated = true;
+				} else {
+					ret->gens[ret->n_gens] =
+						ntohl(mnl_attr_get_u32(tb[NFTA_GEN_ID]));
+					ret->gen_own[ret->n_gens++] =
+						tb[NFTA_GEN_PROC_PID] &&
+						ntohl(mnl_attr_get_u32(tb[NFTA_GEN_PROC_PID])) ==
+							self_pid;
+				}
+			}
+		} else if (nlh->nlmsg_pid != self_portid && g->nfgen_family == NFPROTO_INET &&
+			   !ret->changed) {
+			(void)mnl_attr_parse_payload(attrs, alen, table_attr_cb, &t);
+			if (t && strcmp(t, table) == 0)
+				ret->changed = change_name(type);
+		}
+		size = MNL_ALIGN(size);
+		if (size >= len)
+			break;
+		msg += size;
+		len -= size;
+	}
+}
+
+/* The socket overflowed: which commits did we miss, and were they all ours? */
 static void notifications_lost(struct monitor *m)
 {
 	char buf[VW_NL_BUFSZ];
@@ -1238,40 +1472,33 @@ static void notifications_lost(struct monitor *m)
 
 	while (recv(m->io.fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
 		;
-	if (m->n->have_genid && genid(m->n, &now) >= 0 && now == m->n->own_genid)
-		return;
-	m->cb(m->ud, "notifications lost");
+	if (genid(m->n, &now) < 0 || vw_genwatch_lost(&m->n->gens, now))
+		m->cb(m->ud, "notifications lost while another process committed");
 }
 
 static void on_monitor(struct vw_io *io, uint32_t events)
 {
 	struct monitor *m = (struct monitor *)io;
-	uint32_t self = mnl_socket_get_portid(m->n->nl);
+	uint32_t self = mnl_socket_get_portid(m->n->nl), pid = (uint32_t)getpid();
 	char buf[VW_NL_BUFSZ * 4];
 
 	for (int i = 0; i < 64; i++) {
 		ssize_t len = recv(io->fd, buf, sizeof(buf), MSG_DONTWAIT);
-		const struct nlmsghdr *nlh = (const struct nlmsghdr *)buf;
+		struct vw_nft_notes notes;
+		bool skipped = false;
 
 		if (len < 0) {
 			if (errno == ENOBUFS)
 				notifications_lost(m);
 			return;
 		}
-		for (int rem = (int)len; mnl_nlmsg_ok(nlh, rem); nlh = mnl_nlmsg_next(nlh, &rem)) {
-			const struct nfgenmsg *g = mnl_nlmsg_get_payload(nlh);
-			unsigned type = nlh->nlmsg_type & 0xff;
-			const char *table = NULL;
-
-			if ((nlh->nlmsg_type >> 8) != NFNL_SUBSYS_NFTABLES || type >= NFT_MSG_MAX ||
-			    !msg_names[type] || nlh->nlmsg_pid == self ||
-			    nlh->nlmsg_len < NLMSG_SPACE(sizeof(*g)) ||
-			    g->nfgen_family != NFPROTO_INET)
-				continue;
-			(void)mnl_attr_parse(nlh, sizeof(*g), table_attr_cb, &table);
-			if (table && strcmp(table, m->n->table) == 0)
-				m->cb(m->ud, msg_names[type]);
-		}
+		vw_nft_parse_notifications(buf, (size_t)len, m->n->table, self, pid, &notes);
+		for (size_t k = 0; k < notes.n_gens; k++)
+			skipped |= vw_genwatch_newgen(&m->n->gens, notes.gens[k], notes.gen_own[k]);
+		if (notes.changed)
+			m->cb(m->ud, notes.changed);
+		else if (skipped || notes.gens_truncated)
+			m->cb(m->ud, "ruleset generations skipped");
 	}
 }
 
@@ -1279,6 +1506,7 @@ int vw_nft_monitor(struct vw_nft *n, struct vw_loop *loop, vw_nft_change_fn cb, 
 {
 	struct monitor *m = &n->mon;
 	int sz = 16 * 1024 * 1024, r;
+	uint32_t gen;
 
 	m->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (!m->nl)
@@ -1287,10 +1515,13 @@ int vw_nft_monitor(struct vw_nft *n, struct vw_loop *loop, vw_nft_change_fn cb, 
 		(void)setsockopt(mnl_socket_get_fd(m->nl), SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
 	if (mnl_socket_bind(m->nl, 1u << (NFNLGRP_NFTABLES - 1), MNL_SOCKET_AUTOPID) < 0) {
 		r = -errno;
-		(void)mnl_socket_close(m->nl);
-		m->nl = NULL;
-		return r;
+		goto fail;
 	}
+	/* Subscribed first, then the generation: nothing can fall between the two. */
+	r = genid(n, &gen);
+	if (r < 0)
+		goto fail;
+	vw_genwatch_init(&n->gens, gen);
 	m->n = n;
 	m->loop = loop;
 	m->cb = cb;
@@ -1298,4 +1529,8 @@ int vw_nft_monitor(struct vw_nft *n, struct vw_loop *loop, vw_nft_change_fn cb, 
 	m->io.fd = mnl_socket_get_fd(m->nl);
 	m->io.cb = on_monitor;
 	return vw_loop_watch(loop, &m->io, EPOLLIN);
+fail:
+	(void)mnl_socket_close(m->nl);
+	m->nl = NULL;
+	return r;
 }

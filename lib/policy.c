@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -85,75 +86,91 @@ const char *vw_managed_reason(enum vw_managed m)
 	return "unknown";
 }
 
-struct compiler {
-	struct vw_ruleset rs;
-	size_t cap_containers;
-	size_t cap_sources;
-	size_t cap_bridges;
-	size_t cap_skip;
-	struct vw_names *names;
-	uint64_t now;
+/* --- entries ---------------------------------------------------------------------------- */
+
+struct entries_walk {
+	vw_entry_fn fn;
+	void *ud;
+	const char *names[VW_CONTAINER_NAMES_MAX]; /* distinct names granted so far */
+	size_t n_names;
 };
 
-static struct vw_rs_group *group_get(struct vw_rs_container *c, uint8_t proto, uint16_t lo,
-				     uint16_t hi)
+/* A name counts against the quota once, however many entries use it. */
+static bool name_granted(struct entries_walk *w, const char *name)
 {
-	struct vw_rs_group *g;
-
-	for (size_t i = 0; i < c->n_groups; i++) {
-		g = &c->groups[i];
-		if (g->proto == proto && g->port_lo == lo && g->port_hi == hi)
-			return g;
-	}
-	g = reallocarray(c->groups, c->n_groups + 1, sizeof(*g));
-	if (!g)
-		return NULL;
-	c->groups = g;
-	g = &c->groups[c->n_groups++];
-	*g = (struct vw_rs_group){ .proto = proto, .port_lo = lo, .port_hi = hi };
-	g->set4.family = AF_INET;
-	g->set6.family = AF_INET6;
-	return g;
+	for (size_t i = 0; i < w->n_names; i++)
+		if (strcmp(w->names[i], name) == 0)
+			return true;
+	if (w->n_names >= VW_CONTAINER_NAMES_MAX)
+		return false;
+	w->names[w->n_names++] = name;
+	return true;
 }
 
-static int add_name_addrs(struct vw_rs_group *g, const struct vw_name *n)
+static int walk(struct entries_walk *w, const char *origin, const char *container,
+		const struct vw_dst *v, size_t n)
 {
 	int r;
 
-	g->has4 = g->has6 = true;
-	if (!n)
-		return 0;
-	for (size_t i = 0; i < n->fam[0].n; i++) {
-		r = vw_rangeset_add(&g->set4, n->fam[0].addrs[i], n->fam[0].addrs[i]);
-		if (r < 0)
-			return r;
-	}
-	for (size_t i = 0; i < n->fam[1].n; i++) {
-		r = vw_rangeset_add(&g->set6, n->fam[1].addrs[i], n->fam[1].addrs[i]);
+	for (size_t i = 0; i < n; i++) {
+		struct vw_entry_ref e = {
+			.origin = origin, .container = container, .dst = &v[i], .granted = true
+		};
+
+		if (container && v[i].kind == VW_DST_NAME)
+			e.granted = name_granted(w, v[i].name);
+		r = w->fn(w->ud, &e);
 		if (r < 0)
 			return r;
 	}
 	return 0;
 }
 
-static int add_dst_to_group(struct compiler *cc, struct vw_rs_group *g, const struct vw_dst *d)
+static int walk_labels(struct entries_walk *w, const struct vw_container *c)
 {
+	int r;
+
+	r = walk(w, VW_LABEL_OUTBOUND, c->name, c->labels.outbound, c->labels.n_outbound);
+	if (r < 0)
+		return r;
+	return walk(w, VW_LABEL_ALLOW, c->name, c->labels.allow, c->labels.n_allow);
+}
+
+int vw_policy_entries(const struct vw_container *c, const struct vw_container *const *sharers,
+		      size_t n_sharers, const struct vw_config *cfg, vw_entry_fn fn, void *ud)
+{
+	struct entries_walk w = { .fn = fn, .ud = ud };
+	int r;
+
+	r = walk_labels(&w, c);
+	for (size_t i = 0; r >= 0 && i < n_sharers; i++)
+		r = walk_labels(&w, sharers[i]);
+	if (r >= 0)
+		r = walk(&w, "DEFAULT_OUTBOUND", NULL, cfg->default_outbound,
+			 cfg->n_default_outbound);
+	return r;
+}
+
+int vw_policy_entry_atoms(const struct vw_dst *d, const struct vw_names *names,
+			  struct vw_atoms *atoms)
+{
+	const struct vw_name *n;
 	int r;
 
 	switch (d->kind) {
 	case VW_DST_NET:
-		if (d->family == AF_INET) {
-			g->has4 = true;
-			return vw_rangeset_add_prefix(&g->set4, d->addr, d->prefix);
-		}
-		g->has6 = true;
-		return vw_rangeset_add_prefix(&g->set6, d->addr, d->prefix);
+		return vw_atoms_add_prefix(&atoms[vw_family_index(d->family)], d->addr, d->prefix,
+					   d->protos, d->port_lo, d->port_hi);
 	case VW_DST_NAME:
-		r = vw_names_want(cc->names, d->name, cc->now);
-		if (r < 0 && r != -ENOBUFS)
-			return r;
-		/* Past the name cap the name stays unresolved: it grants nothing. */
-		return add_name_addrs(g, vw_names_get(cc->names, d->name));
+		n = names ? vw_names_get(names, d->name) : NULL;
+		for (int f = 0; n && f < 2; f++)
+			for (size_t i = 0; i < n->fam[f].n; i++) {
+				r = vw_atoms_add_prefix(&atoms[f], n->fam[f].addrs[i], f ? 128 : 32,
+							d->protos, d->port_lo, d->port_hi);
+				if (r < 0)
+					return r;
+			}
+		return 0;
 	case VW_DST_WILDCARD:
 		/* Enforced by the DNS proxy (a later issue); until then it grants nothing. */
 		return 0;
@@ -161,67 +178,93 @@ static int add_dst_to_group(struct compiler *cc, struct vw_rs_group *g, const st
 	return 0;
 }
 
-static int add_dst(struct compiler *cc, struct vw_rs_container *c, const struct vw_dst *d)
-{
-	static const struct {
-		uint8_t bit, proto;
-	} protos[] = { { VW_PROTO_TCP, IPPROTO_TCP }, { VW_PROTO_UDP, IPPROTO_UDP } };
-	struct vw_rs_group *g;
-	int r;
+/* --- one container ------------------------------------------------------------------------ */
 
-	if (d->kind == VW_DST_WILDCARD)
+struct compile_ctx {
+	const struct vw_names *names;
+	struct vw_atoms atoms[2];
+	size_t over_quota; /* name entries beyond the quota */
+};
+
+static int collect(void *ud, const struct vw_entry_ref *e)
+{
+	struct compile_ctx *x = ud;
+
+	if (!e->granted) {
+		x->over_quota++;
 		return 0;
-	if (d->protos == 0) {
-		g = group_get(c, 0, 0, 0);
-		return g ? add_dst_to_group(cc, g, d) : -ENOMEM;
 	}
-	for (size_t i = 0; i < ELEMENTSOF(protos); i++) {
-		if (!(d->protos & protos[i].bit))
-			continue;
-		g = group_get(c, protos[i].proto, d->port_lo, d->port_hi);
-		if (!g)
-			return -ENOMEM;
-		r = add_dst_to_group(cc, g, d);
-		if (r < 0)
-			return r;
-	}
-	return 0;
+	return vw_policy_entry_atoms(e->dst, x->names, x->atoms);
 }
 
-static int add_dsts(struct compiler *cc, struct vw_rs_container *c, const struct vw_dst *v,
-		    size_t n)
+int vw_policy_compile_container(const struct vw_container *c,
+				const struct vw_container *const *sharers, size_t n_sharers,
+				const struct vw_config *cfg, const struct vw_names *names,
+				size_t budget, struct vw_rs_container *ret)
 {
+	struct compile_ctx x = { .names = names,
+				 .atoms = { { .family = AF_INET }, { .family = AF_INET6 } } };
+	struct vw_rs_container rc = { .audit = cfg->dry_run || c->labels.dry_run,
+				      .dst = { { .family = AF_INET }, { .family = AF_INET6 } } };
 	int r;
 
-	for (size_t i = 0; i < n; i++) {
-		r = add_dst(cc, c, &v[i]);
-		if (r < 0)
-			return r;
+	(void)vw_strscpy(rc.key, c->id, sizeof(rc.key));
+	(void)vw_strscpy(rc.id, c->id, sizeof(rc.id));
+	(void)vw_strscpy(rc.name, c->name, sizeof(rc.name));
+	r = vw_policy_entries(c, sharers, n_sharers, cfg, collect, &x);
+	for (int f = 0; r >= 0 && f < 2; f++) {
+		size_t left = budget - vw_rs_container_boxes(&rc);
+
+		r = vw_boxset_build(&x.atoms[f], left, &rc.dst[f]);
 	}
-	return 0;
-}
-
-static int add_labels(struct compiler *cc, struct vw_rs_container *c, const struct vw_labels *l)
-{
-	int r;
-
-	r = add_dsts(cc, c, l->outbound, l->n_outbound);
-	if (r < 0)
+	vw_atoms_done(&x.atoms[0]);
+	vw_atoms_done(&x.atoms[1]);
+	if (r == -E2BIG) {
+		/* All or nothing: a policy cut short could allow some of what it means and not the
+		 * rest, which nobody can reason about; reaching nothing is at least obvious. */
+		snprintf(rc.isolated, sizeof(rc.isolated),
+			 "its destinations need more than %zu set elements", budget);
+		vw_rs_container_isolate(&rc, rc.isolated);
+		r = 0;
+	}
+	if (r < 0) {
+		vw_rs_container_done(&rc);
 		return r;
-	return add_dsts(cc, c, l->allow, l->n_allow);
+	}
+	if (x.over_quota)
+		snprintf(rc.note, sizeof(rc.note),
+			 "%zu entr%s with names beyond the first %d grant%s nothing", x.over_quota,
+			 x.over_quota == 1 ? "y" : "ies", VW_CONTAINER_NAMES_MAX,
+			 x.over_quota == 1 ? "s" : "");
+	*ret = rc;
+	return 0;
 }
 
-static int cmp_group(const void *a, const void *b)
-{
-	const struct vw_rs_group *x = a, *y = b;
+/* --- the whole ruleset ------------------------------------------------------------------- */
 
-	if (x->proto != y->proto)
-		return x->proto < y->proto ? -1 : 1;
-	if (x->port_lo != y->port_lo)
-		return x->port_lo < y->port_lo ? -1 : 1;
-	if (x->port_hi != y->port_hi)
-		return x->port_hi < y->port_hi ? -1 : 1;
-	return 0;
+struct compiler {
+	struct vw_ruleset rs;
+	size_t cap_containers;
+	size_t cap_sources;
+	size_t cap_skip;
+	size_t boxes; /* over all containers so far */
+};
+
+struct want_ctx {
+	struct vw_names *names;
+	uint64_t now;
+};
+
+static int want_name(void *ud, const struct vw_entry_ref *e)
+{
+	struct want_ctx *x = ud;
+	int r;
+
+	if (!e->granted || e->dst->kind != VW_DST_NAME)
+		return 0;
+	r = vw_names_want(x->names, e->dst->name, x->now);
+	/* Past the global cap the name stays unresolved: it grants nothing. */
+	return r == -ENOBUFS ? 0 : r;
 }
 
 static int add_source(struct compiler *cc, uint8_t family, const uint8_t *addr, const char *key)
@@ -240,72 +283,62 @@ static int add_source(struct compiler *cc, uint8_t family, const uint8_t *addr, 
 	return 0;
 }
 
-static int add_container(struct compiler *cc, const struct vw_container *c,
-			 const struct vw_container *all, size_t n_all,
-			 const struct vw_network *nets, size_t n_nets, const struct vw_config *cfg)
+static int add_sources(struct compiler *cc, const struct vw_container *c,
+		       const struct vw_network *nets, size_t n_nets, const struct vw_config *cfg)
 {
-	struct vw_rs_container *rc;
 	char key[VW_KEY_LEN + 1];
 	int r;
 
-	(void)vw_strscpy(key, c->id, sizeof(key));
+	/* Opted out: its addresses are exempt. */
+	(void)vw_strscpy(key, c->labels.disabled ? "" : c->id, sizeof(key));
 	for (size_t i = 0; i < c->n_eps; i++) {
 		const struct vw_endpoint *ep = &c->eps[i];
 
 		if (!vw_network_is_managed(vw_network_find(nets, n_nets, ep->network_id), cfg))
 			continue;
 		if (ep->has4) {
-			r = add_source(cc, AF_INET, ep->addr4, c->labels.disabled ? "" : key);
+			r = add_source(cc, AF_INET, ep->addr4, key);
 			if (r < 0)
 				return r;
 		}
 		if (ep->has6) {
-			r = add_source(cc, AF_INET6, ep->addr6, c->labels.disabled ? "" : key);
+			r = add_source(cc, AF_INET6, ep->addr6, key);
 			if (r < 0)
 				return r;
 		}
 	}
-	/* Opted out: its addresses are exempt, it has no chain of its own. */
-	if (c->labels.disabled)
-		return 0;
+	return 0;
+}
 
+static int add_container(struct compiler *cc, const struct vw_container *c,
+			 const struct vw_container *const *sharers, size_t n_sharers,
+			 const struct vw_config *cfg, struct vw_names *names, uint64_t now)
+{
+	struct want_ctx wx = { .names = names, .now = now };
+	struct vw_rs_container *rc;
+	size_t budget = VW_CONTAINER_BOXES_MAX;
+	int r;
+
+	r = vw_policy_entries(c, sharers, n_sharers, cfg, want_name, &wx);
+	if (r < 0)
+		return r;
 	r = vw_grow((void **)&cc->rs.containers, &cc->cap_containers, cc->rs.n_containers + 1,
 		    sizeof(*cc->rs.containers), CONTAINERS_MAX);
 	if (r < 0)
 		return r;
-	rc = &cc->rs.containers[cc->rs.n_containers++];
-	*rc = (struct vw_rs_container){ .audit = cfg->dry_run || c->labels.dry_run };
-	memcpy(rc->key, key, sizeof(key));
-	(void)vw_strscpy(rc->id, c->id, sizeof(rc->id));
-	(void)vw_strscpy(rc->name, c->name, sizeof(rc->name));
-
-	r = add_labels(cc, rc, &c->labels);
+	if (VW_RULESET_BOXES_MAX - cc->boxes < budget)
+		budget = VW_RULESET_BOXES_MAX - cc->boxes;
+	rc = &cc->rs.containers[cc->rs.n_containers];
+	r = vw_policy_compile_container(c, sharers, n_sharers, cfg, names, budget, rc);
 	if (r < 0)
 		return r;
-	for (size_t i = 0; i < n_all; i++)
-		if (vw_container_joins(&all[i], c)) {
-			r = add_labels(cc, rc, &all[i].labels);
-			if (r < 0)
-				return r;
-		}
-	r = add_dsts(cc, rc, cfg->default_outbound, cfg->n_default_outbound);
-	if (r < 0)
-		return r;
-
-	for (size_t i = 0; i < rc->n_groups; i++) {
-		vw_rangeset_normalize(&rc->groups[i].set4);
-		vw_rangeset_normalize(&rc->groups[i].set6);
-	}
-	if (rc->n_groups > 1)
-		qsort(rc->groups, rc->n_groups, sizeof(*rc->groups), cmp_group);
+	if (rc->isolated[0] && budget < VW_CONTAINER_BOXES_MAX)
+		snprintf(rc->isolated, sizeof(rc->isolated),
+			 "the ruleset holds %u set elements, the most vpnwall applies",
+			 VW_RULESET_BOXES_MAX);
+	cc->boxes += vw_rs_container_boxes(rc);
+	cc->rs.n_containers++;
 	return 0;
-}
-
-static int cmp_container(const void *a, const void *b)
-{
-	const struct vw_rs_container *x = a, *y = b;
-
-	return strcmp(x->key, y->key);
 }
 
 static int cmp_source(const void *a, const void *b)
@@ -322,19 +355,36 @@ static int cmp_bridge(const void *a, const void *b)
 	return strcmp(a, b);
 }
 
-static int add_bridge(char (**v)[VW_IFNAMSIZ], size_t *n, size_t *cap, const char *name)
+static int cmp_by_id(const void *a, const void *b)
+{
+	return strcmp((*(const struct vw_container *const *)a)->id,
+		      (*(const struct vw_container *const *)b)->id);
+}
+
+static int cmp_by_owner(const void *a, const void *b)
+{
+	const struct vw_container *x = *(const struct vw_container *const *)a;
+	const struct vw_container *y = *(const struct vw_container *const *)b;
+	int c = strcmp(x->netns_owner, y->netns_owner);
+
+	/* Ties by id: the order of a container's sharers (and of their labels) is stable. */
+	return c ? c : strcmp(x->id, y->id);
+}
+
+static int add_skip(struct compiler *cc, const char *name)
 {
 	int r;
 
-	r = vw_grow((void **)v, cap, *n + 1, sizeof(**v), CONTAINERS_MAX);
+	r = vw_grow((void **)&cc->rs.skip, &cc->cap_skip, cc->rs.n_skip + 1, sizeof(*cc->rs.skip),
+		    CONTAINERS_MAX);
 	if (r < 0)
 		return r;
-	(void)vw_strscpy((*v)[(*n)++], name, VW_IFNAMSIZ);
+	(void)vw_strscpy(cc->rs.skip[cc->rs.n_skip++], name, VW_IFNAMSIZ);
 	return 0;
 }
 
 /* Sorted and unique: two networks may name the same bridge. */
-static void sort_bridges(char (*v)[VW_IFNAMSIZ], size_t *n)
+static void sort_names(char (*v)[VW_IFNAMSIZ], size_t *n)
 {
 	size_t out = 1;
 
@@ -347,31 +397,9 @@ static void sort_bridges(char (*v)[VW_IFNAMSIZ], size_t *n)
 	*n = out;
 }
 
-/* Drop every container whose key is not unique: two ids sharing a 16-digit prefix. */
-static void drop_key_collisions(struct vw_ruleset *rs)
-{
-	size_t out = 0;
-
-	for (size_t i = 0; i < rs->n_containers;) {
-		size_t j = i + 1;
-
-		while (j < rs->n_containers &&
-		       strcmp(rs->containers[i].key, rs->containers[j].key) == 0)
-			j++;
-		if (j - i == 1) {
-			rs->containers[out++] = rs->containers[i];
-		} else {
-			for (size_t k = i; k < j; k++)
-				vw_rs_container_done(&rs->containers[k]);
-		}
-		i = j;
-	}
-	rs->n_containers = out;
-}
-
 /*
- * Drop sources claimed twice, and sources pointing at a chain that does not exist (after a
- * key collision): such packets then hit the unknown-source drop.
+ * Drop sources claimed twice, and sources pointing at a container that has no chain (two
+ * ids sharing their first 16 digits): such packets then hit the unknown-source drop.
  */
 static void drop_bad_sources(struct vw_ruleset *rs)
 {
@@ -390,61 +418,112 @@ static void drop_bad_sources(struct vw_ruleset *rs)
 	rs->n_sources = out;
 }
 
-int vw_policy_compile(const struct vw_container *containers, size_t n_containers,
+/*
+ * Whether another managed container shares @i's key. Containers come sorted by id, so those
+ * sharing a key are adjacent; the ones in between that are not managed do not count.
+ */
+static bool key_collides(const struct vw_container *const *v, const bool *managed, size_t n,
+			 size_t i)
+{
+	for (size_t k = i; k-- > 0 && strncmp(v[k]->id, v[i]->id, VW_KEY_LEN) == 0;)
+		if (managed[k])
+			return true;
+	for (size_t k = i + 1; k < n && strncmp(v[k]->id, v[i]->id, VW_KEY_LEN) == 0; k++)
+		if (managed[k])
+			return true;
+	return false;
+}
+
+int vw_policy_compile(const struct vw_container *const *cs, size_t n_cs,
 		      const struct vw_network *networks, size_t n_networks,
 		      const struct vw_config *cfg, struct vw_names *names, uint64_t now,
 		      struct vw_ruleset *ret_rs)
 {
 	struct compiler cc = { .rs = { .dry_run = cfg->dry_run,
 				       .log_group = cfg->nflog_group,
-				       .log_rate = cfg->audit_rate },
-			       .names = names,
-			       .now = now };
-	int r;
+				       .log_rate = cfg->audit_rate } };
+	_cleanup_free_ const struct vw_container **byid = NULL;
+	_cleanup_free_ const struct vw_container **joined = NULL;
+	_cleanup_free_ enum vw_managed *states = NULL;
+	_cleanup_free_ bool *managed = NULL;
+	size_t n_joined = 0;
+	int r = 0;
 
-	/*
-	 * Without an explicit list every bridge network is ours, including ones we have not
-	 * heard of yet: Docker-named bridges are policed before we learn them.
-	 */
-	cc.rs.police_unknown = cfg->n_include == 0;
+	if (cfg->n_ignore_bridges) {
+		cc.rs.ignore = calloc(cfg->n_ignore_bridges, sizeof(*cc.rs.ignore));
+		if (!cc.rs.ignore)
+			return -ENOMEM;
+		memcpy(cc.rs.ignore, cfg->ignore_bridges,
+		       cfg->n_ignore_bridges * sizeof(*cc.rs.ignore));
+		cc.rs.n_ignore = cfg->n_ignore_bridges;
+	}
 	for (size_t i = 0; i < n_networks; i++) {
 		const struct vw_network *net = &networks[i];
 
-		if (!net->is_bridge || !net->bridge[0])
+		if (!net->is_bridge || !net->bridge[0] || vw_network_is_managed(net, cfg))
 			continue;
-		if (vw_network_is_managed(net, cfg))
-			r = add_bridge(&cc.rs.bridges, &cc.rs.n_bridges, &cc.cap_bridges,
-				       net->bridge);
-		else
-			r = add_bridge(&cc.rs.skip, &cc.rs.n_skip, &cc.cap_skip, net->bridge);
+		r = add_skip(&cc, net->bridge);
 		if (r < 0)
 			goto fail;
 	}
-	sort_bridges(cc.rs.bridges, &cc.rs.n_bridges);
-	sort_bridges(cc.rs.skip, &cc.rs.n_skip);
+	sort_names(cc.rs.skip, &cc.rs.n_skip);
 
-	for (size_t i = 0; i < n_containers; i++) {
-		const struct vw_container *c = &containers[i];
+	byid = calloc(n_cs + 1, sizeof(*byid));
+	joined = calloc(n_cs + 1, sizeof(*joined));
+	states = calloc(n_cs + 1, sizeof(*states));
+	managed = calloc(n_cs + 1, sizeof(*managed));
+	if (!byid || !joined || !states || !managed) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	if (n_cs)
+		memcpy(byid, cs, n_cs * sizeof(*cs));
+	if (n_cs > 1)
+		qsort(byid, n_cs, sizeof(*byid), cmp_by_id);
+	for (size_t i = 0; i < n_cs; i++) {
+		states[i] = vw_policy_state(byid[i], networks, n_networks, cfg);
+		managed[i] = states[i] == VW_MANAGED;
+		if (states[i] == VW_JOINED)
+			joined[n_joined++] = byid[i];
+	}
+	if (n_joined > 1)
+		qsort(joined, n_joined, sizeof(*joined), cmp_by_owner);
 
-		enum vw_managed st = vw_policy_state(c, networks, n_networks, cfg);
+	vw_names_begin(names);
+	for (size_t i = 0; i < n_cs; i++) {
+		const struct vw_container *c = byid[i];
+		enum vw_managed st = states[i];
+		size_t lo = 0, hi = n_joined, first;
 
 		/* Only these have addresses on our bridges; joined ones add labels to the owner. */
 		if (st != VW_MANAGED && st != VW_UNMANAGED_OPTOUT)
 			continue;
-		r = add_container(&cc, c, containers, n_containers, networks, n_networks, cfg);
+		r = add_sources(&cc, c, networks, n_networks, cfg);
+		if (r < 0)
+			goto fail;
+		if (st != VW_MANAGED || key_collides(byid, managed, n_cs, i))
+			continue;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+
+			if (strcmp(joined[mid]->netns_owner, c->id) < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		first = lo;
+		while (lo < n_joined && strcmp(joined[lo]->netns_owner, c->id) == 0)
+			lo++;
+		r = add_container(&cc, c, (const struct vw_container *const *)joined + first,
+				  lo - first, cfg, names, now);
 		if (r < 0)
 			goto fail;
 	}
+	(void)vw_names_sweep(names);
 
-	/* qsort() must not see the NULL of an empty array. */
-	if (cc.rs.n_containers > 1)
-		qsort(cc.rs.containers, cc.rs.n_containers, sizeof(*cc.rs.containers),
-		      cmp_container);
-	drop_key_collisions(&cc.rs);
 	if (cc.rs.n_sources > 1)
 		qsort(cc.rs.sources, cc.rs.n_sources, sizeof(*cc.rs.sources), cmp_source);
 	drop_bad_sources(&cc.rs);
-
 	*ret_rs = cc.rs;
 	return 0;
 fail:

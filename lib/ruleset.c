@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Desired-state data and its diff. The plan's order follows what nf_tables accepts inside
- * one transaction: a chain can only be deleted once no verdict-map element points at it,
- * and a set only once no rule uses it, so deletions of references come first and their
- * re-creations last.
+ * Desired-state data, the decomposition of overlapping policy entries into disjoint boxes,
+ * and the diff. Boxes must be disjoint because the kernel's concatenated range sets refuse
+ * overlapping elements; they are built by a sweep over the address axis: between two
+ * consecutive address breakpoints the set of entries in force is constant, so that stretch
+ * becomes one box per merged port range (or a single any-protocol box), and neighbouring
+ * stretches with the same ports are merged.
  */
 #include "vpnwall/ruleset.h"
 
@@ -14,9 +16,10 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "vpnwall/labels.h"
 #include "vpnwall/util.h"
 
-#define RANGES_MAX (1u << 20)
+#define ATOMS_MAX (1u << 20)
 #define PLAN_MAX (1u << 24)
 
 size_t vw_addr_len(uint8_t family)
@@ -24,39 +27,9 @@ size_t vw_addr_len(uint8_t family)
 	return family == AF_INET6 ? 16 : 4;
 }
 
-int vw_rangeset_add(struct vw_rangeset *s, const uint8_t *lo, const uint8_t *hi)
+int vw_family_index(uint8_t family)
 {
-	size_t len = vw_addr_len(s->family);
-	struct vw_range *r;
-	int e;
-
-	e = vw_grow((void **)&s->v, &s->cap, s->n + 1, sizeof(*s->v), RANGES_MAX);
-	if (e < 0)
-		return e;
-	r = &s->v[s->n++];
-	memset(r, 0, sizeof(*r));
-	memcpy(r->lo, lo, len);
-	memcpy(r->hi, hi, len);
-	return 0;
-}
-
-int vw_rangeset_add_prefix(struct vw_rangeset *s, const uint8_t *addr, unsigned prefix)
-{
-	size_t len = vw_addr_len(s->family);
-	uint8_t hi[16];
-
-	memcpy(hi, addr, len);
-	for (unsigned i = prefix; i < len * 8; i++)
-		hi[i / 8] |= (uint8_t)(0x80 >> (i % 8));
-	return vw_rangeset_add(s, addr, hi);
-}
-
-static int cmp_range(const void *a, const void *b, void *len)
-{
-	const struct vw_range *x = a, *y = b;
-	int c = memcmp(x->lo, y->lo, *(size_t *)len);
-
-	return c ? c : memcmp(x->hi, y->hi, *(size_t *)len);
+	return family == AF_INET6 ? 1 : 0;
 }
 
 /* Big-endian increment; false on wrap-around (the input was the last address). */
@@ -68,55 +41,357 @@ static bool addr_inc(uint8_t *a, size_t len)
 	return false;
 }
 
-void vw_rangeset_normalize(struct vw_rangeset *s)
-{
-	size_t len = vw_addr_len(s->family), out = 0;
-
-	if (s->n < 2)
-		return;
-	qsort_r(s->v, s->n, sizeof(*s->v), cmp_range, &len);
-	for (size_t i = 1; i < s->n; i++) {
-		struct vw_range *cur = &s->v[out];
-		uint8_t next[16];
-		bool touches;
-
-		memcpy(next, cur->hi, len);
-		/* cur ends at the last address: everything after is inside it. */
-		touches = !addr_inc(next, len) || memcmp(s->v[i].lo, next, len) <= 0;
-		if (touches) {
-			if (memcmp(s->v[i].hi, cur->hi, len) > 0)
-				memcpy(cur->hi, s->v[i].hi, len);
-		} else {
-			s->v[++out] = s->v[i];
-		}
-	}
-	s->n = out + 1;
-}
-
-bool vw_rangeset_contains(const struct vw_rangeset *s, const uint8_t *addr)
-{
-	size_t len = vw_addr_len(s->family), lo = 0, hi = s->n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (memcmp(addr, s->v[mid].lo, len) < 0)
-			hi = mid;
-		else if (memcmp(addr, s->v[mid].hi, len) > 0)
-			lo = mid + 1;
-		else
-			return true;
-	}
-	return false;
-}
-
-bool vw_range_end_key(const struct vw_range *r, uint8_t family, uint8_t *ret)
+bool vw_addr_next(uint8_t family, const uint8_t *addr, uint8_t *ret)
 {
 	size_t len = vw_addr_len(family);
 
-	memcpy(ret, r->hi, len);
+	memcpy(ret, addr, len);
 	return addr_inc(ret, len);
 }
+
+int vw_atoms_add_prefix(struct vw_atoms *a, const uint8_t *addr, unsigned prefix, uint8_t protos,
+			uint16_t port_lo, uint16_t port_hi)
+{
+	size_t len = vw_addr_len(a->family);
+	struct vw_atom *t;
+	int r;
+
+	r = vw_grow((void **)&a->v, &a->cap, a->n + 1, sizeof(*a->v), ATOMS_MAX);
+	if (r < 0)
+		return r;
+	t = &a->v[a->n++];
+	*t = (struct vw_atom){ .protos = protos, .port_lo = port_lo, .port_hi = port_hi };
+	memcpy(t->lo, addr, len);
+	memcpy(t->hi, addr, len);
+	for (unsigned i = prefix; i < len * 8; i++)
+		t->hi[i / 8] |= (uint8_t)(0x80 >> (i % 8));
+	if (!protos) {
+		t->port_lo = 0;
+		t->port_hi = UINT16_MAX;
+	}
+	return 0;
+}
+
+void vw_atoms_done(struct vw_atoms *a)
+{
+	free(a->v);
+	a->v = NULL;
+	a->n = a->cap = 0;
+}
+
+void vw_boxset_done(struct vw_boxset *s)
+{
+	free(s->v);
+	s->v = NULL;
+	s->n = s->cap = 0;
+}
+
+/* --- decomposition ------------------------------------------------------------------------- */
+
+struct event {
+	uint8_t addr[16];
+	uint32_t atom;
+	bool start;
+};
+
+struct port_range {
+	uint16_t lo, hi;
+};
+
+/* What is allowed over one stretch of addresses. */
+struct coverage {
+	bool any;
+	struct port_range *ports[2]; /* [0] TCP, [1] UDP: sorted, merged */
+	size_t n[2];
+	size_t cap[2];
+};
+
+struct sweep {
+	const struct vw_atoms *atoms;
+	size_t len; /* address length */
+	size_t max; /* box budget */
+	struct vw_boxset *out;
+	uint32_t *active; /* indices of the atoms in force */
+	uint32_t *pos; /* atom -> index in active */
+	size_t n_active;
+	struct coverage cur, prev;
+	bool have_prev;
+	uint8_t prev_lo[16], prev_hi[16];
+};
+
+static int cmp_event(const void *a, const void *b, void *len)
+{
+	return memcmp(((const struct event *)a)->addr, ((const struct event *)b)->addr,
+		      *(size_t *)len);
+}
+
+static int cmp_port(const void *a, const void *b)
+{
+	const struct port_range *x = a, *y = b;
+
+	if (x->lo != y->lo)
+		return x->lo < y->lo ? -1 : 1;
+	return x->hi < y->hi ? -1 : x->hi > y->hi;
+}
+
+static void coverage_done(struct coverage *c)
+{
+	free(c->ports[0]);
+	free(c->ports[1]);
+}
+
+static bool coverage_eq(const struct coverage *a, const struct coverage *b)
+{
+	if (a->any != b->any)
+		return false;
+	if (a->any)
+		return true;
+	for (int p = 0; p < 2; p++)
+		if (a->n[p] != b->n[p] ||
+		    (a->n[p] && memcmp(a->ports[p], b->ports[p], a->n[p] * sizeof(**a->ports))))
+			return false;
+	return true;
+}
+
+static bool coverage_empty(const struct coverage *c)
+{
+	return !c->any && c->n[0] == 0 && c->n[1] == 0;
+}
+
+/* The coverage of the atoms in force. */
+static int coverage_compute(struct sweep *s)
+{
+	struct coverage *c = &s->cur;
+	int r;
+
+	c->any = false;
+	c->n[0] = c->n[1] = 0;
+	for (size_t i = 0; i < s->n_active && !c->any; i++) {
+		const struct vw_atom *a = &s->atoms->v[s->active[i]];
+
+		if (!a->protos) {
+			c->any = true;
+			break;
+		}
+		for (int p = 0; p < 2; p++) {
+			if (!(a->protos & (p == 0 ? VW_PROTO_TCP : VW_PROTO_UDP)))
+				continue;
+			r = vw_grow((void **)&c->ports[p], &c->cap[p], c->n[p] + 1,
+				    sizeof(**c->ports), ATOMS_MAX);
+			if (r < 0)
+				return r;
+			c->ports[p][c->n[p]++] = (struct port_range){ a->port_lo, a->port_hi };
+		}
+	}
+	for (int p = 0; p < 2 && !c->any; p++) {
+		size_t out = 0;
+
+		if (c->n[p] > 1)
+			qsort(c->ports[p], c->n[p], sizeof(**c->ports), cmp_port);
+		for (size_t i = 0; i < c->n[p]; i++) {
+			struct port_range *x = &c->ports[p][i];
+
+			if (out > 0 && (uint32_t)x->lo <= (uint32_t)c->ports[p][out - 1].hi + 1) {
+				if (x->hi > c->ports[p][out - 1].hi)
+					c->ports[p][out - 1].hi = x->hi;
+			} else {
+				c->ports[p][out++] = *x;
+			}
+		}
+		if (c->n[p])
+			c->n[p] = out;
+	}
+	return 0;
+}
+
+static int emit_box(struct sweep *s, uint8_t proto_lo, uint8_t proto_hi, uint16_t port_lo,
+		    uint16_t port_hi)
+{
+	struct vw_box *b;
+	int r;
+
+	if (s->out->n >= s->max)
+		return -E2BIG;
+	r = vw_grow((void **)&s->out->v, &s->out->cap, s->out->n + 1, sizeof(*s->out->v), s->max);
+	if (r < 0)
+		return r == -ENOBUFS ? -E2BIG : r;
+	b = &s->out->v[s->out->n++];
+	*b = (struct vw_box){
+		.port_lo = port_lo, .port_hi = port_hi, .proto_lo = proto_lo, .proto_hi = proto_hi
+	};
+	memcpy(b->lo, s->prev_lo, s->len);
+	memcpy(b->hi, s->prev_hi, s->len);
+	return 0;
+}
+
+/* Turn the pending stretch into boxes: one any-protocol box, or one per port range. */
+static int flush(struct sweep *s)
+{
+	static const uint8_t protos[2] = { IPPROTO_TCP, IPPROTO_UDP };
+	int r = 0;
+
+	if (!s->have_prev)
+		return 0;
+	s->have_prev = false;
+	if (s->prev.any)
+		return emit_box(s, 0, UINT8_MAX, 0, UINT16_MAX);
+	/* Boxes of one stretch stay sorted by (proto, port): TCP (6) before UDP (17). */
+	for (int p = 0; p < 2 && r >= 0; p++)
+		for (size_t i = 0; i < s->prev.n[p] && r >= 0; i++)
+			r = emit_box(s, protos[p], protos[p], s->prev.ports[p][i].lo,
+				     s->prev.ports[p][i].hi);
+	return r;
+}
+
+/* The stretch [lo, hi] has the coverage in s->cur. */
+static int stretch(struct sweep *s, const uint8_t *lo, const uint8_t *hi)
+{
+	struct coverage tmp;
+	uint8_t next[16];
+	int r;
+
+	if (coverage_empty(&s->cur))
+		return flush(s);
+	/* Extend the pending stretch when it ends right before this one with equal coverage. */
+	if (s->have_prev && coverage_eq(&s->prev, &s->cur) &&
+	    addr_inc(memcpy(next, s->prev_hi, 16), s->len) && memcmp(next, lo, s->len) == 0) {
+		memcpy(s->prev_hi, hi, s->len);
+		return 0;
+	}
+	r = flush(s);
+	if (r < 0)
+		return r;
+	tmp = s->prev;
+	s->prev = s->cur;
+	s->cur = tmp;
+	memcpy(s->prev_lo, lo, s->len);
+	memcpy(s->prev_hi, hi, s->len);
+	s->have_prev = true;
+	return 0;
+}
+
+static int sweep_run(struct sweep *s, struct event *ev, size_t n_ev)
+{
+	size_t i = 0;
+	int r;
+
+	while (i < n_ev) {
+		const uint8_t *at = ev[i].addr;
+		uint8_t last[16];
+
+		for (; i < n_ev && memcmp(ev[i].addr, at, s->len) == 0; i++) {
+			uint32_t a = ev[i].atom;
+
+			if (ev[i].start) {
+				s->pos[a] = (uint32_t)s->n_active;
+				s->active[s->n_active++] = a;
+			} else {
+				uint32_t moved = s->active[--s->n_active];
+
+				s->active[s->pos[a]] = moved;
+				s->pos[moved] = s->pos[a];
+			}
+		}
+		r = coverage_compute(s);
+		if (r < 0)
+			return r;
+		/* The stretch runs to the next breakpoint, or to the last address. */
+		if (i < n_ev) {
+			memcpy(last, ev[i].addr, s->len);
+			for (size_t k = s->len; k-- > 0;)
+				if (last[k]-- != 0)
+					break;
+		} else {
+			memset(last, 0xff, s->len);
+		}
+		r = stretch(s, at, last);
+		if (r < 0)
+			return r;
+	}
+	return flush(s);
+}
+
+int vw_boxset_build(const struct vw_atoms *atoms, size_t max, struct vw_boxset *ret)
+{
+	struct sweep s = { .atoms = atoms, .len = vw_addr_len(atoms->family), .max = max };
+	_cleanup_free_ struct event *ev = NULL;
+	_cleanup_free_ uint32_t *active = NULL;
+	_cleanup_free_ uint32_t *pos = NULL;
+	size_t n_ev = 0;
+	int r;
+
+	vw_boxset_done(ret);
+	ret->family = atoms->family;
+	if (atoms->n == 0)
+		return 0;
+	ev = calloc(atoms->n * 2, sizeof(*ev));
+	active = calloc(atoms->n, sizeof(*active));
+	pos = calloc(atoms->n, sizeof(*pos));
+	if (!ev || !active || !pos)
+		return -ENOMEM;
+	for (size_t i = 0; i < atoms->n; i++) {
+		const struct vw_atom *a = &atoms->v[i];
+
+		ev[n_ev] = (struct event){ .atom = (uint32_t)i, .start = true };
+		memcpy(ev[n_ev++].addr, a->lo, s.len);
+		ev[n_ev] = (struct event){ .atom = (uint32_t)i };
+		memcpy(ev[n_ev].addr, a->hi, s.len);
+		/* An atom reaching the last address is never removed. */
+		if (addr_inc(ev[n_ev].addr, s.len))
+			n_ev++;
+	}
+	qsort_r(ev, n_ev, sizeof(*ev), cmp_event, &s.len);
+	s.active = active;
+	s.pos = pos;
+	s.out = ret;
+	r = sweep_run(&s, ev, n_ev);
+	coverage_done(&s.cur);
+	coverage_done(&s.prev);
+	if (r < 0) {
+		vw_boxset_done(ret);
+		return r;
+	}
+	return (int)ret->n;
+}
+
+const struct vw_box *vw_boxset_stretch(const struct vw_boxset *s, const uint8_t *addr,
+				       size_t *ret_n)
+{
+	size_t len = vw_addr_len(s->family), lo = 0, hi = s->n, first;
+
+	/* The last box starting at or before @addr; its stretch is the only candidate. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (memcmp(s->v[mid].lo, addr, len) <= 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*ret_n = 0;
+	if (lo == 0 || memcmp(s->v[lo - 1].hi, addr, len) < 0)
+		return NULL;
+	first = lo - 1;
+	while (first > 0 && memcmp(s->v[first - 1].lo, s->v[lo - 1].lo, len) == 0)
+		first--;
+	*ret_n = lo - first;
+	return &s->v[first];
+}
+
+const struct vw_box *vw_boxset_find(const struct vw_boxset *s, const uint8_t *addr, uint8_t proto,
+				    uint16_t port)
+{
+	size_t n;
+	const struct vw_box *b = vw_boxset_stretch(s, addr, &n);
+
+	for (size_t i = 0; i < n; i++)
+		if (proto >= b[i].proto_lo && proto <= b[i].proto_hi && port >= b[i].port_lo &&
+		    port <= b[i].port_hi)
+			return &b[i];
+	return NULL;
+}
+
+/* --- audit prefixes ------------------------------------------------------------------------ */
 
 void vw_audit_prefix(char *buf, size_t size, bool audit, const char *key)
 {
@@ -132,15 +407,24 @@ int vw_audit_prefix_parse(const char *prefix, bool *ret_audit, const char **ret_
 	return 0;
 }
 
+/* --- the ruleset ----------------------------------------------------------------------------- */
+
+size_t vw_rs_container_boxes(const struct vw_rs_container *c)
+{
+	return c->dst[0].n + c->dst[1].n;
+}
+
+void vw_rs_container_isolate(struct vw_rs_container *c, const char *why)
+{
+	for (int f = 0; f < 2; f++)
+		c->dst[f].n = 0;
+	(void)vw_strscpy(c->isolated, why, sizeof(c->isolated));
+}
+
 void vw_rs_container_done(struct vw_rs_container *c)
 {
-	for (size_t j = 0; j < c->n_groups; j++) {
-		free(c->groups[j].set4.v);
-		free(c->groups[j].set6.v);
-	}
-	free(c->groups);
-	c->groups = NULL;
-	c->n_groups = 0;
+	vw_boxset_done(&c->dst[0]);
+	vw_boxset_done(&c->dst[1]);
 }
 
 void vw_ruleset_done(struct vw_ruleset *rs)
@@ -149,7 +433,7 @@ void vw_ruleset_done(struct vw_ruleset *rs)
 		vw_rs_container_done(&rs->containers[i]);
 	free(rs->containers);
 	free(rs->sources);
-	free(rs->bridges);
+	free(rs->ignore);
 	free(rs->skip);
 	*rs = (struct vw_ruleset){ 0 };
 }
@@ -199,6 +483,8 @@ const struct vw_rs_source *vw_ruleset_source_find(const struct vw_ruleset *rs, u
 	return NULL;
 }
 
+/* --- diff ------------------------------------------------------------------------------------ */
+
 static int push(struct vw_plan *p, const struct vw_op *op)
 {
 	int r;
@@ -210,37 +496,42 @@ static int push(struct vw_plan *p, const struct vw_op *op)
 	return 0;
 }
 
-/* Same objects in the kernel: only set contents may differ. */
+/* Same objects in the backend: only destination boxes may differ. */
 static bool same_shape(const struct vw_rs_container *a, const struct vw_rs_container *b)
 {
-	if (a->audit != b->audit || a->n_groups != b->n_groups)
-		return false;
-	for (size_t i = 0; i < a->n_groups; i++) {
-		const struct vw_rs_group *x = &a->groups[i], *y = &b->groups[i];
-
-		if (x->proto != y->proto || x->port_lo != y->port_lo || x->port_hi != y->port_hi ||
-		    x->has4 != y->has4 || x->has6 != y->has6)
-			return false;
-	}
-	return true;
+	return a->audit == b->audit;
 }
 
-static bool range_eq(const struct vw_range *a, const struct vw_range *b, size_t len)
+static int cmp_box(const struct vw_box *a, const struct vw_box *b, size_t len)
 {
-	return memcmp(a->lo, b->lo, len) == 0 && memcmp(a->hi, b->hi, len) == 0;
+	int c = memcmp(a->lo, b->lo, len);
+
+	if (c)
+		return c;
+	if (a->proto_lo != b->proto_lo)
+		return a->proto_lo < b->proto_lo ? -1 : 1;
+	if (a->port_lo != b->port_lo)
+		return a->port_lo < b->port_lo ? -1 : 1;
+	return 0;
 }
 
-/* Ranges of @a not present, identically, in @b (both normalized, hence sorted). */
-static int ranges_minus(const struct vw_rangeset *a, const struct vw_rangeset *b,
-			struct vw_range **ret, size_t *ret_n)
+static bool box_eq(const struct vw_box *a, const struct vw_box *b, size_t len)
+{
+	return cmp_box(a, b, len) == 0 && memcmp(a->hi, b->hi, len) == 0 &&
+	       a->proto_hi == b->proto_hi && a->port_hi == b->port_hi;
+}
+
+/* Boxes of @a not present, identically, in @b (both sorted by cmp_box). */
+static int boxes_minus(const struct vw_boxset *a, const struct vw_boxset *b, struct vw_box **ret,
+		       size_t *ret_n)
 {
 	size_t len = vw_addr_len(a->family), n = 0, j = 0;
-	struct vw_range *out = NULL;
+	struct vw_box *out = NULL;
 
 	for (size_t i = 0; i < a->n; i++) {
-		while (j < b->n && memcmp(b->v[j].lo, a->v[i].lo, len) < 0)
+		while (j < b->n && cmp_box(&b->v[j], &a->v[i], len) < 0)
 			j++;
-		if (j < b->n && range_eq(&a->v[i], &b->v[j], len))
+		if (j < b->n && box_eq(&a->v[i], &b->v[j], len))
 			continue;
 		if (!out) {
 			out = calloc(a->n, sizeof(*out));
@@ -254,46 +545,28 @@ static int ranges_minus(const struct vw_rangeset *a, const struct vw_rangeset *b
 	return 0;
 }
 
-static int diff_set(struct vw_plan *p, const struct vw_rs_container *c, unsigned group,
-		    const struct vw_rangeset *old, const struct vw_rangeset *new, bool add)
-{
-	struct vw_op op = { .type = add ? VW_OP_RANGES_ADD : VW_OP_RANGES_DEL,
-			    .c = c,
-			    .group = group,
-			    .family = new->family };
-	int r;
-
-	r = add ? ranges_minus(new, old, &op.ranges, &op.n_ranges)
-		: ranges_minus(old, new, &op.ranges, &op.n_ranges);
-	if (r < 0)
-		return r;
-	if (op.n_ranges == 0) {
-		free(op.ranges);
-		return 0;
-	}
-	r = push(p, &op);
-	if (r < 0)
-		free(op.ranges);
-	return r;
-}
-
-static int diff_contents(struct vw_plan *p, const struct vw_rs_container *old,
-			 const struct vw_rs_container *new, bool add)
+static int diff_boxes(struct vw_plan *p, const struct vw_rs_container *old,
+		      const struct vw_rs_container *new, bool add)
 {
 	int r;
 
-	for (unsigned g = 0; g < new->n_groups; g++) {
-		const struct vw_rs_group *a = &old->groups[g], *b = &new->groups[g];
+	for (int f = 0; f < 2; f++) {
+		struct vw_op op = { .type = add ? VW_OP_BOXES_ADD : VW_OP_BOXES_DEL,
+				    .c = new,
+				    .family = new->dst[f].family };
 
-		if (b->has4) {
-			r = diff_set(p, new, g, &a->set4, &b->set4, add);
-			if (r < 0)
-				return r;
+		r = add ? boxes_minus(&new->dst[f], &old->dst[f], &op.boxes, &op.n_boxes)
+			: boxes_minus(&old->dst[f], &new->dst[f], &op.boxes, &op.n_boxes);
+		if (r < 0)
+			return r;
+		if (op.n_boxes == 0) {
+			free(op.boxes);
+			continue;
 		}
-		if (b->has6) {
-			r = diff_set(p, new, g, &a->set6, &b->set6, add);
-			if (r < 0)
-				return r;
+		r = push(p, &op);
+		if (r < 0) {
+			free(op.boxes);
+			return r;
 		}
 	}
 	return 0;
@@ -328,19 +601,15 @@ static bool has_name(char (*v)[VW_IFNAMSIZ], size_t n, const char *name)
 	return false;
 }
 
-/* Bridge-set elements of @from missing in @other, as @type ops. */
-static int bridge_ops(struct vw_plan *p, enum vw_op_type type, const struct vw_ruleset *from,
-		      const struct vw_ruleset *other)
+/* Skipped bridges of @from missing in @other, as @type ops. */
+static int skip_ops(struct vw_plan *p, enum vw_op_type type, const struct vw_ruleset *from,
+		    const struct vw_ruleset *other)
 {
 	int r = 0;
 
-	for (size_t i = 0; r >= 0 && i < from->n_bridges; i++)
-		if (!other || !has_name(other->bridges, other->n_bridges, from->bridges[i]))
-			r = push(p, &(struct vw_op){ .type = type, .ifname = from->bridges[i] });
 	for (size_t i = 0; r >= 0 && i < from->n_skip; i++)
 		if (!other || !has_name(other->skip, other->n_skip, from->skip[i]))
-			r = push(p, &(struct vw_op){
-					    .type = type, .ifname = from->skip[i], .skip = true });
+			r = push(p, &(struct vw_op){ .type = type, .ifname = from->skip[i] });
 	return r;
 }
 
@@ -357,7 +626,7 @@ static int diff_full(const struct vw_ruleset *desired, struct vw_plan *p)
 		r = push(p,
 			 &(struct vw_op){ .type = VW_OP_SOURCE_ADD, .src = &desired->sources[i] });
 	if (r >= 0)
-		r = bridge_ops(p, VW_OP_BRIDGE_ADD, desired, NULL);
+		r = skip_ops(p, VW_OP_SKIP_ADD, desired, NULL);
 	return r < 0 ? r : 0;
 }
 
@@ -366,19 +635,29 @@ static int diff_incremental(const struct vw_ruleset *a, const struct vw_ruleset 
 {
 	int r = 0;
 
-	/* 1. references to chains that go away or change */
+	/*
+	 * 1. revocations first: dispatch entries that go away or point at a container that is
+	 * re-created, and bridges that become policed again
+	 */
 	for (size_t i = 0; r >= 0 && i < a->n_sources; i++)
 		if (!source_kept(a, d, &a->sources[i], d))
 			r = push(p, &(struct vw_op){ .type = VW_OP_SOURCE_DEL,
 						     .src = &a->sources[i] });
-	/* 2. the chains, sets and counters themselves */
+	if (r >= 0)
+		r = skip_ops(p, VW_OP_SKIP_DEL, a, d);
+	/* 2. the containers themselves */
 	for (size_t i = 0; r >= 0 && i < a->n_containers; i++)
 		if (container_replaced(a, d, a->containers[i].key))
 			r = push(p, &(struct vw_op){ .type = VW_OP_CONTAINER_DEL,
 						     .c = &a->containers[i] });
-	if (r >= 0)
-		r = bridge_ops(p, VW_OP_BRIDGE_DEL, a, d);
-	/* 3. new and re-created containers, then set contents of the kept ones */
+	/* 3. destinations that shrink, then new and re-created containers, then growth */
+	for (size_t i = 0; r >= 0 && i < d->n_containers; i++) {
+		const struct vw_rs_container *nc = &d->containers[i];
+		const struct vw_rs_container *oc = vw_ruleset_find(a, nc->key);
+
+		if (oc && same_shape(oc, nc))
+			r = diff_boxes(p, oc, nc, false);
+	}
 	for (size_t i = 0; r >= 0 && i < d->n_containers; i++)
 		if (container_replaced(a, d, d->containers[i].key))
 			r = push(p, &(struct vw_op){ .type = VW_OP_CONTAINER_ADD,
@@ -388,12 +667,8 @@ static int diff_incremental(const struct vw_ruleset *a, const struct vw_ruleset 
 		const struct vw_rs_container *nc = &d->containers[i];
 		const struct vw_rs_container *oc = vw_ruleset_find(a, nc->key);
 
-		if (oc && same_shape(oc, nc)) {
-			/* Deletions first: merged ranges of old and new may share a start key. */
-			r = diff_contents(p, oc, nc, false);
-			if (r >= 0)
-				r = diff_contents(p, oc, nc, true);
-		}
+		if (oc && same_shape(oc, nc))
+			r = diff_boxes(p, oc, nc, true);
 	}
 	/* 4. references last */
 	for (size_t i = 0; r >= 0 && i < d->n_sources; i++)
@@ -401,8 +676,15 @@ static int diff_incremental(const struct vw_ruleset *a, const struct vw_ruleset 
 			r = push(p, &(struct vw_op){ .type = VW_OP_SOURCE_ADD,
 						     .src = &d->sources[i] });
 	if (r >= 0)
-		r = bridge_ops(p, VW_OP_BRIDGE_ADD, d, a);
+		r = skip_ops(p, VW_OP_SKIP_ADD, d, a);
 	return r < 0 ? r : 0;
+}
+
+static bool same_ignore(const struct vw_ruleset *a, const struct vw_ruleset *b)
+{
+	return a->n_ignore == b->n_ignore &&
+	       (a->n_ignore == 0 ||
+		memcmp(a->ignore, b->ignore, a->n_ignore * sizeof(*a->ignore)) == 0);
 }
 
 int vw_ruleset_diff(const struct vw_ruleset *applied, const struct vw_ruleset *desired,
@@ -413,7 +695,7 @@ int vw_ruleset_diff(const struct vw_ruleset *applied, const struct vw_ruleset *d
 
 	if (!applied || applied->dry_run != desired->dry_run ||
 	    applied->log_group != desired->log_group || applied->log_rate != desired->log_rate ||
-	    applied->police_unknown != desired->police_unknown)
+	    !same_ignore(applied, desired))
 		r = diff_full(desired, &p);
 	else
 		r = diff_incremental(applied, desired, &p);
@@ -428,7 +710,7 @@ int vw_ruleset_diff(const struct vw_ruleset *applied, const struct vw_ruleset *d
 void vw_plan_done(struct vw_plan *p)
 {
 	for (size_t i = 0; i < p->n; i++)
-		free(p->ops[i].ranges);
+		free(p->ops[i].boxes);
 	free(p->ops);
 	*p = (struct vw_plan){ 0 };
 }

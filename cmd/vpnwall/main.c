@@ -213,7 +213,7 @@ static int cmd_flush(const struct opts *o)
 	struct vw_nft *n = NULL;
 	int r;
 
-	r = vw_nft_new(o->table, &n);
+	r = vw_nft_new(o->table, "", &n);
 	if (r < 0) {
 		fprintf(stderr, "vpnwall: cannot open netlink: %s\n", strerror(-r));
 		return 1;

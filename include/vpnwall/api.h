@@ -19,10 +19,21 @@ struct vw_config;
 struct vw_explanation;
 struct vw_names;
 
+/* An endpoint enforcement does not depend on: it is retried until it works. */
+struct vw_status_endpoint {
+	const char *what; /* "metrics", "control API", "drop audit" */
+	bool enabled; /* configured at all */
+	bool up;
+	const char *error; /* why not up, "" when up */
+};
+
 struct vw_status {
 	const char *version;
 	bool ready;
 	char reason[256]; /* why not ready */
+	struct vw_status_endpoint endpoints[3];
+	size_t isolated; /* managed containers that reach nothing because of a limit */
+	uint64_t rejected; /* containers not tracked: their description exceeded a cap */
 	bool docker_synced;
 	const char *docker_api; /* negotiated API version */
 	bool ruleset_applied;
@@ -45,6 +56,9 @@ struct vw_api_container {
 	bool audit; /* DRY_RUN or vpn.dryrun: counted, not dropped */
 	const struct vw_container *const *sharers; /* containers in its network namespace */
 	size_t n_sharers;
+	const struct vw_container *owner; /* VW_JOINED: whose namespace (and policy), or NULL */
+	const char *isolated; /* why it reaches nothing, or NULL */
+	const char *note; /* a limit that cost it some entries, or NULL */
 };
 
 char *vw_api_status(const struct vw_status *st, bool json);

@@ -16,6 +16,7 @@
 struct vw_dst;
 
 #define VW_CONFIG_NETWORKS_MAX 256
+#define VW_CONFIG_IGNORE_MAX 32
 
 struct vw_config {
 	char docker_socket[108]; /* unix socket path from DOCKER_HOST (sun_path size) */
@@ -23,6 +24,8 @@ struct vw_config {
 	size_t n_include;
 	char **networks_exclude; /* GATEWAY_NETWORKS !names */
 	size_t n_exclude;
+	char (*ignore_bridges)[16]; /* IGNORE_BRIDGES: host bridges never policed; "x+" = prefix */
+	size_t n_ignore_bridges;
 	struct vw_dst *default_outbound; /* DEFAULT_OUTBOUND, granted to every managed container */
 	size_t n_default_outbound;
 	bool dry_run; /* DRY_RUN: count what would be dropped, drop nothing */

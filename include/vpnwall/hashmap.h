@@ -44,6 +44,9 @@ struct vw_hnode *vw_hmap_first(const struct vw_hmap *m, uint64_t hash);
 /* vw_hmap_next - the next node after @node with the same hash, or NULL. */
 struct vw_hnode *vw_hmap_next(const struct vw_hnode *node);
 
+/* vw_hmap_pop - remove and return any node, or NULL when empty (to tear a table down). */
+struct vw_hnode *vw_hmap_pop(struct vw_hmap *m);
+
 /* vw_hmap_done - free the bucket array; the nodes belong to the caller. */
 void vw_hmap_done(struct vw_hmap *m);
 

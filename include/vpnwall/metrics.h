@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vpnwall/hashmap.h"
+
 struct vw_buf;
 
 #define VW_DROP_DESTS_MAX 32 /* destination series per container before "other" */
@@ -49,6 +51,23 @@ void vw_metrics_histogram(struct vw_buf *b, const char *name, const struct vw_hi
 /* vw_proto_name - "tcp", "udp", "icmp", "icmpv6", "sctp", or the number in @buf. */
 const char *vw_proto_name(uint8_t proto, char buf[4]);
 
+/*
+ * A container's row in a per-container table: indexed by key for O(1) expected updates,
+ * and listed in insertion order so that rendering is deterministic. Rows are allocated one
+ * by one and never move while indexed (see lib/metrics.c).
+ */
+struct vw_metrics_row {
+	struct vw_hnode node; /* in vw_metrics_rows.by_key */
+	struct vw_metrics_row *prev, *next; /* insertion order */
+	char key[17]; /* container key, or "unknown" */
+};
+
+struct vw_metrics_rows {
+	struct vw_hmap by_key;
+	struct vw_metrics_row *first, *last;
+	size_t n;
+};
+
 struct vw_drop_dest {
 	char dest[254]; /* name, address, or "other" */
 	uint16_t port; /* 0 when the protocol has none */
@@ -57,17 +76,16 @@ struct vw_drop_dest {
 };
 
 struct vw_drop_entry {
-	char key[17]; /* container key (or "unknown"); first: see keyed_get() */
+	struct vw_metrics_row row; /* first: row_get() allocates the whole entry through it */
 	char container[128]; /* container name for the series */
-	struct vw_drop_dest *dests;
+	struct vw_drop_dest *dests; /* at most VW_DROP_DESTS_MAX, in order of first drop */
 	size_t n_dests;
 	uint64_t other; /* drops past VW_DROP_DESTS_MAX distinct destinations */
 };
 
+/* Dropped destinations per container; a zeroed struct is an empty table. */
 struct vw_drops {
-	struct vw_drop_entry *v;
-	size_t n;
-	size_t cap;
+	struct vw_metrics_rows rows; /* of struct vw_drop_entry */
 };
 
 enum vw_drop_seen {
@@ -77,11 +95,18 @@ enum vw_drop_seen {
 };
 
 /*
- * vw_drops_record - count one audited drop. Returns a vw_drop_seen value or -ENOMEM.
+ * vw_drops_record - count one audited drop. Returns a vw_drop_seen value, -ENOMEM,
+ * -ENOBUFS past VW_DROP_CONTAINERS_MAX containers, or -EINVAL for a key over 16 characters.
  * The container name of an existing entry is updated (renames).
  */
 int vw_drops_record(struct vw_drops *t, const char *key, const char *container, const char *dest,
 		    uint16_t port, uint8_t proto);
+
+/* vw_drops_get - the entry of container @key, or NULL. Borrowed until the next change. */
+const struct vw_drop_entry *vw_drops_get(const struct vw_drops *t, const char *key);
+
+/* vw_drops_forget_key - drop the series of container @key, if any. */
+void vw_drops_forget_key(struct vw_drops *t, const char *key);
 
 /* vw_drops_forget - drop the series of containers for which @keep(key) is false. */
 void vw_drops_forget(struct vw_drops *t, bool (*keep)(const char *key, void *ud), void *ud);
@@ -98,7 +123,7 @@ enum vw_action {
 };
 
 struct vw_total {
-	char key[17]; /* container key, or "unknown"; first: see keyed_get() */
+	struct vw_metrics_row row; /* first: row_get() allocates the whole entry through it */
 	char container[128]; /* series label */
 	uint64_t last_pkts[2]; /* last read of the allow [0] and drop [1] counters */
 	uint64_t last_bytes[2];
@@ -107,10 +132,9 @@ struct vw_total {
 	bool present; /* seen in the current read */
 };
 
+/* Totals per container; a zeroed struct is an empty table. */
 struct vw_totals {
-	struct vw_total *v;
-	size_t n;
-	size_t cap;
+	struct vw_metrics_rows rows; /* of struct vw_total */
 };
 
 /* vw_totals_begin - start a read: entries not updated before vw_totals_end() go away. */
@@ -119,13 +143,23 @@ void vw_totals_begin(struct vw_totals *t);
 /*
  * vw_totals_update - one counter value. @drop: the drop counter (else the allow counter);
  * @audit: drops are only counted (would_drop). A value below the last read means the
- * counter was re-created: its whole value is new traffic. Returns 0 or -ENOMEM.
+ * counter was re-created: its whole value is new traffic. Returns 0, -ENOMEM, -ENOBUFS past
+ * VW_DROP_CONTAINERS_MAX containers, or -EINVAL for a key over 16 characters.
  */
 int vw_totals_update(struct vw_totals *t, const char *key, const char *container, bool drop,
 		     bool audit, uint64_t pkts, uint64_t bytes);
 
 /* vw_totals_end - forget containers whose counters are gone. */
 void vw_totals_end(struct vw_totals *t);
+
+/* vw_totals_get - the totals of container @key, or NULL. Borrowed until the next change. */
+const struct vw_total *vw_totals_get(const struct vw_totals *t, const char *key);
+
+/*
+ * vw_totals_forget - drop the series of container @key, if any. A container seen again
+ * later starts from its counters' values, as after vw_totals_end().
+ */
+void vw_totals_forget(struct vw_totals *t, const char *key);
 
 /* vw_totals_render - the vpnwall_packets_total and vpnwall_bytes_total families. */
 void vw_totals_render(struct vw_buf *b, const struct vw_totals *t);
@@ -174,6 +208,9 @@ struct vw_metrics_view {
 	size_t managed; /* containers with their own chain */
 	size_t names; /* names used by policies */
 	uint64_t audit_lost;
+	uint64_t spoofed; /* packets whose source failed the check, since the daemon started */
+	uint64_t isolated; /* containers reaching nothing because of a limit or a refusal */
+	uint64_t rejected; /* containers Docker described beyond our caps, not tracked */
 	bool ready;
 	bool synced;
 	const char *version;

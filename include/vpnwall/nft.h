@@ -1,9 +1,25 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * nftables over netlink (libnftnl + libmnl): renders a vw_plan into one atomic batch and
- * commits it. This module decides nothing: the plan says what changes, the ruleset layout
- * (documented in ruleset.h) says how each object looks. Our table never has the owner flag,
- * so it outlives the daemon: a crash leaves the last enforced state in place.
+ * The nftables backend (libnftnl + libmnl): renders a vw_plan into one atomic batch and
+ * commits it. It owns how the backend-neutral ruleset (ruleset.h) becomes nf_tables objects:
+ * their names, the order of messages, the counters. Our table never has the owner flag, so
+ * it outlives the daemon: a crash leaves the last enforced state in place. Every table we
+ * create carries a tag (the daemon passes "vpnwall boot=<boot id>"), so a table restored
+ * from an old dump can be told apart from the one this boot's daemon wrote.
+ *
+ * Layout of table inet <name>:
+ *   forward (hook forward, priority filter - 10, policy accept):
+ *       iifname @skip return; iifname <ignored bridge> return; meta iifkind "bridge" goto police
+ *   police:
+ *       fib saddr . iif oif missing: counted as "spoofed" and dropped
+ *       ct direction reply ct status dnat return      (replies of published ports)
+ *       fib daddr . iif oif exists return              (stays on its bridge)
+ *       ip saddr vmap @src4; ip6 saddr vmap @src6      (goto c_<key>, or return if exempt)
+ *       rate-limited NFLOG "D:unknown"; counter "unknown"; drop
+ *   c_<key>:
+ *       ip daddr . meta l4proto . th dport @d4_<key> counter a_<key> return   (and IPv6)
+ *       rate-limited NFLOG "D:<key>" ("W:<key>" when audited); counter d_<key>; drop
+ * Nothing in the table accepts: an accept would not override Docker's own rules anyway.
  */
 #ifndef VW_NFT_H
 #define VW_NFT_H
@@ -12,14 +28,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vpnwall/genwatch.h"
+
+struct vw_loop;
 struct vw_nft;
 struct vw_plan;
 
 #define VW_NL_BUFSZ 8192
 #define VW_NFT_KEY_SIZE 17 /* VW_KEY_LEN + 1 */
+#define VW_NFT_TAG_MAX 100 /* longest table tag */
+#define VW_KEY_SPOOFED "spoofed" /* the counter of packets whose source fails the check */
 
-/* vw_nft_new - open a netlink socket for table @table (family inet). */
-int vw_nft_new(const char *table, struct vw_nft **ret_nft);
+/* vw_nft_new - open a netlink socket for table @table (family inet), tagged @tag. */
+int vw_nft_new(const char *table, const char *tag, struct vw_nft **ret_nft);
 
 /* vw_nft_free - close; the table stays in the kernel. Accepts NULL. */
 void vw_nft_free(struct vw_nft *n);
@@ -35,35 +56,55 @@ int vw_nft_apply(struct vw_nft *n, const struct vw_plan *plan);
  * vw_nft_render - the netlink messages vw_nft_apply() would send for @plan, without
  * sending them (for tests: parse them back with libnftnl). *ret_buf is malloc'd.
  */
-int vw_nft_render(const char *table, const struct vw_plan *plan, void **ret_buf, size_t *ret_len);
+int vw_nft_render(const char *table, const char *tag, const struct vw_plan *plan, void **ret_buf,
+		  size_t *ret_len);
 
-/* vw_nft_table_exists - 1 if our table exists, 0 if not, or -errno. */
-int vw_nft_table_exists(struct vw_nft *n);
+/*
+ * vw_nft_table_tag - whether our table exists, and its tag: 0 with the tag in @buf ("" when
+ * it has none), -ENOENT when there is no table, or another -errno.
+ */
+int vw_nft_table_tag(struct vw_nft *n, char *buf, size_t size);
 
 /* vw_nft_delete_table - remove our table and everything in it; -ENOENT if absent. */
 int vw_nft_delete_table(struct vw_nft *n);
 
-struct vw_loop;
-
-/* Called when someone else changed our table; @what names the change. */
+/* Called when someone else changed our table (or may have); @what names the change. */
 typedef void (*vw_nft_change_fn)(void *ud, const char *what);
 
 /*
  * vw_nft_monitor - watch nf_tables change notifications and report changes to our table
- * made by any other process (a flush, `nft flush ruleset`, a firewall reload).
+ * made by any other process (a flush, `nft flush ruleset`, a firewall reload), including
+ * ones whose notifications were lost.
  */
 int vw_nft_monitor(struct vw_nft *n, struct vw_loop *loop, vw_nft_change_fn cb, void *ud);
 
+/* What one buffer of nf_tables notifications says. */
+struct vw_nft_notes {
+	const char *changed; /* the first change to @table by another socket, or NULL */
+	uint32_t gens[64]; /* NEWGEN generations, in order */
+	bool gen_own[64]; /* ...committed by @self_pid */
+	size_t n_gens;
+	bool gens_truncated; /* more NEWGEN messages than fit */
+};
+
+/*
+ * vw_nft_parse_notifications - parse a buffer read from an NFNLGRP_NFTABLES socket.
+ * Messages sent by @self_portid (our own commits) never count as changes. Pure, for fuzzing.
+ */
+void vw_nft_parse_notifications(const void *buf, size_t len, const char *table,
+				uint32_t self_portid, uint32_t self_pid, struct vw_nft_notes *ret);
+
 struct vw_nft_counter {
-	char key[VW_NFT_KEY_SIZE]; /* container key, or VW_KEY_UNKNOWN */
+	char key[VW_NFT_KEY_SIZE]; /* container key, VW_KEY_UNKNOWN or VW_KEY_SPOOFED */
 	bool drop; /* the drop counter (else the allow counter) */
 	uint64_t packets;
 	uint64_t bytes;
 };
 
 /*
- * vw_nft_counters - dump our table's per-container counters (and the unknown-source one).
- * *ret is a malloc'd array owned by the caller. Returns the number of counters or -errno.
+ * vw_nft_counters - dump our table's counters: per container, and the unknown-source and
+ * spoofed-source ones. *ret is a malloc'd array owned by the caller. Returns the number of
+ * counters or -errno.
  */
 int vw_nft_counters(struct vw_nft *n, struct vw_nft_counter **ret);
 

@@ -12,6 +12,7 @@
  *    policy, since their packets carry the owner's addresses;
  *  - a managed container may reach its vpn.outbound and vpn.allow destinations and
  *    DEFAULT_OUTBOUND; everything else is dropped (or counted when auditing);
+ *  - a container whose destinations exceed its budget reaches nothing (isolated), alone;
  *  - an address claimed by two containers is dispatched to neither (fail closed).
  */
 #ifndef VW_POLICY_H
@@ -23,8 +24,10 @@
 
 #include "vpnwall/labels.h"
 
+struct vw_atoms;
 struct vw_config;
 struct vw_names;
+struct vw_rs_container;
 struct vw_ruleset;
 
 #define VW_ID_MAX 64
@@ -86,12 +89,52 @@ bool vw_network_is_managed(const struct vw_network *net, const struct vw_config 
 /* vw_container_done - free what @c holds. */
 void vw_container_done(struct vw_container *c);
 
+#define VW_CONTAINER_NAMES_MAX 32 /* distinct names one container's labels may use */
+
+/* One destination entry that applies to a container, in the order the policy uses them. */
+struct vw_entry_ref {
+	const char *origin; /* "vpn.outbound", "vpn.allow" or "DEFAULT_OUTBOUND" */
+	const char *container; /* whose label it is (a sharer's, for joined containers); NULL for
+				  DEFAULT_OUTBOUND */
+	const struct vw_dst *dst;
+	bool granted; /* false: a name beyond VW_CONTAINER_NAMES_MAX, which grants nothing */
+};
+
+typedef int (*vw_entry_fn)(void *ud, const struct vw_entry_ref *e);
+
 /*
- * vw_policy_compile - the desired ruleset for @containers on @networks under @cfg.
+ * vw_policy_entries - call @fn for every destination entry of managed container @c: its own
+ * labels, those of the containers sharing its network namespace (@sharers), then
+ * DEFAULT_OUTBOUND. Stops at and returns the first negative value of @fn.
+ */
+int vw_policy_entries(const struct vw_container *c, const struct vw_container *const *sharers,
+		      size_t n_sharers, const struct vw_config *cfg, vw_entry_fn fn, void *ud);
+
+/*
+ * vw_policy_entry_atoms - what one entry allows now: its address, or its name's current
+ * addresses in @names, with its port scope, appended to @atoms[0] (IPv4) and [1] (IPv6).
+ * Wildcards allow nothing (they need the DNS proxy).
+ */
+int vw_policy_entry_atoms(const struct vw_dst *d, const struct vw_names *names,
+			  struct vw_atoms *atoms);
+
+/*
+ * vw_policy_compile_container - the destinations of managed container @c into @ret (its
+ * key, id, name, audit flag and boxes). Needing more than @budget boxes isolates it
+ * (ret->isolated says why); names beyond the quota are noted in ret->note. Returns 0 or
+ * -ENOMEM.
+ */
+int vw_policy_compile_container(const struct vw_container *c,
+				const struct vw_container *const *sharers, size_t n_sharers,
+				const struct vw_config *cfg, const struct vw_names *names,
+				size_t budget, struct vw_rs_container *ret);
+
+/*
+ * vw_policy_compile - the desired ruleset for the containers @cs on @networks under @cfg.
  * Marks every domain name in use as wanted in @names (see vw_names_begin()) and uses the
  * addresses already known there. Returns 0 or -ENOMEM; *ret_rs is written only on success.
  */
-int vw_policy_compile(const struct vw_container *containers, size_t n_containers,
+int vw_policy_compile(const struct vw_container *const *cs, size_t n_cs,
 		      const struct vw_network *networks, size_t n_networks,
 		      const struct vw_config *cfg, struct vw_names *names, uint64_t now,
 		      struct vw_ruleset *ret_rs);

@@ -1,21 +1,20 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The desired nftables state as plain data, and the diff that turns one state into another
- * as an ordered plan of operations. Pure: the nft module executes a plan as one atomic
- * batch; this module decides what the batch contains and in which order.
+ * The desired enforcement state as plain, backend-neutral data, and the diff that turns one
+ * state into another as an ordered plan of operations. Pure: a backend (the nft module)
+ * renders a plan as one atomic transaction; this module decides what changes and in which
+ * order, the backend decides how objects are named and built.
  *
- * Shape of the table (the nft module renders it):
- *   forward (hook forward, priority filter - 10): traffic entering from a managed bridge
- *       goes to "police"; so does traffic from bridges named like Docker's (br-*, docker0)
- *       that we have not learned yet, unless GATEWAY_NETWORKS lists networks explicitly;
- *       bridges of excluded networks are skipped
- *   police: replies to inbound connections and same-bridge traffic return; then the source
- *       address selects the container's chain through the src4/src6 verdict maps; unknown
- *       sources are dropped (fail closed)
- *   c_<key>: one rule per (protocol, port range) group matching the destination against
- *       the group's interval sets; a match returns, everything else is dropped (or only
- *       counted when auditing). Drops are also sent, rate-limited, to NFLOG with the
- *       prefix "D:<key>" ("W:<key>" when auditing) so the daemon learns their destination
+ * What the state says:
+ *   - traffic entering from a bridge is policed, except from the skipped bridges (known
+ *     networks vpnwall does not manage) and the bridges the settings tell it to ignore;
+ *   - a policed packet's source must be routable back through the bridge it came from
+ *     (anti-spoofing); replies of inbound, DNAT'd flows (published ports) and traffic that
+ *     stays on its bridge pass; everything else is dispatched by source address to its
+ *     container, or dropped when no container owns the source (fail closed);
+ *   - a container may reach exactly its destination boxes (address range x protocol range
+ *     x port range, pairwise disjoint); everything else it sends is dropped, or only
+ *     counted when it is audited. An isolated container has no boxes: it reaches nothing.
  */
 #ifndef VW_RULESET_H
 #define VW_RULESET_H
@@ -24,7 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define VW_KEY_LEN 16 /* hex digits of a container id that name its nft objects */
+#define VW_KEY_LEN 16 /* hex digits of a container id that identify it to a backend */
 #define VW_IFNAMSIZ 16
 #define VW_KEY_UNKNOWN "unknown" /* the key of traffic from sources no container owns */
 
@@ -32,51 +31,66 @@
 #define VW_DOCKER_BRIDGE_PREFIX "br-"
 #define VW_DOCKER_DEFAULT_BRIDGE "docker0"
 
-struct vw_range {
+#define VW_CONTAINER_BOXES_MAX 4096 /* destination boxes per container (both families) */
+#define VW_RULESET_BOXES_MAX (1u << 20) /* destination boxes over all containers */
+
+/* One destination element: every address in [lo, hi], protocol in [proto_lo, proto_hi],
+ * port in [port_lo, port_hi]. A box for "any protocol" spans 0-255 and ports 0-65535. */
+struct vw_box {
 	uint8_t lo[16]; /* first address, network order; IPv4 uses lo[0..3] */
 	uint8_t hi[16]; /* last address, inclusive */
+	uint16_t port_lo; /* host order, inclusive */
+	uint16_t port_hi;
+	uint8_t proto_lo; /* IPPROTO_*, inclusive */
+	uint8_t proto_hi;
 };
 
-/* A sorted list of disjoint, non-adjacent ranges of one family. */
-struct vw_rangeset {
+/* Boxes of one family, sorted by (lo, proto_lo, port_lo) and pairwise disjoint. */
+struct vw_boxset {
 	uint8_t family; /* AF_INET or AF_INET6 */
-	struct vw_range *v;
+	struct vw_box *v;
 	size_t n;
 	size_t cap;
 };
 
-struct vw_rs_group {
-	uint8_t proto; /* 0: any protocol, any port; else IPPROTO_TCP or IPPROTO_UDP */
-	uint16_t port_lo; /* destination ports (proto != 0), host order, inclusive */
+/* One entry of a policy before decomposition: the same shape as a box, but atoms overlap. */
+struct vw_atom {
+	uint8_t lo[16];
+	uint8_t hi[16];
+	uint8_t protos; /* 0: any protocol and port; else VW_PROTO_* bits (labels.h) */
+	uint16_t port_lo;
 	uint16_t port_hi;
-	bool has4; /* the IPv4 set exists (static v4 entries or names) */
-	bool has6; /* the IPv6 set exists */
-	struct vw_rangeset set4;
-	struct vw_rangeset set6;
+};
+
+struct vw_atoms {
+	uint8_t family;
+	struct vw_atom *v;
+	size_t n;
+	size_t cap;
 };
 
 struct vw_rs_container {
-	char key[VW_KEY_LEN + 1]; /* names c_<key>, <key>_<group>_4, ... */
+	char key[VW_KEY_LEN + 1]; /* identifies the container's objects to the backend */
 	char id[65]; /* full container id */
-	char name[128]; /* container name, for logs and metrics */
+	char name[128]; /* container name, for logs, counters and metrics */
 	bool audit; /* count what would be dropped, drop nothing */
-	struct vw_rs_group *groups; /* sorted by (proto, port_lo, port_hi) */
-	size_t n_groups;
+	char isolated[128]; /* why it reaches nothing at all ("" = not isolated) */
+	char note[160]; /* a limit hit while compiling that did not isolate it, or "" */
+	struct vw_boxset dst[2]; /* [0] IPv4, [1] IPv6 */
 };
 
 struct vw_rs_source {
 	uint8_t family; /* AF_INET or AF_INET6 */
 	uint8_t addr[16]; /* the container's address on a managed network */
-	char key[VW_KEY_LEN + 1]; /* container chain; "" = exempt (vpn.enable=false) */
+	char key[VW_KEY_LEN + 1]; /* its container; "" = exempt (vpn.enable=false) */
 };
 
 struct vw_ruleset {
-	bool dry_run; /* unknown sources are counted, not dropped */
+	bool dry_run; /* unknown and spoofed sources are counted, not dropped */
 	uint16_t log_group; /* NFLOG group for audited drops; 0 = none */
-	unsigned log_rate; /* audited packets per second, per container chain */
-	char (*bridges)[VW_IFNAMSIZ]; /* managed bridge interfaces, sorted */
-	size_t n_bridges;
-	bool police_unknown; /* police bridges named like Docker's that we do not know yet */
+	unsigned log_rate; /* audited packets per second, per container */
+	char (*ignore)[VW_IFNAMSIZ]; /* bridges never policed (settings); "x+" is a prefix */
+	size_t n_ignore;
 	char (*skip)[VW_IFNAMSIZ]; /* Docker bridges deliberately not managed, sorted */
 	size_t n_skip;
 	struct vw_rs_container *containers; /* sorted by key */
@@ -86,28 +100,26 @@ struct vw_ruleset {
 };
 
 enum vw_op_type {
-	VW_OP_RESET, /* replace the whole table by the base objects of op.rs */
-	VW_OP_CONTAINER_DEL, /* delete c's chain, sets and counters */
-	VW_OP_CONTAINER_ADD, /* create c's sets (filled), counters and chain */
-	VW_OP_RANGES_DEL, /* delete ranges from c's set (group, family) */
-	VW_OP_RANGES_ADD,
-	VW_OP_SOURCE_DEL, /* delete a verdict-map element */
+	VW_OP_RESET, /* replace everything by the base of op.rs: no containers, no sources */
+	VW_OP_CONTAINER_DEL, /* delete c's objects */
+	VW_OP_CONTAINER_ADD, /* create c's objects, destination boxes included */
+	VW_OP_BOXES_DEL, /* delete boxes from c's destinations of one family */
+	VW_OP_BOXES_ADD,
+	VW_OP_SOURCE_DEL, /* stop dispatching an address */
 	VW_OP_SOURCE_ADD,
-	VW_OP_BRIDGE_DEL, /* stop policing a bridge */
-	VW_OP_BRIDGE_ADD,
+	VW_OP_SKIP_DEL, /* police a bridge again */
+	VW_OP_SKIP_ADD, /* stop policing a bridge */
 };
 
 struct vw_op {
 	enum vw_op_type type;
 	const struct vw_ruleset *rs; /* RESET, CONTAINER_ADD: the desired ruleset */
-	const struct vw_rs_container *c; /* CONTAINER_*, RANGES_* */
-	unsigned group; /* RANGES_*: index into c->groups */
-	uint8_t family; /* RANGES_* */
-	struct vw_range *ranges; /* RANGES_*: owned by the plan */
-	size_t n_ranges;
+	const struct vw_rs_container *c; /* CONTAINER_*, BOXES_* */
+	uint8_t family; /* BOXES_* */
+	struct vw_box *boxes; /* BOXES_*: owned by the plan */
+	size_t n_boxes;
 	const struct vw_rs_source *src; /* SOURCE_* */
-	const char *ifname; /* BRIDGE_* */
-	bool skip; /* BRIDGE_*: the set of skipped bridges, else the managed ones */
+	const char *ifname; /* SKIP_* */
 };
 
 struct vw_plan {
@@ -116,23 +128,42 @@ struct vw_plan {
 	size_t cap;
 };
 
-/* vw_rangeset_add - add [lo, hi]; call vw_rangeset_normalize() before use. */
-int vw_rangeset_add(struct vw_rangeset *s, const uint8_t *lo, const uint8_t *hi);
-
-/* vw_rangeset_add_prefix - add addr/prefix (host bits of addr must be zero). */
-int vw_rangeset_add_prefix(struct vw_rangeset *s, const uint8_t *addr, unsigned prefix);
-
-/* vw_rangeset_normalize - sort and merge overlapping and adjacent ranges. */
-void vw_rangeset_normalize(struct vw_rangeset *s);
-
-/* vw_rangeset_contains - whether @addr lies in a normalized set. */
-bool vw_rangeset_contains(const struct vw_rangeset *s, const uint8_t *addr);
-
-/* vw_range_end_key - hi + 1 into @ret; false when hi is the last address (no end key). */
-bool vw_range_end_key(const struct vw_range *r, uint8_t family, uint8_t *ret);
-
 /* vw_addr_len - 4 for AF_INET, 16 for AF_INET6. */
 size_t vw_addr_len(uint8_t family);
+
+/* vw_family_index - 0 for AF_INET, 1 for AF_INET6. */
+int vw_family_index(uint8_t family);
+
+/* vw_atoms_add_prefix - add addr/prefix with a port scope (@protos 0: any). */
+int vw_atoms_add_prefix(struct vw_atoms *a, const uint8_t *addr, unsigned prefix, uint8_t protos,
+			uint16_t port_lo, uint16_t port_hi);
+
+/* vw_atoms_done - free the atoms. */
+void vw_atoms_done(struct vw_atoms *a);
+
+/*
+ * vw_boxset_build - the smallest set of disjoint boxes that covers exactly the union of
+ * @atoms, merged where neighbours allow it, into @ret (cleared first). Returns the number
+ * of boxes, -E2BIG when more than @max would be needed (@ret is then empty), or -ENOMEM.
+ */
+int vw_boxset_build(const struct vw_atoms *atoms, size_t max, struct vw_boxset *ret);
+
+/* vw_boxset_done - free the boxes. */
+void vw_boxset_done(struct vw_boxset *s);
+
+/*
+ * vw_boxset_stretch - the boxes whose address range contains @addr (they share it: boxes
+ * of one stretch differ only in protocol and ports), and their number in *ret_n.
+ */
+const struct vw_box *vw_boxset_stretch(const struct vw_boxset *s, const uint8_t *addr,
+				       size_t *ret_n);
+
+/* vw_boxset_find - the box containing (@addr, @proto, @port), or NULL. */
+const struct vw_box *vw_boxset_find(const struct vw_boxset *s, const uint8_t *addr, uint8_t proto,
+				    uint16_t port);
+
+/* vw_addr_next - the address after @addr into @ret; false when @addr is the last one. */
+bool vw_addr_next(uint8_t family, const uint8_t *addr, uint8_t *ret);
 
 /*
  * vw_audit_prefix - the NFLOG prefix of a container's (or VW_KEY_UNKNOWN's) drop rule:
@@ -142,6 +173,12 @@ void vw_audit_prefix(char *buf, size_t size, bool audit, const char *key);
 
 /* vw_audit_prefix_parse - the reverse; -EINVAL for a prefix that is not ours. */
 int vw_audit_prefix_parse(const char *prefix, bool *ret_audit, const char **ret_key);
+
+/* vw_rs_container_boxes - the number of boxes of @c over both families. */
+size_t vw_rs_container_boxes(const struct vw_rs_container *c);
+
+/* vw_rs_container_isolate - drop every box of @c and record @why. */
+void vw_rs_container_isolate(struct vw_rs_container *c, const char *why);
 
 /* vw_rs_container_done - free what @c holds. */
 void vw_rs_container_done(struct vw_rs_container *c);
@@ -158,8 +195,9 @@ const struct vw_rs_source *vw_ruleset_source_find(const struct vw_ruleset *rs, u
 
 /*
  * vw_ruleset_diff - the operations that turn @applied (NULL: unknown, replace everything)
- * into @desired, in an order the kernel accepts within one transaction. The plan borrows
- * from both rulesets; they must outlive it.
+ * into @desired, in an order the kernel accepts within one transaction: references to
+ * what goes away are removed before it, and what is referenced is created before the
+ * references. The plan borrows from both rulesets; they must outlive it.
  */
 int vw_ruleset_diff(const struct vw_ruleset *applied, const struct vw_ruleset *desired,
 		    struct vw_plan *ret_plan);

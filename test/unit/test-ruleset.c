@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Range sets and the diff: normalization, and that a plan deletes references before what
- * they refer to and only touches what changed.
+ * The box decomposition (exact expected boxes, and a property over random entries: the
+ * boxes are sorted, disjoint and cover exactly what the entries cover) and the diff (the
+ * operations and their order).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,98 +15,256 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <cmocka.h>
 
+#include "vpnwall/labels.h"
 #include "vpnwall/ruleset.h"
 
-static void add4(struct vw_rangeset *s, const char *lo, const char *hi)
+static void prefix4(struct vw_atoms *a, const char *addr, unsigned len, uint8_t protos, uint16_t lo,
+		    uint16_t hi)
 {
-	uint8_t a[16] = { 0 }, b[16] = { 0 };
+	uint8_t b[16] = { 0 };
 
-	assert_int_equal(inet_pton(AF_INET, lo, a), 1);
-	assert_int_equal(inet_pton(AF_INET, hi, b), 1);
-	assert_int_equal(vw_rangeset_add(s, a, b), 0);
+	assert_int_equal(inet_pton(AF_INET, addr, b), 1);
+	assert_int_equal(vw_atoms_add_prefix(a, b, len, protos, lo, hi), 0);
 }
 
-static void test_rangeset_normalize(void **state)
+static void assert_box4(const struct vw_box *b, const char *lo, const char *hi, uint8_t plo,
+			uint8_t phi, uint16_t portlo, uint16_t porthi)
 {
-	struct vw_rangeset s = { .family = AF_INET };
-	uint8_t end[16];
+	char l[INET_ADDRSTRLEN], h[INET_ADDRSTRLEN];
 
-	add4(&s, "10.0.0.10", "10.0.0.20");
-	add4(&s, "10.0.0.0", "10.0.0.9"); /* adjacent: merges */
-	add4(&s, "10.0.0.15", "10.0.0.30"); /* overlapping: merges */
-	add4(&s, "10.0.1.0", "10.0.1.0");
-	add4(&s, "255.255.255.0", "255.255.255.255");
-	add4(&s, "255.255.255.255", "255.255.255.255");
-	vw_rangeset_normalize(&s);
-	assert_int_equal(s.n, 3);
-	assert_int_equal(s.v[0].lo[3], 0);
-	assert_int_equal(s.v[0].hi[3], 30);
-	assert_false(vw_range_end_key(&s.v[2], AF_INET, end));
-	assert_true(vw_range_end_key(&s.v[0], AF_INET, end));
-	assert_int_equal(end[3], 31);
-	free(s.v);
+	inet_ntop(AF_INET, b->lo, l, sizeof(l));
+	inet_ntop(AF_INET, b->hi, h, sizeof(h));
+	assert_string_equal(l, lo);
+	assert_string_equal(h, hi);
+	assert_int_equal(b->proto_lo, plo);
+	assert_int_equal(b->proto_hi, phi);
+	assert_int_equal(b->port_lo, portlo);
+	assert_int_equal(b->port_hi, porthi);
 }
 
-static void test_rangeset_prefix(void **state)
+/* A /24 for tcp/443, one address of it for anything, udp/53-ish overlaps: exact boxes. */
+static void test_boxset_exact(void **state)
 {
-	struct vw_rangeset s = { .family = AF_INET6 };
-	uint8_t a[16] = { 0 }, x[16] = { 0 };
+	struct vw_atoms a = { .family = AF_INET };
+	struct vw_boxset s = { 0 };
 
-	assert_int_equal(inet_pton(AF_INET6, "2001:db8::", a), 1);
-	assert_int_equal(vw_rangeset_add_prefix(&s, a, 32), 0);
-	assert_int_equal(inet_pton(AF_INET6, "2001:db8:ffff::1", x), 1);
-	assert_true(vw_rangeset_contains(&s, x));
-	assert_int_equal(inet_pton(AF_INET6, "2001:db9::", x), 1);
-	assert_false(vw_rangeset_contains(&s, x));
-	free(s.v);
+	prefix4(&a, "198.51.100.0", 24, VW_PROTO_TCP, 443, 443);
+	prefix4(&a, "198.51.100.7", 32, 0, 0, 0);
+	prefix4(&a, "198.51.100.0", 25, VW_PROTO_TCP | VW_PROTO_UDP, 80, 90);
+	prefix4(&a, "198.51.100.0", 25, VW_PROTO_TCP, 91, 100); /* adjacent ports merge */
+	assert_int_equal(vw_boxset_build(&a, 100, &s), 8);
+	assert_box4(&s.v[0], "198.51.100.0", "198.51.100.6", 6, 6, 80, 100);
+	assert_box4(&s.v[1], "198.51.100.0", "198.51.100.6", 6, 6, 443, 443);
+	assert_box4(&s.v[2], "198.51.100.0", "198.51.100.6", 17, 17, 80, 90);
+	assert_box4(&s.v[3], "198.51.100.7", "198.51.100.7", 0, 255, 0, 65535);
+	assert_box4(&s.v[4], "198.51.100.8", "198.51.100.127", 6, 6, 80, 100);
+	assert_box4(&s.v[5], "198.51.100.8", "198.51.100.127", 6, 6, 443, 443);
+	assert_box4(&s.v[6], "198.51.100.8", "198.51.100.127", 17, 17, 80, 90);
+	assert_box4(&s.v[7], "198.51.100.128", "198.51.100.255", 6, 6, 443, 443);
+
+	/* the budget is all or nothing */
+	assert_int_equal(vw_boxset_build(&a, 7, &s), -E2BIG);
+	assert_int_equal(s.n, 0);
+	vw_boxset_done(&s);
+	vw_atoms_done(&a);
 }
 
-/* A small ruleset: container key K with one any-protocol group holding @addrs. */
+/* Neighbours with equal coverage merge; the last address and 0.0.0.0/0 work. */
+static void test_boxset_merge_and_edges(void **state)
+{
+	struct vw_atoms a = { .family = AF_INET };
+	struct vw_boxset s = { 0 };
+	uint8_t any[16] = { 0 };
+
+	prefix4(&a, "198.51.100.0", 25, 0, 0, 0);
+	prefix4(&a, "198.51.100.128", 25, 0, 0, 0);
+	prefix4(&a, "255.255.255.255", 32, VW_PROTO_UDP, 53, 53);
+	assert_int_equal(vw_boxset_build(&a, 10, &s), 2);
+	assert_box4(&s.v[0], "198.51.100.0", "198.51.100.255", 0, 255, 0, 65535);
+	assert_box4(&s.v[1], "255.255.255.255", "255.255.255.255", 17, 17, 53, 53);
+	vw_atoms_done(&a);
+
+	a = (struct vw_atoms){ .family = AF_INET };
+	assert_int_equal(vw_atoms_add_prefix(&a, any, 0, VW_PROTO_TCP, 443, 443), 0);
+	prefix4(&a, "198.51.100.7", 32, VW_PROTO_TCP, 443, 443);
+	assert_int_equal(vw_boxset_build(&a, 10, &s), 1);
+	assert_box4(&s.v[0], "0.0.0.0", "255.255.255.255", 6, 6, 443, 443);
+	assert_non_null(vw_boxset_find(&s, any, IPPROTO_TCP, 443));
+	assert_null(vw_boxset_find(&s, any, IPPROTO_UDP, 443));
+	vw_boxset_done(&s);
+	vw_atoms_done(&a);
+
+	/* no entries, no boxes */
+	a = (struct vw_atoms){ .family = AF_INET6 };
+	assert_int_equal(vw_boxset_build(&a, 10, &s), 0);
+	assert_int_equal(s.family, AF_INET6);
+}
+
+static uint32_t rnd(uint32_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 17;
+	*x ^= *x << 5;
+	return *x;
+}
+
+/* Whether any atom allows (addr, proto, port): the meaning the boxes must keep. */
+static bool atoms_allow(const struct vw_atoms *a, uint32_t addr, uint8_t proto, uint16_t port)
+{
+	for (size_t i = 0; i < a->n; i++) {
+		const struct vw_atom *t = &a->v[i];
+		uint32_t lo, hi;
+
+		memcpy(&lo, t->lo, 4);
+		memcpy(&hi, t->hi, 4);
+		if (addr < ntohl(lo) || addr > ntohl(hi))
+			continue;
+		if (!t->protos)
+			return true;
+		if (!((proto == IPPROTO_TCP && (t->protos & VW_PROTO_TCP)) ||
+		      (proto == IPPROTO_UDP && (t->protos & VW_PROTO_UDP))))
+			continue;
+		if (port >= t->port_lo && port <= t->port_hi)
+			return true;
+	}
+	return false;
+}
+
+static int cmp_box(const struct vw_box *a, const struct vw_box *b)
+{
+	int c = memcmp(a->lo, b->lo, 4);
+
+	if (c)
+		return c;
+	if (a->proto_lo != b->proto_lo)
+		return a->proto_lo < b->proto_lo ? -1 : 1;
+	return a->port_lo < b->port_lo ? -1 : a->port_lo > b->port_lo;
+}
+
+static bool overlap(const struct vw_box *a, const struct vw_box *b)
+{
+	return memcmp(a->lo, b->hi, 4) <= 0 && memcmp(b->lo, a->hi, 4) <= 0 &&
+	       a->proto_lo <= b->proto_hi && b->proto_lo <= a->proto_hi &&
+	       a->port_lo <= b->port_hi && b->port_lo <= a->port_hi;
+}
+
+/*
+ * Random overlapping entries inside a small address window: the boxes are sorted,
+ * pairwise disjoint, and allow exactly what the entries allow, probed point by point.
+ */
+static void test_boxset_property(void **state)
+{
+	static const uint8_t protos[] = { IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP };
+	uint32_t seed = 0x1234567;
+
+	for (int round = 0; round < 300; round++) {
+		struct vw_atoms a = { .family = AF_INET };
+		struct vw_boxset s = { 0 };
+		int n = 1 + (int)(rnd(&seed) % 12);
+
+		for (int i = 0; i < n; i++) {
+			uint32_t base =
+				htonl(0xc6336400 | (rnd(&seed) & 0x3f)); /* 198.51.100.0/26 */
+			unsigned len = 26 + rnd(&seed) % 7;
+			uint8_t p = (uint8_t)(rnd(&seed) % 4); /* 0 any, 1 tcp, 2 udp, 3 both */
+			uint16_t lo = (uint16_t)(rnd(&seed) % 40),
+				 hi = (uint16_t)(lo + rnd(&seed) % 10);
+			uint8_t addr[16] = { 0 };
+
+			base &= htonl(~0u << (32 - len));
+			memcpy(addr, &base, 4);
+			assert_int_equal(vw_atoms_add_prefix(&a, addr, len, p, lo, hi), 0);
+		}
+		assert_true(vw_boxset_build(&a, 100000, &s) >= 0);
+		for (size_t i = 0; i < s.n; i++) {
+			if (i > 0)
+				assert_true(cmp_box(&s.v[i - 1], &s.v[i]) < 0);
+			for (size_t k = i + 1; k < s.n; k++)
+				assert_false(overlap(&s.v[i], &s.v[k]));
+		}
+		for (uint32_t addr = 0xc63363fe; addr <= 0xc6336441; addr++) {
+			uint32_t be = htonl(addr);
+			uint8_t b[16] = { 0 };
+
+			memcpy(b, &be, 4);
+			for (size_t p = 0; p < sizeof(protos); p++)
+				for (uint16_t port = 0; port < 52; port++)
+					if ((vw_boxset_find(&s, b, protos[p], port) != NULL) !=
+					    atoms_allow(&a, addr, protos[p], port))
+						fail_msg("round %d: %08x proto %u port %u differs",
+							 round, addr, protos[p], port);
+		}
+		vw_boxset_done(&s);
+		vw_atoms_done(&a);
+	}
+}
+
+static void test_boxset_ipv6_last_address(void **state)
+{
+	struct vw_atoms a = { .family = AF_INET6 };
+	struct vw_boxset s = { 0 };
+	uint8_t top[16], net[16];
+
+	memset(top, 0xff, sizeof(top));
+	assert_int_equal(inet_pton(AF_INET6, "2001:db8::", net), 1);
+	assert_int_equal(vw_atoms_add_prefix(&a, top, 128, 0, 0, 0), 0);
+	assert_int_equal(vw_atoms_add_prefix(&a, net, 32, VW_PROTO_TCP, 443, 443), 0);
+	assert_int_equal(vw_boxset_build(&a, 10, &s), 2);
+	assert_memory_equal(s.v[1].lo, top, 16);
+	assert_memory_equal(s.v[1].hi, top, 16);
+	assert_non_null(vw_boxset_find(&s, top, IPPROTO_ICMPV6, 0));
+	assert_non_null(vw_boxset_find(&s, net, IPPROTO_TCP, 443));
+	assert_null(vw_boxset_find(&s, net, IPPROTO_TCP, 80));
+	vw_boxset_done(&s);
+	vw_atoms_done(&a);
+}
+
+/* --- diff ----------------------------------------------------------------------------------- */
+
 struct fixture {
 	struct vw_ruleset rs;
 	struct vw_rs_container c[2];
-	struct vw_rs_group g[2];
 	struct vw_rs_source src[2];
-	char bridges[2][VW_IFNAMSIZ];
+	char skip[1][VW_IFNAMSIZ];
 };
 
-static void build(struct fixture *f, size_t n_containers, const char *const *addrs, bool audit)
+/* @n containers, each allowed any protocol to the given addresses. */
+static void build(struct fixture *f, size_t n, const char *const *addrs, bool audit)
 {
-	memset(f, 0, sizeof(*f));
-	for (size_t i = 0; i < n_containers; i++) {
-		struct vw_rs_group *g = &f->g[i];
+	*f = (struct fixture){ 0 };
+	for (size_t i = 0; i < n; i++) {
+		struct vw_atoms a = { .family = AF_INET };
 
-		g->has4 = true;
-		g->set4.family = AF_INET;
-		g->set6.family = AF_INET6;
-		for (const char *const *a = addrs; *a; a++)
-			add4(&g->set4, *a, *a);
-		vw_rangeset_normalize(&g->set4);
+		for (const char *const *p = addrs; *p; p++)
+			prefix4(&a, *p, 32, 0, 0, 0);
+		f->c[i].dst[0].family = AF_INET;
+		f->c[i].dst[1].family = AF_INET6;
+		assert_true(vw_boxset_build(&a, 100, &f->c[i].dst[0]) >= 0);
+		vw_atoms_done(&a);
 		snprintf(f->c[i].key, sizeof(f->c[i].key), "%016u", (unsigned)i);
 		f->c[i].audit = audit;
-		f->c[i].groups = g;
-		f->c[i].n_groups = 1;
 		f->src[i].family = AF_INET;
 		f->src[i].addr[0] = 198;
 		f->src[i].addr[3] = (uint8_t)(i + 1);
 		memcpy(f->src[i].key, f->c[i].key, sizeof(f->src[i].key));
 	}
-	snprintf(f->bridges[0], VW_IFNAMSIZ, "br-a");
+	snprintf(f->skip[0], VW_IFNAMSIZ, "br-a");
 	f->rs.containers = f->c;
-	f->rs.n_containers = n_containers;
+	f->rs.n_containers = n;
 	f->rs.sources = f->src;
-	f->rs.n_sources = n_containers;
-	f->rs.bridges = f->bridges;
-	f->rs.n_bridges = 1;
+	f->rs.n_sources = n;
+	f->rs.skip = f->skip;
+	f->rs.n_skip = 1;
 }
 
 static void fixture_done(struct fixture *f)
 {
 	for (size_t i = 0; i < 2; i++)
-		free(f->g[i].set4.v);
+		vw_rs_container_done(&f->c[i]);
 }
 
 static void test_diff_full(void **state)
@@ -119,8 +278,10 @@ static void test_diff_full(void **state)
 	assert_int_equal(p.n, 1 + 2 + 2 + 1);
 	assert_int_equal(p.ops[0].type, VW_OP_RESET);
 	assert_int_equal(p.ops[1].type, VW_OP_CONTAINER_ADD);
+	assert_ptr_equal(p.ops[1].c, &f.c[0]);
 	assert_int_equal(p.ops[3].type, VW_OP_SOURCE_ADD);
-	assert_int_equal(p.ops[5].type, VW_OP_BRIDGE_ADD);
+	assert_int_equal(p.ops[5].type, VW_OP_SKIP_ADD);
+	assert_string_equal(p.ops[5].ifname, "br-a");
 	vw_plan_done(&p);
 	fixture_done(&f);
 }
@@ -139,14 +300,19 @@ static void test_diff_noop_and_elements(void **state)
 	vw_plan_done(&p);
 	fixture_done(&f2);
 
-	/* .7 and .9 become .7-.8 (merged range) and .20: delete the two changed, add two */
+	/* .7 and .9 become .7-.8 (merged) and .20: per container one delete of both old
+	 * boxes before any addition, then one addition of both new ones */
 	build(&f2, 2, a2, false);
 	assert_int_equal(vw_ruleset_diff(&f1.rs, &f2.rs, &p), 0);
 	assert_int_equal(p.n, 4);
 	for (size_t i = 0; i < 4; i++) {
-		assert_int_equal(p.ops[i].type, i % 2 ? VW_OP_RANGES_ADD : VW_OP_RANGES_DEL);
-		assert_int_equal(p.ops[i].n_ranges, 2);
+		assert_int_equal(p.ops[i].type, i < 2 ? VW_OP_BOXES_DEL : VW_OP_BOXES_ADD);
+		assert_int_equal(p.ops[i].n_boxes, 2);
+		assert_int_equal(p.ops[i].family, AF_INET);
 	}
+	assert_box4(&p.ops[0].boxes[0], "198.51.100.7", "198.51.100.7", 0, 255, 0, 65535);
+	assert_box4(&p.ops[2].boxes[0], "198.51.100.7", "198.51.100.8", 0, 255, 0, 65535);
+	assert_box4(&p.ops[2].boxes[1], "198.51.100.20", "198.51.100.20", 0, 255, 0, 65535);
 	vw_plan_done(&p);
 	fixture_done(&f1);
 	fixture_done(&f2);
@@ -161,25 +327,38 @@ static void test_diff_replace_orders_references(void **state)
 	build(&f1, 2, a, false);
 	build(&f2, 1, a, false);
 	f2.c[0].audit = true; /* shape change: container 0 is re-created, 1 is gone */
-	snprintf(f2.bridges[0], VW_IFNAMSIZ, "br-b");
+	snprintf(f2.skip[0], VW_IFNAMSIZ, "br-b");
 	assert_int_equal(vw_ruleset_diff(&f1.rs, &f2.rs, &p), 0);
-	assert_int_equal(p.n, 2 + 2 + 1 + 1 + 1 + 1);
+	assert_int_equal(p.n, 2 + 1 + 2 + 1 + 1 + 1);
+	/* revocations first: dispatch entries, then the skip entry that un-polices br-a */
 	assert_int_equal(p.ops[0].type, VW_OP_SOURCE_DEL);
 	assert_int_equal(p.ops[1].type, VW_OP_SOURCE_DEL);
-	assert_int_equal(p.ops[2].type, VW_OP_CONTAINER_DEL);
+	assert_int_equal(p.ops[2].type, VW_OP_SKIP_DEL);
 	assert_int_equal(p.ops[3].type, VW_OP_CONTAINER_DEL);
-	assert_int_equal(p.ops[4].type, VW_OP_BRIDGE_DEL);
+	assert_int_equal(p.ops[4].type, VW_OP_CONTAINER_DEL);
 	assert_int_equal(p.ops[5].type, VW_OP_CONTAINER_ADD);
 	assert_true(p.ops[5].c->audit);
 	assert_int_equal(p.ops[6].type, VW_OP_SOURCE_ADD);
-	assert_int_equal(p.ops[7].type, VW_OP_BRIDGE_ADD);
+	assert_int_equal(p.ops[7].type, VW_OP_SKIP_ADD);
 	vw_plan_done(&p);
 
-	/* a dry-run change replaces the whole table */
+	/* a dry-run change replaces the whole table, so does a different ignore list */
 	f2.rs.dry_run = true;
 	assert_int_equal(vw_ruleset_diff(&f1.rs, &f2.rs, &p), 0);
 	assert_int_equal(p.ops[0].type, VW_OP_RESET);
 	vw_plan_done(&p);
+	f2.rs.dry_run = false;
+	{
+		char ign[1][VW_IFNAMSIZ] = { "virbr+" };
+
+		f2.rs.ignore = ign;
+		f2.rs.n_ignore = 1;
+		assert_int_equal(vw_ruleset_diff(&f1.rs, &f2.rs, &p), 0);
+		assert_int_equal(p.ops[0].type, VW_OP_RESET);
+		vw_plan_done(&p);
+		f2.rs.ignore = NULL;
+		f2.rs.n_ignore = 0;
+	}
 	fixture_done(&f1);
 	fixture_done(&f2);
 }
@@ -200,7 +379,29 @@ static void test_diff_source_moves(void **state)
 	assert_int_equal(p.ops[0].type, VW_OP_SOURCE_DEL);
 	assert_int_equal(p.ops[1].type, VW_OP_SOURCE_DEL);
 	assert_int_equal(p.ops[2].type, VW_OP_SOURCE_ADD);
+	assert_string_equal(p.ops[2].src->key, f2.c[1].key);
 	assert_int_equal(p.ops[3].type, VW_OP_SOURCE_ADD);
+	vw_plan_done(&p);
+	fixture_done(&f1);
+	fixture_done(&f2);
+}
+
+/* Isolating a container deletes its boxes and keeps its objects. */
+static void test_diff_isolation(void **state)
+{
+	const char *a[] = { "198.51.100.7", "198.51.100.9", NULL };
+	struct fixture f1, f2;
+	struct vw_plan p;
+
+	build(&f1, 1, a, false);
+	build(&f2, 1, a, false);
+	vw_rs_container_isolate(&f2.c[0], "too big");
+	assert_string_equal(f2.c[0].isolated, "too big");
+	assert_int_equal(vw_rs_container_boxes(&f2.c[0]), 0);
+	assert_int_equal(vw_ruleset_diff(&f1.rs, &f2.rs, &p), 0);
+	assert_int_equal(p.n, 1);
+	assert_int_equal(p.ops[0].type, VW_OP_BOXES_DEL);
+	assert_int_equal(p.ops[0].n_boxes, 2);
 	vw_plan_done(&p);
 	fixture_done(&f1);
 	fixture_done(&f2);
@@ -228,12 +429,15 @@ static void test_audit_prefix_roundtrip(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_rangeset_normalize),
-		cmocka_unit_test(test_rangeset_prefix),
+		cmocka_unit_test(test_boxset_exact),
+		cmocka_unit_test(test_boxset_merge_and_edges),
+		cmocka_unit_test(test_boxset_property),
+		cmocka_unit_test(test_boxset_ipv6_last_address),
 		cmocka_unit_test(test_diff_full),
 		cmocka_unit_test(test_diff_noop_and_elements),
 		cmocka_unit_test(test_diff_replace_orders_references),
 		cmocka_unit_test(test_diff_source_moves),
+		cmocka_unit_test(test_diff_isolation),
 		cmocka_unit_test(test_audit_prefix_roundtrip),
 	};
 
