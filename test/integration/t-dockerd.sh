@@ -39,7 +39,11 @@ tb_dockerd_stop
 tb_check "dockerd down: the daemon notices (lost Docker)" tb_eventually 10 log_has "$off" "lost Docker"
 tb_check "dockerd down: the daemon keeps running" tb__pid_alive "$TB_DAEMON_PID"
 tb_check "dockerd down: table inet vpnwall stays" tb_nft list table inet vpnwall
-bridge_policed() { tb_nft list set inet vpnwall bridges | grep -qF "\"$1\""; }
+# Every bridge is policed unless skipped: dockerd going away must not skip any.
+bridge_policed() {
+	tb_nft list chain inet vpnwall forward | grep -q 'meta iifkind "bridge" goto police' &&
+		! tb_nft list set inet vpnwall skip | grep -qF "\"$1\""
+}
 tb_check "dockerd down: the default bridge is still policed" bridge_policed docker0
 tb_check "dockerd down: the user network's bridge is still policed" bridge_policed "$dnet_br"
 # Whether the stopped containers' entries are withdrawn depends on how many of their die

@@ -73,12 +73,14 @@ tb_daemon_kill
 docker rm -f ra2 >/dev/null
 tb_run rb2 --network reuse --ip "$REUSE_IP"
 tb_check_eq "reuse/kill: the successor has the same address" "$REUSE_IP" tb_ip rb2 reuse
-# A known limit, measured and not asserted: with nobody to withdraw it, the first owner's
-# map entry still dispatches the address to its chain.
-if tb_can_reach rb2 198.51.100.10 80; then window=reaches; else window=blocked; fi
-tb_log "MEASURE daemon down: unlabeled successor of $REUSE_IP -> 198.51.100.10:80 $window"
-if tb_can_reach rb2 198.51.100.11 80; then window=reaches; else window=blocked; fi
-tb_log "MEASURE daemon down: unlabeled successor of $REUSE_IP -> 198.51.100.11:80 $window"
+# The documented limit, asserted both ways: with nobody to withdraw it, the first owner's
+# map entry still dispatches the address to its chain, so the successor gets exactly the
+# first owner's allowance while the daemon is down (binding addresses to bridge ports will
+# close this), and never anything beyond it.
+tb_expect_reach rb2 198.51.100.10 80 "reuse/kill: known limit, the successor inherits the first owner's host"
+tb_expect_blocked rb2 198.51.100.11 80 "reuse/kill: but nothing beyond the first owner's allowance"
+tb_expect_blocked rb2 198.51.100.12 8080 "reuse/kill: nor anywhere else"
+tb_expect_reach lab 198.51.100.10 80 "reuse/kill: control, the daemon is down and the table still enforces"
 
 tb_daemon_start
 tb_daemon_wait_ready

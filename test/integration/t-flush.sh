@@ -58,14 +58,31 @@ tb_expect_reach lab 198.51.100.10 80 "daemon restarted: labeled container reache
 tb_expect_blocked lab 198.51.100.11 80 "daemon restarted: labeled container blocked elsewhere"
 
 # A flush (or any foreign change to the table) while the daemon runs is undone at once,
-# not at the next Docker event.
-tb_check "flush with the daemon running exits 0" cli "$TB/flush3" "$VPNWALL" flush
-tb_check "the daemon notices the foreign change" tb_eventually 10 \
-	grep -q "table inet vpnwall changed by another process (.*), restoring it" \
-	"$TB/vpnwalld.log"
-tb_check "and restores the table" tb_eventually 10 tb_nft list table inet vpnwall
-tb_expect_eventually_blocked unl 198.51.100.10 80 "restored: unlabeled container blocked again"
-tb_expect_eventually_reach lab 198.51.100.10 80 "restored: labeled container reaches its host"
+# not at the next Docker event. What is asserted is the restore: the table is back within a
+# second, with the same verdicts, checked without waiting once it is there.
+table_back_ms() {
+	local t0 t1
+	t0=$(date +%s%N)
+	tb_host_exec "$VPNWALL" flush >"$TB/flush3" || return 1
+	for _ in $(seq 1 200); do
+		if tb_nft list chain inet vpnwall police >/dev/null 2>&1; then
+			t1=$(date +%s%N)
+			echo $(((t1 - t0) / 1000000))
+			return 0
+		fi
+		sleep 0.01
+	done
+	return 1
+}
+gap=$(table_back_ms) || gap=never
+tb_log "MEASURE flush to restored table: ${gap} ms (poll every 10 ms)"
+restored_fast() { [ "$gap" != never ] && [ "$gap" -lt 1000 ]; }
+tb_check "flush with the daemon running: the table is back within a second" restored_fast
+tb_check "the daemon says it restored a foreign change" \
+	grep -q "table inet vpnwall changed by another process (.*), restoring it" "$TB/vpnwalld.log"
+tb_expect_blocked unl 198.51.100.10 80 "restored: unlabeled container blocked"
+tb_expect_reach lab 198.51.100.10 80 "restored: labeled container reaches its host"
+tb_expect_blocked lab 198.51.100.11 80 "restored: labeled container blocked elsewhere"
 delete_one_element() {
 	local ip
 	ip=$(tb_ip unl)
@@ -76,8 +93,9 @@ unl_dispatched() { tb_nft list map inet vpnwall src4 | grep -q "$(tb_ip unl) :";
 tb_check "the daemon puts the element back" tb_eventually 10 unl_dispatched
 make_dormant() { tb_nft add table inet vpnwall '{ flags dormant; }'; }
 tb_check "someone makes the table dormant" make_dormant
-tb_expect_eventually_blocked unl 198.51.100.10 80 "the daemon wakes it up: unlabeled blocked again"
 not_dormant() { ! tb_nft list table inet vpnwall | grep -q dormant; }
-tb_check "the table is no longer dormant" not_dormant
+tb_check "the daemon wakes it up" tb_eventually 2 not_dormant
+tb_expect_blocked unl 198.51.100.10 80 "awake again: unlabeled blocked"
+tb_expect_reach lab 198.51.100.10 80 "awake again: labeled container reaches its host"
 
 tb_finish

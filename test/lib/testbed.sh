@@ -29,6 +29,8 @@
 #   TB_STORAGE_DRIVER   force a dockerd storage driver (default overlay2, vfs fallback)
 #   TB_DOCKERD_ARGS     extra dockerd arguments (word-split)
 #   TB_READY_PATTERN    what tb_daemon_wait_ready waits for (default "daemon: ready")
+#   TB_IMAGE_EXTRA      files (space-separated, static binaries) tb_image copies into the
+#                       test image's /bin, e.g. test tools built from test/tools/
 
 TB_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
@@ -130,6 +132,15 @@ tb_inet_exec() { ip netns exec "$TB_INET_NS" "$@"; }
 
 # nft inside the host namespace (debugging output, "table still exists" checks).
 tb_nft() { ip netns exec "$TB_HOST_NS" nft "$@"; }
+
+# nft inside the fake internet, which tests own: probes that count what arrives there.
+tb_inet_nft() { ip netns exec "$TB_INET_NS" nft "$@"; }
+
+# tb_nft_counter NS FAMILY TABLE NAME: the packet count of a named nft counter in NS.
+tb_nft_counter() {
+	ip netns exec "$1" nft list counter "$2" "$3" "$4" |
+		awk '{ for (i = 1; i < NF; i++) if ($i == "packets") { print $(i + 1); exit } }'
+}
 
 # Always the 20.10 client, and never the user's ~/.docker config or context.
 docker() { "$TB_DOCKER_BIN" "$@"; }
@@ -620,10 +631,10 @@ tb_dockerd_restart() {
 # ---------------------------------------------------------------------------
 # image and containers
 
-# vwtest:latest: busybox-static applets only. PID 1 is a shell that exits on
+# vwtest:latest: busybox-static applets (and TB_IMAGE_EXTRA). PID 1 is a shell that exits on
 # SIGTERM, so stopping a container (or dockerd) takes no grace period.
 tb_image() {
-	local r=$TB/rootfs
+	local r=$TB/rootfs f
 	if docker image inspect "$TB_IMAGE" >/dev/null 2>&1; then
 		return 0
 	fi
@@ -643,6 +654,10 @@ tb_image() {
 			wait
 		EOF
 		chmod 755 "$r/bin/tb-idle"
+		for f in ${TB_IMAGE_EXTRA:-}; do
+			[ -f "$f" ] || tb__die "TB_IMAGE_EXTRA: no such file: $f"
+			install -m 755 "$f" "$r/bin/" || tb__die "cannot copy $f into the test image"
+		done
 		tar -C "$r" -cf "$TB/rootfs.tar" . || tb__die "rootfs tar failed"
 	fi
 	docker import --change 'CMD ["/bin/tb-idle"]' "$TB/rootfs.tar" "$TB_IMAGE" >/dev/null ||
