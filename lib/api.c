@@ -246,6 +246,15 @@ static cJSON *container_json(const struct vw_api_container *v, const struct vw_c
 		cJSON *e = cJSON_CreateObject();
 
 		cJSON_AddStringToObject(e, "network", c->eps[i].network);
+		if (c->eps[i].endpoint_id[0])
+			cJSON_AddStringToObject(e, "endpoint_id", c->eps[i].endpoint_id);
+		if (c->eps[i].has_mac) {
+			const uint8_t *m = c->eps[i].mac;
+
+			snprintf(buf, sizeof(buf), "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1],
+				 m[2], m[3], m[4], m[5]);
+			cJSON_AddStringToObject(e, "mac", buf);
+		}
 		if (c->eps[i].has4) {
 			addr_text(AF_INET, c->eps[i].addr4, buf, sizeof(buf));
 			cJSON_AddStringToObject(e, "ipv4", buf);

@@ -25,6 +25,8 @@
 
 #include "vpnwall/api.h"
 #include "vpnwall/config.h"
+#include "vpnwall/control.h"
+#include "vpnwall/desired.h"
 #include "vpnwall/dns.h"
 #include "vpnwall/docker.h"
 #include "vpnwall/dockermsg.h"
@@ -51,6 +53,7 @@
 #define UNKNOWN_CONTAINER "(unknown)"
 #define SPOOFED_CONTAINER "(spoofed)"
 #define BOOT_ID_PATH "/proc/sys/kernel/random/boot_id"
+#define PENDING_MAX 4096 /* events whose commit is being timed */
 
 enum aux_kind { AUX_METRICS, AUX_API, AUX_AUDIT, AUX_N };
 
@@ -67,6 +70,14 @@ struct aux {
 struct reported {
 	char key[VW_KEY_LEN + 1];
 	uint64_t what; /* hash of its isolation reason and note */
+};
+
+/* A Docker event about a container, until the commit that enforces its outcome. */
+struct pending {
+	struct vw_hnode node;
+	char id[VW_ID_MAX + 1];
+	uint64_t since_ns; /* when the first event not yet enforced arrived */
+	bool known; /* its outcome is in the store (inspected, or gone) */
 };
 
 /* Rejected label entries counted per running container, for the metric. */
@@ -87,7 +98,12 @@ struct vw_daemon {
 
 	struct vw_store store;
 	struct vw_names names;
+	struct vw_desired desired;
 	struct vw_reconcile rc;
+	bool rebuild; /* the desired ruleset is recomputed from scratch next time */
+	struct vw_hmap pending; /* struct pending by container id */
+	struct pending **pending_list; /* the same, to walk after a commit */
+	size_t n_pending;
 
 	bool synced; /* Docker listed at least once since the last disconnect */
 	unsigned down_reports; /* consecutive failures to reach Docker since the last sync */
@@ -108,6 +124,7 @@ struct vw_daemon {
 	struct vw_hmap errs; /* struct errcount by container id */
 	struct reported *reported; /* containers with a limit, sorted by key */
 	size_t n_reported;
+	size_t cap_reported;
 	uint64_t spoofed_pkts; /* from the spoofed-source counter, monotonic */
 	uint64_t spoofed_last;
 };
@@ -159,7 +176,7 @@ static void forget_label_errors(struct vw_daemon *d, const char *id)
 	}
 }
 
-/* --- container store ----------------------------------------------------------------------- */
+/* --- what Docker says about a container ------------------------------------------------- */
 
 static void describe_labels(struct vw_daemon *d, const struct vw_container *c)
 {
@@ -212,6 +229,69 @@ static void describe_networks(struct vw_daemon *d, const struct vw_container *c)
 	}
 }
 
+/* --- event to commit ---------------------------------------------------------------------- */
+
+static struct pending *pending_find(struct vw_daemon *d, const char *id)
+{
+	for (struct vw_hnode *n = vw_hmap_first(&d->pending, vw_hash_str(id)); n;
+	     n = vw_hmap_next(n)) {
+		struct pending *p = vw_container_of(n, struct pending, node);
+
+		if (strcmp(p->id, id) == 0)
+			return p;
+	}
+	return NULL;
+}
+
+/* The clock starts at the first event not yet enforced; a burst is timed from its start. */
+static void note_event(struct vw_daemon *d, const char *id)
+{
+	struct pending *p;
+
+	if (pending_find(d, id) || d->n_pending >= PENDING_MAX)
+		return;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return;
+	(void)vw_strscpy(p->id, id, sizeof(p->id));
+	p->since_ns = vw_now_ns();
+	if (vw_hmap_add(&d->pending, &p->node, vw_hash_str(p->id)) < 0) {
+		free(p);
+		return;
+	}
+	d->pending_list[d->n_pending++] = p;
+}
+
+static void mark_pending_known(struct vw_daemon *d, const char *id)
+{
+	struct pending *p = pending_find(d, id);
+
+	if (p)
+		p->known = true;
+}
+
+/* A commit went through: everything known by now is enforced. */
+static void observe_commit(struct vw_daemon *d)
+{
+	uint64_t now = vw_now_ns();
+	size_t out = 0;
+
+	for (size_t i = 0; i < d->n_pending; i++) {
+		struct pending *p = d->pending_list[i];
+
+		if (!p->known) {
+			d->pending_list[out++] = p;
+			continue;
+		}
+		vw_histogram_observe(&d->stats.event_to_commit, (double)(now - p->since_ns) / 1e9);
+		vw_hmap_del(&d->pending, &p->node);
+		free(p);
+	}
+	d->n_pending = out;
+}
+
+/* --- container store --------------------------------------------------------------------- */
+
 /* Store @c (its content moves) or drop the container when @c is NULL or not running. */
 static void store_container(struct vw_daemon *d, const char *id, struct vw_container *c)
 {
@@ -220,6 +300,10 @@ static void store_container(struct vw_daemon *d, const char *id, struct vw_conta
 	int r;
 
 	d->dirty = true;
+	(void)vw_reconcile_want(&d->rc);
+	mark_pending_known(d, id);
+	if (vw_desired_mark(&d->desired, id) < 0)
+		d->rebuild = true;
 	if (!keep) {
 		if (old) {
 			char key[VW_KEY_LEN + 1];
@@ -295,6 +379,7 @@ static void on_synced(void *ud, struct vw_container *cs, size_t n, struct vw_net
 	d->synced = d->ever_synced = true;
 	d->down_reports = 0;
 	d->dirty = true;
+	d->rebuild = true;
 	/*
 	 * A fresh snapshot replaces the whole table: whatever drifted while Docker was away
 	 * (or before this process started) cannot survive a resync.
@@ -312,7 +397,10 @@ static void on_networks(void *ud, struct vw_network *nets, size_t n)
 	struct vw_daemon *d = ud;
 
 	vw_store_set_networks(&d->store, nets, n);
+	/* Which networks are managed decides about every container: recompute them all. */
 	d->dirty = true;
+	d->rebuild = true;
+	(void)vw_reconcile_want(&d->rc);
 }
 
 /* Everything Docker told us is void: every container falls to the unknown-source drop. */
@@ -356,6 +444,7 @@ static void on_docker_event(void *ud, const struct vw_docker_event *ev)
 	vw_stats_count_event(&d->stats, ev->action);
 	if (ev->kind != VW_EV_CONTAINER)
 		return;
+	note_event(d, ev->id);
 	c = vw_store_get(&d->store, ev->id);
 	if (!c)
 		return;
@@ -371,7 +460,10 @@ static void on_docker_event(void *ud, const struct vw_docker_event *ev)
 				c->eps[k] = c->eps[--c->n_eps];
 			else
 				k++;
+		if (vw_desired_mark(&d->desired, ev->id) < 0)
+			d->rebuild = true;
 		d->dirty = true;
+		(void)vw_reconcile_want(&d->rc);
 	}
 }
 
@@ -404,7 +496,10 @@ static void on_dns(void *ud, const char *name, int fam, enum vw_dns_status statu
 			 fam ? "AAAA" : "A");
 	if (r > 0) {
 		log_info("'%s' now resolves to %zu %s address(es)", name, n, fam ? "IPv6" : "IPv4");
+		if (vw_desired_mark_name(&d->desired, name) < 0)
+			d->rebuild = true;
 		d->dirty = true;
+		(void)vw_reconcile_want(&d->rc);
 	}
 }
 
@@ -474,86 +569,104 @@ static void set_ready(struct vw_daemon *d)
 	d->ready = ready;
 }
 
-static uint64_t reported_what(const struct reported *v, size_t n, const char *key)
+/* Whether a container reaches nothing, or lost entries: worth a line when it changes. */
+static uint64_t limits_of(const struct vw_rs_container *c)
 {
-	size_t lo = 0, hi = n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(key, v[mid].key);
-
-		if (c == 0)
-			return v[mid].what;
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return 0;
+	if (!c || (!c->isolated[0] && !c->note[0]))
+		return 0;
+	return (vw_hash_str(c->isolated) * 31 + vw_hash_str(c->note)) | 1;
 }
 
-/* Say once why a container reaches nothing, or lost entries, and when that ends. */
-static void report_limits(struct vw_daemon *d)
+static int cmp_reported(const void *a, const void *b)
+{
+	return strcmp(((const struct reported *)a)->key, ((const struct reported *)b)->key);
+}
+
+/*
+ * Say once why a container reaches nothing, or lost entries, and when that ends. Only the
+ * containers of this step are looked at (@ch marks them; everything after a full step).
+ */
+static void report_limits(struct vw_daemon *d, const struct vw_changes *ch, bool all)
 {
 	const struct vw_ruleset *rs = &d->rc.applied;
-	struct reported *v = NULL;
-	size_t n = 0, cap = 0;
+	size_t n = all ? rs->n_containers : ch->n_keys;
+	bool resort = false;
 
-	for (size_t i = 0; i < rs->n_containers; i++) {
-		const struct vw_rs_container *c = &rs->containers[i];
-		uint64_t what = 0, before;
+	for (size_t i = 0; i < n; i++) {
+		const char *key = all ? rs->containers[i]->key : ch->keys[i];
+		const struct vw_rs_container *c = vw_ruleset_find(rs, key);
+		struct reported probe = { 0 }, *p;
+		uint64_t what = limits_of(c);
 
-		if (c->isolated[0] || c->note[0])
-			what = (vw_hash_str(c->isolated) * 31 + vw_hash_str(c->note)) | 1;
-		before = reported_what(d->reported, d->n_reported, c->key);
-		if (what != before) {
-			if (c->isolated[0])
-				log_warn("container '%s' is isolated, it reaches nothing: %s",
-					 c->name, c->isolated);
-			else if (before && !c->note[0])
-				log_info("container '%s' has its whole policy again", c->name);
-			if (c->note[0])
-				log_warn("container '%s': %s", c->name, c->note);
+		(void)vw_strscpy(probe.key, key, sizeof(probe.key));
+		p = bsearch(&probe, d->reported, d->n_reported, sizeof(*p), cmp_reported);
+		if (what == (p ? p->what : 0))
+			continue;
+		if (c && c->isolated[0])
+			log_warn("container '%s' is isolated, it reaches nothing: %s", c->name,
+				 c->isolated);
+		else if (c && p && !c->note[0])
+			log_info("container '%s' has its whole policy again", c->name);
+		if (c && c->note[0])
+			log_warn("container '%s': %s", c->name, c->note);
+		if (p) {
+			p->what = what;
+			continue;
 		}
-		/* Containers come sorted by key, so the new list is sorted too. */
-		if (what &&
-		    vw_grow((void **)&v, &cap, n + 1, sizeof(*v), SIZE_MAX / sizeof(*v)) >= 0) {
-			memcpy(v[n].key, c->key, sizeof(v[n].key));
-			v[n++].what = what;
-		}
+		if (vw_grow((void **)&d->reported, &d->cap_reported, d->n_reported + 1,
+			    sizeof(*d->reported), SIZE_MAX / sizeof(*d->reported)) < 0)
+			continue;
+		d->reported[d->n_reported++] = probe;
+		d->reported[d->n_reported - 1].what = what;
+		resort = true;
 	}
-	free(d->reported);
-	d->reported = v;
-	d->n_reported = n;
+	/* Entries of containers whose limits ended go; the rest stays sorted for bsearch. */
+	if (resort || n) {
+		size_t out = 0;
+
+		for (size_t i = 0; i < d->n_reported; i++)
+			if (d->reported[i].what)
+				d->reported[out++] = d->reported[i];
+		d->n_reported = out;
+		if (resort)
+			qsort(d->reported, d->n_reported, sizeof(*d->reported), cmp_reported);
+	}
 }
 
 static void reconcile(struct vw_daemon *d)
 {
-	const struct vw_store *st = &d->store;
-	struct vw_ruleset desired;
 	uint64_t now = vw_now_ms(), t0, gen = d->rc.generation, failures = d->rc.failures;
+	struct vw_changes *ch = &d->desired.changes;
+	bool all;
 	int r;
 
 	d->dirty = false;
-	r = vw_policy_compile((const struct vw_container *const *)st->list, st->n, st->nets,
-			      st->n_nets, d->cfg, &d->names, now, &desired);
+	if (d->rebuild)
+		r = vw_desired_rebuild(&d->desired, &d->store, &d->names, now);
+	else
+		r = vw_desired_flush(&d->desired, &d->store, &d->names, now);
+	d->rebuild = false;
 	if (r < 0) {
 		log_error_errno(r,
 				"cannot compile the policy, keeping the applied rules, retrying");
+		d->rebuild = true;
 		d->compile_retry_at = now + 1000;
 		return;
 	}
 	d->compile_retry_at = 0;
+	all = ch->all || d->rc.full || !d->rc.have_applied;
 	/* Replacing re-creates the counters: keep what they counted so far. */
 	if (d->rc.full && d->rc.have_applied)
 		(void)read_counters(d);
 	t0 = vw_now_ns();
-	r = vw_reconcile_step(&d->rc, &desired, now);
+	r = vw_reconcile_step(&d->rc, &d->desired.rs, ch, now);
 	if (d->rc.generation != gen || d->rc.failures != failures)
 		vw_histogram_observe(&d->stats.update_duration, (double)(vw_now_ns() - t0) / 1e9);
 	d->stats.updates_ok += d->rc.generation - gen;
 	d->stats.updates_failed += d->rc.failures - failures;
 	if (r < 0) {
+		/* The step left the backend to be replaced whole: nothing to remember. */
+		vw_changes_reset(ch);
 		snprintf(d->not_ready, sizeof(d->not_ready), "ruleset not applied: %s",
 			 strerror(-r));
 		log_error_errno(
@@ -568,7 +681,9 @@ static void reconcile(struct vw_daemon *d)
 		log_warn(
 			"nftables refused %llu transaction(s); the containers it refused are isolated, every other change is applied",
 			(unsigned long long)(d->rc.failures - failures));
-	report_limits(d);
+	report_limits(d, ch, all);
+	vw_changes_reset(ch);
+	observe_commit(d);
 	set_ready(d);
 }
 
@@ -578,15 +693,20 @@ static void reconcile(struct vw_daemon *d)
  */
 static int apply_base(struct vw_daemon *d, const char *why)
 {
-	struct vw_ruleset base;
+	const struct vw_ruleset *rs = &d->desired.rs;
+	struct vw_ruleset base = { .dry_run = rs->dry_run,
+				   .log_group = rs->log_group,
+				   .log_rate = rs->log_rate,
+				   .ignore = rs->ignore,
+				   .n_ignore = rs->n_ignore };
 	int r;
 
 	d->base_needed = false;
-	r = vw_policy_compile(NULL, 0, NULL, 0, d->cfg, &d->names, vw_now_ms(), &base);
-	if (r < 0)
-		return log_error_errno(r, "cannot build the base ruleset");
 	vw_reconcile_force_full(&d->rc);
-	r = vw_reconcile_step(&d->rc, &base, vw_now_ms());
+	r = vw_reconcile_step(&d->rc, &base, NULL, vw_now_ms());
+	/* Lent from the desired ruleset, which frees it. */
+	base.ignore = NULL;
+	vw_ruleset_done(&base);
 	if (r < 0) {
 		d->base_needed = true;
 		return log_error_errno(r, "cannot apply the base ruleset (%s), retrying", why);
@@ -726,280 +846,54 @@ static uint64_t aux_deadline(const struct vw_daemon *d)
 
 /* --- HTTP: metrics, health, control API --------------------------------------------------- */
 
-static size_t count_isolated(const struct vw_ruleset *rs)
+static void refresh_counters(void *ud)
 {
-	size_t n = 0;
+	int r = read_counters(ud);
 
-	for (size_t i = 0; i < rs->n_containers; i++)
-		n += rs->containers[i].isolated[0] != '\0';
-	return n;
-}
-
-static char *render_metrics(struct vw_daemon *d)
-{
-	const struct vw_store *st = &d->store;
-	_cleanup_free_ struct vw_label_count *errs = NULL;
-	struct vw_metrics_view v = {
-		.totals = &d->totals,
-		.drops = &d->drops,
-		.stats = &d->stats,
-		.managed = d->rc.applied.n_containers,
-		.names = d->names.n,
-		.audit_lost = vw_nflog_lost(d->nflog),
-		.ready = d->ready,
-		.synced = d->synced,
-		.version = VW_VERSION,
-	};
-	size_t n = 0;
-	int r;
-
-	/* First: the counters may drop containers whose chains are gone. */
-	r = read_counters(d);
 	if (r < 0)
 		log_debug_errno(r, "cannot read nft counters");
-	errs = calloc(d->errs.n + 1, sizeof(*errs));
-	for (size_t i = 0; errs && i < st->n && n < d->errs.n; i++) {
-		const struct errcount *e = errcount_get(d, st->list[i]->id);
-
-		if (!e)
-			continue;
-		(void)vw_strscpy(errs[n].id, e->id, sizeof(errs[n].id));
-		(void)vw_strscpy(errs[n].name, st->list[i]->name, sizeof(errs[n].name));
-		errs[n++].n = e->n;
-	}
-	v.label_errors = errs;
-	v.n_label_errors = n;
-	v.spoofed = d->spoofed_pkts;
-	v.isolated = count_isolated(&d->rc.applied);
-	v.rejected = vw_docker_rejected(d->docker);
-	return vw_metrics_render(&v);
 }
 
-static void status_of(struct vw_daemon *d, struct vw_status *st)
+static uint64_t label_errors(void *ud, const char *id)
 {
-	*st = (struct vw_status){
-		.version = VW_VERSION,
-		.ready = d->ready,
-		.docker_synced = d->synced,
-		.docker_api = vw_docker_api_version(d->docker),
-		.ruleset_applied = d->rc.have_applied && !d->rc.full,
-		.ruleset_updates = d->stats.updates_ok,
-		.ruleset_failures = d->stats.updates_failed,
-		.containers = d->store.n,
-		.managed = d->rc.applied.n_containers,
-		.isolated = count_isolated(&d->rc.applied),
-		.rejected = vw_docker_rejected(d->docker),
-		.names = d->names.n,
-		.table = d->cfg->nft_table,
-		.dry_run = d->cfg->dry_run,
-		.nflog_group = d->cfg->nflog_group,
-		.audit_active = d->nflog != NULL,
-		.uptime_s = (vw_now_ms() - d->started_ms) / 1000,
-	};
-	for (size_t i = 0; i < d->store.n_nets; i++)
-		st->bridges += vw_network_is_managed(&d->store.nets[i], d->cfg);
-	for (int k = 0; k < AUX_N; k++)
-		st->endpoints[k] = (struct vw_status_endpoint){ .what = aux_names[k],
-								.enabled = d->aux[k].wanted,
-								.up = d->aux[k].up,
-								.error = d->aux[k].error };
-	(void)vw_strscpy(st->reason, d->not_ready[0] ? d->not_ready : "starting",
-			 sizeof(st->reason));
+	const struct errcount *e = errcount_get(ud, id);
+
+	return e ? e->n : 0;
 }
 
-/* The policy @c is enforced with: its own, or that of the container whose namespace it uses. */
-static const struct vw_container *policy_owner(struct vw_daemon *d, const struct vw_container *c,
-					       enum vw_managed state)
-{
-	const struct vw_container *o;
-
-	if (state != VW_JOINED)
-		return c;
-	o = vw_store_get(&d->store, c->netns_owner);
-	return o && vw_container_joins(c, o) ? o : NULL;
-}
-
-/* The API view of @c; ret->sharers is malloc'd (NULL when none), freed by the caller. */
-static void api_container(struct vw_daemon *d, const struct vw_container *c,
-			  struct vw_api_container *ret)
-{
-	const struct vw_store *st = &d->store;
-	enum vw_managed state = vw_policy_state(c, st->nets, st->n_nets, d->cfg);
-	const struct vw_container **sharers = NULL;
-	const struct vw_container *owner = policy_owner(d, c, state);
-	const struct vw_rs_container *rc = NULL;
-	char key[VW_KEY_LEN + 1];
-	int n;
-
-	n = vw_store_sharers(st, c, &sharers);
-	if (owner) {
-		(void)vw_strscpy(key, owner->id, sizeof(key));
-		rc = vw_ruleset_find(&d->rc.applied, key);
-	}
-	*ret = (struct vw_api_container){
-		.c = c,
-		.state = state,
-		.audit = d->cfg->dry_run || (owner ? owner : c)->labels.dry_run,
-		.sharers = sharers,
-		.n_sharers = n > 0 ? (size_t)n : 0,
-		.owner = owner != c ? owner : NULL,
-		.isolated = rc && rc->isolated[0] ? rc->isolated : NULL,
-		.note = rc && rc->note[0] ? rc->note : NULL,
-	};
-}
-
-static void respond(struct vw_http_response *ret, unsigned status, const char *type, char *body)
-{
-	ret->status = body ? status : 500;
-	ret->content_type = type;
-	ret->body = body;
-	ret->len = body ? strlen(body) : 0;
-}
-
-static int explain_one(struct vw_daemon *d, const struct vw_api_container *ac,
-		       const struct vw_dst *q, struct vw_explanation *x)
-{
-	const struct vw_container *owner = ac->owner ? ac->owner : ac->c;
-	_cleanup_free_ const struct vw_container **sharers = NULL;
-	const struct vw_rs_container *compiled;
-	char key[VW_KEY_LEN + 1], msg[1024];
-	int n, r;
-
-	if (ac->state != VW_MANAGED && !(ac->state == VW_JOINED && ac->owner)) {
-		*x = (struct vw_explanation){ .verdict = VW_VERDICT_ALLOWED };
-		snprintf(x->reason, sizeof(x->reason), "vpnwall does not restrict it (%s)",
-			 vw_managed_reason(ac->state));
-		return 0;
-	}
-	(void)vw_strscpy(key, owner->id, sizeof(key));
-	compiled = vw_ruleset_find(&d->rc.applied, key);
-	if (!compiled) {
-		*x = (struct vw_explanation){ .verdict = VW_VERDICT_BLOCKED };
-		snprintf(x->reason, sizeof(x->reason),
-			 "everything is blocked: its policy is not applied (yet)");
-		return 0;
-	}
-	n = vw_store_sharers(&d->store, owner, &sharers);
-	if (n < 0)
-		return n;
-	r = vw_explain(&(struct vw_explain_input){ .compiled = compiled,
-						   .c = owner,
-						   .sharers = sharers,
-						   .n_sharers = (size_t)n,
-						   .cfg = d->cfg,
-						   .names = &d->names },
-		       q, x);
-	if (r < 0)
-		return r;
-	if (ac->audit && x->verdict == VW_VERDICT_BLOCKED) {
-		(void)vw_strscpy(msg, x->reason, sizeof(msg));
-		snprintf(x->reason, sizeof(x->reason), "%.960s (dry run: counted, not dropped)",
-			 msg);
-	}
-	return 0;
-}
-
-static void api_explain(struct vw_daemon *d, const struct vw_http_request *req, bool json,
-			const char *type, struct vw_http_response *ret)
-{
-	const char *ref = vw_http_arg(req, "container"), *dst = vw_http_arg(req, "destination");
-	const struct vw_container *c;
-	struct vw_api_container ac;
-	struct vw_explanation x;
-	struct vw_dst q;
-	const char *reason;
-	char msg[512];
-
-	if (!ref || !*ref) {
-		respond(ret, 400, type, vw_api_error("missing ?container=", json));
-		return;
-	}
-	c = vw_store_find(&d->store, ref);
-	if (!c) {
-		char safe[128];
-
-		(void)vw_strscpy(safe, ref, sizeof(safe));
-		vw_sanitize(safe);
-		snprintf(msg, sizeof(msg),
-			 "no running container '%s' (or the id prefix is ambiguous)", safe);
-		respond(ret, 404, type, vw_api_error(msg, json));
-		return;
-	}
-	api_container(d, c, &ac);
-	if (!dst || !*dst) {
-		respond(ret, 200, type,
-			vw_api_explain(&ac, d->cfg, &d->names, vw_now_ms(), NULL, NULL, json));
-		free((void *)ac.sharers);
-		return;
-	}
-	reason = "give one address or name, not a CIDR or a wildcard";
-	if (vw_dst_parse(dst, &q, &reason) < 0 ||
-	    (q.kind == VW_DST_WILDCARD ||
-	     (q.kind == VW_DST_NET && q.prefix != (q.family == AF_INET ? 32 : 128))) ||
-	    explain_one(d, &ac, &q, &x) < 0) {
-		char safe[300];
-
-		(void)vw_strscpy(safe, dst, sizeof(safe));
-		vw_sanitize(safe);
-		snprintf(msg, sizeof(msg), "destination '%s': %s", safe, reason);
-		respond(ret, 400, type, vw_api_error(msg, json));
-		free((void *)ac.sharers);
-		return;
-	}
-	respond(ret, 200, type, vw_api_explain(&ac, d->cfg, &d->names, vw_now_ms(), dst, &x, json));
-	free((void *)ac.sharers);
-}
-
-static void api_containers(struct vw_daemon *d, bool json, const char *type,
-			   struct vw_http_response *ret)
-{
-	const struct vw_store *st = &d->store;
-	_cleanup_free_ struct vw_api_container *v = calloc(st->n + 1, sizeof(*v));
-
-	if (!v) {
-		respond(ret, 500, type, NULL);
-		return;
-	}
-	for (size_t i = 0; i < st->n; i++)
-		api_container(d, st->list[i], &v[i]);
-	respond(ret, 200, type, vw_api_containers(v, st->n, d->cfg, &d->names, vw_now_ms(), json));
-	for (size_t i = 0; i < st->n; i++)
-		free((void *)v[i].sharers);
-}
-
+/* A request gets a view of the state as it is now; control.c renders the answer. */
 static void on_http(void *ud, const struct vw_http_request *req, const char *path, bool api,
 		    struct vw_http_response *ret)
 {
 	struct vw_daemon *d = ud;
-	const char *fmt = vw_http_arg(req, "format");
-	bool json = !(fmt && strcmp(fmt, "text") == 0);
-	const char *type = json ? "application/json" : "text/plain; charset=utf-8";
-	struct vw_status st;
+	struct vw_control ctl = {
+		.cfg = d->cfg,
+		.store = &d->store,
+		.names = &d->names,
+		.rc = &d->rc,
+		.stats = &d->stats,
+		.totals = &d->totals,
+		.drops = &d->drops,
+		.ready = d->ready,
+		.synced = d->synced,
+		.not_ready = d->not_ready,
+		.docker_api = vw_docker_api_version(d->docker),
+		.rejected = vw_docker_rejected(d->docker),
+		.audit_lost = vw_nflog_lost(d->nflog),
+		.audit_active = d->nflog != NULL,
+		.spoofed = d->spoofed_pkts,
+		.started_ms = d->started_ms,
+		.refresh = refresh_counters,
+		.label_errors = label_errors,
+		.ud = d,
+	};
 
-	if (strcmp(path, "/metrics") == 0) {
-		respond(ret, 200, "text/plain; version=0.0.4; charset=utf-8", render_metrics(d));
-	} else if (strcmp(path, "/healthz") == 0) {
-		/* Answering at all proves the loop turns. */
-		respond(ret, 200, "text/plain", strdup("ok\n"));
-	} else if (strcmp(path, "/readyz") == 0) {
-		char *body = NULL;
-
-		if (d->ready)
-			body = strdup("ready\n");
-		else if (asprintf(&body, "not ready: %s\n",
-				  d->not_ready[0] ? d->not_ready : "starting") < 0)
-			body = NULL;
-		respond(ret, d->ready ? 200 : 503, "text/plain", body);
-	} else if (api && strcmp(path, "/v1/status") == 0) {
-		status_of(d, &st);
-		respond(ret, 200, type, vw_api_status(&st, json));
-	} else if (api && strcmp(path, "/v1/containers") == 0) {
-		api_containers(d, json, type, ret);
-	} else if (api && strcmp(path, "/v1/explain") == 0) {
-		api_explain(d, req, json, type, ret);
-	} else {
-		respond(ret, 404, type, vw_api_error("not found", json));
-	}
+	for (int k = 0; k < AUX_N; k++)
+		ctl.endpoints[k] = (struct vw_status_endpoint){ .what = aux_names[k],
+								.enabled = d->aux[k].wanted,
+								.up = d->aux[k].up,
+								.error = d->aux[k].error };
+	vw_control_handle(&ctl, req, path, api, ret);
 }
 
 /* --- signals and loop -------------------------------------------------------------------- */
@@ -1061,6 +955,12 @@ int vw_daemon_new(const struct vw_config *cfg, struct vw_daemon **ret_daemon)
 	(void)vw_strscpy(d->not_ready, "waiting for the first Docker sync", sizeof(d->not_ready));
 	vw_store_init(&d->store);
 	vw_names_init(&d->names, cfg->dns_ttl_min, cfg->dns_ttl_max);
+	d->pending_list = calloc(PENDING_MAX, sizeof(*d->pending_list));
+	if (!d->pending_list || vw_desired_init(&d->desired, cfg) < 0) {
+		free(d->pending_list);
+		free(d);
+		return -ENOMEM;
+	}
 	vw_stats_init(&d->stats);
 	d->aux[AUX_METRICS].wanted = cfg->metrics_host[0] != '\0';
 	d->aux[AUX_API].wanted = cfg->api_socket[0] != '\0';
@@ -1139,7 +1039,12 @@ void vw_daemon_free(struct vw_daemon *d)
 	vw_loop_free(d->loop);
 	vw_store_done(&d->store);
 	vw_names_done(&d->names);
+	vw_desired_done(&d->desired);
 	vw_reconcile_done(&d->rc);
+	for (size_t i = 0; i < d->n_pending; i++)
+		free(d->pending_list[i]);
+	free(d->pending_list);
+	vw_hmap_done(&d->pending);
 	vw_totals_done(&d->totals);
 	vw_drops_done(&d->drops);
 	for (struct vw_hnode *n; (n = vw_hmap_pop(&d->errs));)

@@ -45,6 +45,11 @@
 #define REQUEST_TIMEOUT_MS 60000
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 5000 /* a unix-socket connect is cheap; containers wait on us */
+/*
+ * Inspects in flight at once. Each answers about one container, so their order does not
+ * matter; a burst of starts is inspected in parallel and lands in few transactions.
+ */
+#define INSPECTS_MAX 8
 /* A burst beyond this is cheaper to answer with one resync than with inspects. */
 #define QUEUE_MAX 4096
 /*
@@ -95,7 +100,8 @@ struct vw_docker {
 
 	enum state state;
 	struct req *stream;
-	struct req *req; /* the one other request in flight */
+	struct req *req; /* the one other request in flight (version, info, lists) */
+	struct req *inspects[INSPECTS_MAX]; /* inspects in flight, in any order */
 	uint64_t curl_deadline; /* 0: none */
 	uint64_t reconnect_at; /* 0: none */
 	unsigned backoff_ms;
@@ -202,9 +208,10 @@ static void request_resync(struct vw_docker *d)
 /* Runs inside the stream's write callback: it must not free or end any transfer. */
 static void queue_push(struct vw_docker *d, const char *id)
 {
-	/* The inspect in flight may predate this event: its answer must not win. */
-	if (d->req && d->req->kind == K_INSPECT && strcmp(d->req->id, id) == 0)
-		d->req->stale = true;
+	/* An inspect in flight may predate this event: its answer must not win. */
+	for (size_t i = 0; i < INSPECTS_MAX; i++)
+		if (d->inspects[i] && strcmp(d->inspects[i]->id, id) == 0)
+			d->inspects[i]->stale = true;
 	for (size_t i = 0; i < d->n_queue; i++)
 		if (strcmp(d->queue[i], id) == 0)
 			return;
@@ -488,6 +495,10 @@ static void go_down(struct vw_docker *d, const char *reason)
 	req_free(d, d->stream);
 	req_free(d, d->req);
 	d->stream = d->req = NULL;
+	for (size_t i = 0; i < INSPECTS_MAX; i++) {
+		req_free(d, d->inspects[i]);
+		d->inspects[i] = NULL;
+	}
 	free(d->nets);
 	d->nets = NULL;
 	d->n_nets = 0;
@@ -657,7 +668,13 @@ static void on_done(struct vw_docker *d, struct req *q, CURLcode res)
 				   : failure(q, res, code, reason, sizeof(reason)));
 		return;
 	}
-	d->req = NULL;
+	if (q->kind == K_INSPECT) {
+		for (size_t i = 0; i < INSPECTS_MAX; i++)
+			if (d->inspects[i] == q)
+				d->inspects[i] = NULL;
+	} else {
+		d->req = NULL;
+	}
 	/* An inspect over the cap is an answer about that container, not a failure of Docker. */
 	too_big = q->kind == K_INSPECT && q->err == -E2BIG && code == 200;
 	if (!too_big &&
@@ -689,26 +706,17 @@ static void on_done(struct vw_docker *d, struct req *q, CURLcode res)
 	req_free(d, q);
 }
 
-/* Drain finished transfers, then start the next request if none is in flight. */
-static void pump(struct vw_docker *d)
+/* Inspects started before a list must not overwrite what the list says. */
+static void stale_inspects(struct vw_docker *d)
 {
-	CURLMsg *m;
-	int left;
-	char path[128];
+	for (size_t i = 0; i < INSPECTS_MAX; i++)
+		if (d->inspects[i])
+			d->inspects[i]->stale = true;
+}
 
-	while ((m = curl_multi_info_read(d->multi, &left))) {
-		struct req *q = NULL;
-
-		if (m->msg != CURLMSG_DONE)
-			continue;
-		(void)curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&q);
-		if (q)
-			on_done(d, q, m->data.result);
-	}
-	if (d->req || d->state == S_DOWN || d->state == S_VERSION || d->state == S_INFO ||
-	    d->state == S_STREAM)
-		return;
-
+/* The next version/info/list request, when one is due. */
+static void start_control(struct vw_docker *d)
+{
 	if (d->state == S_SYNCED && d->resync) {
 		/* Events meanwhile are queued and covered by the list, as in the first sync. */
 		log_info("resyncing with Docker, the events stream stays open");
@@ -722,20 +730,61 @@ static void pump(struct vw_docker *d)
 		if (req_start(d, K_NETWORKS, "/networks", NULL, &d->req) < 0)
 			go_down(d, "cannot start request");
 	} else if (d->state == S_LIST) {
-		if (req_start(d, K_LIST, "/containers/json", NULL, &d->req) < 0)
-			go_down(d, "cannot start request");
-		/* Everything queued or lost so far is covered by the list. */
-		d->n_queue = 0;
-		d->resync = false;
-	} else if (d->state == S_SYNCED && d->n_queue > 0) {
-		snprintf(path, sizeof(path), "/containers/%s/json", d->queue[0]);
-		if (req_start(d, K_INSPECT, path, d->queue[0], &d->req) < 0) {
+		if (req_start(d, K_LIST, "/containers/json", NULL, &d->req) < 0) {
 			go_down(d, "cannot start request");
 			return;
 		}
-		memmove(d->queue, d->queue + 1, (d->n_queue - 1) * sizeof(*d->queue));
-		d->n_queue--;
+		/* Everything queued or lost so far is covered by the list. */
+		stale_inspects(d);
+		d->n_queue = 0;
+		d->resync = false;
 	}
+}
+
+/* Fill the free inspect slots from the queue, oldest first. */
+static void start_inspects(struct vw_docker *d)
+{
+	char path[128];
+	size_t taken = 0;
+
+	for (size_t i = 0; i < INSPECTS_MAX && taken < d->n_queue; i++) {
+		if (d->inspects[i])
+			continue;
+		snprintf(path, sizeof(path), "/containers/%s/json", d->queue[taken]);
+		if (req_start(d, K_INSPECT, path, d->queue[taken], &d->inspects[i]) < 0) {
+			go_down(d, "cannot start request");
+			return;
+		}
+		taken++;
+	}
+	if (taken) {
+		memmove(d->queue, d->queue + taken, (d->n_queue - taken) * sizeof(*d->queue));
+		d->n_queue -= taken;
+	}
+}
+
+/* Drain finished transfers, then start what is due. */
+static void pump(struct vw_docker *d)
+{
+	CURLMsg *m;
+	int left;
+
+	while ((m = curl_multi_info_read(d->multi, &left))) {
+		struct req *q = NULL;
+
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		(void)curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&q);
+		if (q)
+			on_done(d, q, m->data.result);
+	}
+	if (d->state == S_DOWN || d->state == S_VERSION || d->state == S_INFO ||
+	    d->state == S_STREAM)
+		return;
+	if (!d->req)
+		start_control(d);
+	if (d->state == S_SYNCED)
+		start_inspects(d);
 	/* A new transfer is started by curl's timer (0 ms after add_handle), not from here. */
 }
 
@@ -773,6 +822,8 @@ void vw_docker_free(struct vw_docker *d)
 		return;
 	req_free(d, d->stream);
 	req_free(d, d->req);
+	for (size_t i = 0; i < INSPECTS_MAX; i++)
+		req_free(d, d->inspects[i]);
 	(void)curl_multi_cleanup(d->multi);
 	free(d->nets);
 	free(d->queue);

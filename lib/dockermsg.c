@@ -456,6 +456,21 @@ int vw_dockermsg_parse_id_prefix(const char *buf, size_t len, char *ret_id)
 	}
 }
 
+/* "02:42:c6:12:01:02": exactly six two-digit hex groups. */
+static bool parse_mac(const char *s, uint8_t mac[6])
+{
+	unsigned v[6];
+	int end = 0;
+
+	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%n", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
+		   &end) != 6 ||
+	    end != 17 || s[end])
+		return false;
+	for (int i = 0; i < 6; i++)
+		mac[i] = (uint8_t)v[i];
+	return true;
+}
+
 static int parse_endpoints(const cJSON *nets, struct vw_container *c)
 {
 	const cJSON *n;
@@ -467,11 +482,15 @@ static int parse_endpoints(const cJSON *nets, struct vw_container *c)
 		const char *id = get_str(n, "NetworkID");
 		const char *a4 = get_str(n, "IPAddress");
 		const char *a6 = get_str(n, "GlobalIPv6Address");
+		const char *eid = get_str(n, "EndpointID"), *mac = get_str(n, "MacAddress");
 
 		if (!id || !is_hex_id(id) || !n->string)
 			continue;
 		(void)vw_strscpy(ep.network_id, id, sizeof(ep.network_id));
 		(void)vw_strscpy(ep.network, n->string, sizeof(ep.network));
+		if (eid && is_hex_id(eid))
+			(void)vw_strscpy(ep.endpoint_id, eid, sizeof(ep.endpoint_id));
+		ep.has_mac = mac && parse_mac(mac, ep.mac);
 		ep.has4 = a4 && *a4 && inet_pton(AF_INET, a4, ep.addr4) == 1;
 		ep.has6 = a6 && *a6 && inet_pton(AF_INET6, a6, ep.addr6) == 1;
 		if (c->n_eps >= VW_ENDPOINTS_MAX)

@@ -419,10 +419,18 @@ static const char *const event_actions[VW_EVENT_ACTIONS] = { "start",	"die",	   
 static const double update_bounds[VW_UPDATE_BUCKETS] = { 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
 							 0.05,	 0.1,	0.25,	0.5,   1,    2.5 };
 
+/* Fine at the low end, where a one-container change should land (the target is 2 ms). */
+static const double latency_bounds[VW_LATENCY_BUCKETS] = {
+	0.0001, 0.0002, 0.0003, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.005, 0.0075,
+	0.01,	0.015,	0.02,	0.03,	0.05,	 0.075, 0.1,	0.25,  0.5,   1,     5
+};
+
 void vw_stats_init(struct vw_stats *s)
 {
 	*s = (struct vw_stats){ 0 };
 	vw_histogram_init(&s->update_duration, update_bounds, VW_UPDATE_BUCKETS, s->update_buckets);
+	vw_histogram_init(&s->event_to_commit, latency_bounds, VW_LATENCY_BUCKETS,
+			  s->latency_buckets);
 }
 
 void vw_stats_count_event(struct vw_stats *s, const char *action)
@@ -470,6 +478,12 @@ char *vw_metrics_render(const struct vw_metrics_view *v)
 	name = "vpnwall_ruleset_update_duration_seconds";
 	vw_metrics_family(&b, name, "histogram", "Time to commit one nftables transaction.");
 	vw_metrics_histogram(&b, name, &st->update_duration);
+
+	name = "vpnwall_event_to_commit_seconds";
+	vw_metrics_family(
+		&b, name, "histogram",
+		"Time from a Docker event about a container to the commit that enforces its outcome.");
+	vw_metrics_histogram(&b, name, &st->event_to_commit);
 
 	name = "vpnwall_label_errors_total";
 	vw_metrics_family(

@@ -408,6 +408,16 @@ size_t vw_names_sweep(struct vw_names *ns)
 	return dropped;
 }
 
+bool vw_names_forget(struct vw_names *ns, const char *name)
+{
+	struct vw_names_entry *e = find(ns, name);
+
+	if (!e)
+		return false;
+	entry_free(ns, e);
+	return true;
+}
+
 const struct vw_name *vw_names_get(const struct vw_names *ns, const char *name)
 {
 	struct vw_names_entry *e = find(ns, name);

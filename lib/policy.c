@@ -231,6 +231,7 @@ int vw_policy_compile_container(const struct vw_container *c,
 		vw_rs_container_done(&rc);
 		return r;
 	}
+	rc.refs = ret->refs;
 	if (x.over_quota)
 		snprintf(rc.note, sizeof(rc.note),
 			 "%zu entr%s with names beyond the first %d grant%s nothing", x.over_quota,
@@ -244,8 +245,6 @@ int vw_policy_compile_container(const struct vw_container *c,
 
 struct compiler {
 	struct vw_ruleset rs;
-	size_t cap_containers;
-	size_t cap_sources;
 	size_t cap_skip;
 	size_t boxes; /* over all containers so far */
 };
@@ -272,7 +271,7 @@ static int add_source(struct compiler *cc, uint8_t family, const uint8_t *addr, 
 	struct vw_rs_source *s;
 	int r;
 
-	r = vw_grow((void **)&cc->rs.sources, &cc->cap_sources, cc->rs.n_sources + 1,
+	r = vw_grow((void **)&cc->rs.sources, &cc->rs.cap_sources, cc->rs.n_sources + 1,
 		    sizeof(*cc->rs.sources), SOURCES_MAX);
 	if (r < 0)
 		return r;
@@ -310,35 +309,53 @@ static int add_sources(struct compiler *cc, const struct vw_container *c,
 	return 0;
 }
 
+int vw_policy_build_container(const struct vw_container *c,
+			      const struct vw_container *const *sharers, size_t n_sharers,
+			      const struct vw_config *cfg, const struct vw_names *names,
+			      size_t used, struct vw_rs_container **ret)
+{
+	struct vw_rs_container *rc = vw_rs_container_new();
+	size_t budget = VW_CONTAINER_BOXES_MAX;
+	int r;
+
+	if (!rc)
+		return -ENOMEM;
+	if (used > VW_RULESET_BOXES_MAX)
+		used = VW_RULESET_BOXES_MAX;
+	if (VW_RULESET_BOXES_MAX - used < budget)
+		budget = VW_RULESET_BOXES_MAX - used;
+	r = vw_policy_compile_container(c, sharers, n_sharers, cfg, names, budget, rc);
+	if (r < 0) {
+		vw_rs_container_unref(rc);
+		return r;
+	}
+	if (rc->isolated[0] && budget < VW_CONTAINER_BOXES_MAX)
+		snprintf(rc->isolated, sizeof(rc->isolated),
+			 "the ruleset holds %u set elements, the most vpnwall applies",
+			 VW_RULESET_BOXES_MAX);
+	*ret = rc;
+	return 0;
+}
+
 static int add_container(struct compiler *cc, const struct vw_container *c,
 			 const struct vw_container *const *sharers, size_t n_sharers,
 			 const struct vw_config *cfg, struct vw_names *names, uint64_t now)
 {
 	struct want_ctx wx = { .names = names, .now = now };
 	struct vw_rs_container *rc;
-	size_t budget = VW_CONTAINER_BOXES_MAX;
 	int r;
 
 	r = vw_policy_entries(c, sharers, n_sharers, cfg, want_name, &wx);
 	if (r < 0)
 		return r;
-	r = vw_grow((void **)&cc->rs.containers, &cc->cap_containers, cc->rs.n_containers + 1,
-		    sizeof(*cc->rs.containers), CONTAINERS_MAX);
+	r = vw_policy_build_container(c, sharers, n_sharers, cfg, names, cc->boxes, &rc);
 	if (r < 0)
 		return r;
-	if (VW_RULESET_BOXES_MAX - cc->boxes < budget)
-		budget = VW_RULESET_BOXES_MAX - cc->boxes;
-	rc = &cc->rs.containers[cc->rs.n_containers];
-	r = vw_policy_compile_container(c, sharers, n_sharers, cfg, names, budget, rc);
-	if (r < 0)
-		return r;
-	if (rc->isolated[0] && budget < VW_CONTAINER_BOXES_MAX)
-		snprintf(rc->isolated, sizeof(rc->isolated),
-			 "the ruleset holds %u set elements, the most vpnwall applies",
-			 VW_RULESET_BOXES_MAX);
+	/* Containers come in key order: appending keeps the array sorted. */
+	r = vw_ruleset_put(&cc->rs, rc);
 	cc->boxes += vw_rs_container_boxes(rc);
-	cc->rs.n_containers++;
-	return 0;
+	vw_rs_container_unref(rc);
+	return r;
 }
 
 static int cmp_source(const void *a, const void *b)

@@ -21,6 +21,8 @@
 
 #define ATOMS_MAX (1u << 20)
 #define PLAN_MAX (1u << 24)
+#define CONTAINERS_MAX 65536
+#define SOURCES_MAX (CONTAINERS_MAX * 4)
 
 size_t vw_addr_len(uint8_t family)
 {
@@ -427,10 +429,65 @@ void vw_rs_container_done(struct vw_rs_container *c)
 	vw_boxset_done(&c->dst[1]);
 }
 
+struct vw_rs_container *vw_rs_container_new(void)
+{
+	struct vw_rs_container *c = calloc(1, sizeof(*c));
+
+	if (c) {
+		c->refs = 1;
+		c->dst[0].family = AF_INET;
+		c->dst[1].family = AF_INET6;
+	}
+	return c;
+}
+
+struct vw_rs_container *vw_rs_container_ref(struct vw_rs_container *c)
+{
+	c->refs++;
+	return c;
+}
+
+void vw_rs_container_unref(struct vw_rs_container *c)
+{
+	if (!c || --c->refs > 0)
+		return;
+	vw_rs_container_done(c);
+	free(c);
+}
+
+static int boxset_copy(const struct vw_boxset *src, struct vw_boxset *dst)
+{
+	*dst = (struct vw_boxset){ .family = src->family };
+	if (!src->n)
+		return 0;
+	dst->v = malloc(src->n * sizeof(*dst->v));
+	if (!dst->v)
+		return -ENOMEM;
+	memcpy(dst->v, src->v, src->n * sizeof(*dst->v));
+	dst->n = dst->cap = src->n;
+	return 0;
+}
+
+struct vw_rs_container *vw_rs_container_clone(const struct vw_rs_container *c)
+{
+	struct vw_rs_container *n = malloc(sizeof(*n));
+
+	if (!n)
+		return NULL;
+	*n = *c;
+	n->refs = 1;
+	n->dst[0].v = n->dst[1].v = NULL;
+	if (boxset_copy(&c->dst[0], &n->dst[0]) < 0 || boxset_copy(&c->dst[1], &n->dst[1]) < 0) {
+		vw_rs_container_unref(n);
+		return NULL;
+	}
+	return n;
+}
+
 void vw_ruleset_done(struct vw_ruleset *rs)
 {
 	for (size_t i = 0; i < rs->n_containers; i++)
-		vw_rs_container_done(&rs->containers[i]);
+		vw_rs_container_unref(rs->containers[i]);
 	free(rs->containers);
 	free(rs->sources);
 	free(rs->ignore);
@@ -438,22 +495,76 @@ void vw_ruleset_done(struct vw_ruleset *rs)
 	*rs = (struct vw_ruleset){ 0 };
 }
 
-const struct vw_rs_container *vw_ruleset_find(const struct vw_ruleset *rs, const char *key)
+/* Index of @key, or of where it would be inserted (with *found false). */
+static size_t find_key(const struct vw_ruleset *rs, const char *key, bool *found)
 {
 	size_t lo = 0, hi = rs->n_containers;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(key, rs->containers[mid].key);
+		int c = strcmp(key, rs->containers[mid]->key);
 
-		if (c == 0)
-			return &rs->containers[mid];
+		if (c == 0) {
+			*found = true;
+			return mid;
+		}
 		if (c < 0)
 			hi = mid;
 		else
 			lo = mid + 1;
 	}
-	return NULL;
+	*found = false;
+	return lo;
+}
+
+struct vw_rs_container *vw_ruleset_find(const struct vw_ruleset *rs, const char *key)
+{
+	bool found;
+	size_t i = find_key(rs, key, &found);
+
+	return found ? rs->containers[i] : NULL;
+}
+
+/*
+ * Inserting into a sorted array moves pointers, a few KiB at 5,000 containers: cheaper in
+ * practice than any tree, and the arrays stay what the full diff and the backend walk.
+ */
+int vw_ruleset_put(struct vw_ruleset *rs, struct vw_rs_container *c)
+{
+	bool found;
+	size_t i = find_key(rs, c->key, &found);
+	int r;
+
+	if (found) {
+		if (rs->containers[i] != c) {
+			vw_rs_container_unref(rs->containers[i]);
+			rs->containers[i] = vw_rs_container_ref(c);
+		}
+		return 0;
+	}
+	r = vw_grow((void **)&rs->containers, &rs->cap_containers, rs->n_containers + 1,
+		    sizeof(*rs->containers), CONTAINERS_MAX);
+	if (r < 0)
+		return r;
+	memmove(&rs->containers[i + 1], &rs->containers[i],
+		(rs->n_containers - i) * sizeof(*rs->containers));
+	rs->containers[i] = vw_rs_container_ref(c);
+	rs->n_containers++;
+	return 0;
+}
+
+bool vw_ruleset_remove(struct vw_ruleset *rs, const char *key)
+{
+	bool found;
+	size_t i = find_key(rs, key, &found);
+
+	if (!found)
+		return false;
+	vw_rs_container_unref(rs->containers[i]);
+	memmove(&rs->containers[i], &rs->containers[i + 1],
+		(rs->n_containers - i - 1) * sizeof(*rs->containers));
+	rs->n_containers--;
+	return true;
 }
 
 static int cmp_source_key(uint8_t fa, const uint8_t *a, uint8_t fb, const uint8_t *b)
@@ -463,8 +574,8 @@ static int cmp_source_key(uint8_t fa, const uint8_t *a, uint8_t fb, const uint8_
 	return memcmp(a, b, vw_addr_len(fa));
 }
 
-const struct vw_rs_source *vw_ruleset_source_find(const struct vw_ruleset *rs, uint8_t family,
-						  const uint8_t *addr)
+static size_t find_source(const struct vw_ruleset *rs, uint8_t family, const uint8_t *addr,
+			  bool *found)
 {
 	size_t lo = 0, hi = rs->n_sources;
 
@@ -473,18 +584,242 @@ const struct vw_rs_source *vw_ruleset_source_find(const struct vw_ruleset *rs, u
 		const struct vw_rs_source *s = &rs->sources[mid];
 		int c = cmp_source_key(family, addr, s->family, s->addr);
 
-		if (c == 0)
-			return s;
+		if (c == 0) {
+			*found = true;
+			return mid;
+		}
 		if (c < 0)
 			hi = mid;
 		else
 			lo = mid + 1;
 	}
-	return NULL;
+	*found = false;
+	return lo;
+}
+
+const struct vw_rs_source *vw_ruleset_source_find(const struct vw_ruleset *rs, uint8_t family,
+						  const uint8_t *addr)
+{
+	bool found;
+	size_t i = find_source(rs, family, addr, &found);
+
+	return found ? &rs->sources[i] : NULL;
+}
+
+int vw_ruleset_put_source(struct vw_ruleset *rs, const struct vw_rs_source *s)
+{
+	bool found;
+	size_t i = find_source(rs, s->family, s->addr, &found);
+	int r;
+
+	if (!found) {
+		r = vw_grow((void **)&rs->sources, &rs->cap_sources, rs->n_sources + 1,
+			    sizeof(*rs->sources), SOURCES_MAX);
+		if (r < 0)
+			return r;
+		memmove(&rs->sources[i + 1], &rs->sources[i],
+			(rs->n_sources - i) * sizeof(*rs->sources));
+		rs->n_sources++;
+	}
+	rs->sources[i] = *s;
+	return 0;
+}
+
+bool vw_ruleset_remove_source(struct vw_ruleset *rs, uint8_t family, const uint8_t *addr)
+{
+	bool found;
+	size_t i = find_source(rs, family, addr, &found);
+
+	if (!found)
+		return false;
+	memmove(&rs->sources[i], &rs->sources[i + 1],
+		(rs->n_sources - i - 1) * sizeof(*rs->sources));
+	rs->n_sources--;
+	return true;
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+int vw_ruleset_set_skip(struct vw_ruleset *rs, char (*names)[VW_IFNAMSIZ], size_t n)
+{
+	char(*v)[VW_IFNAMSIZ] = NULL;
+	size_t out = 0;
+
+	if (n) {
+		v = malloc(n * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		memcpy(v, names, n * sizeof(*v));
+		qsort(v, n, sizeof(*v), cmp_name);
+		/* Unique: two networks may name the same bridge. */
+		for (size_t i = 0; i < n; i++)
+			if (out == 0 || strcmp(v[i], v[out - 1]) != 0)
+				memmove(v[out++], v[i], VW_IFNAMSIZ);
+	}
+	free(rs->skip);
+	rs->skip = v;
+	rs->n_skip = out;
+	return 0;
+}
+
+static int dup_names(char (*src)[VW_IFNAMSIZ], size_t n, char (**ret)[VW_IFNAMSIZ])
+{
+	*ret = NULL;
+	if (!n)
+		return 0;
+	*ret = malloc(n * sizeof(**ret));
+	if (!*ret)
+		return -ENOMEM;
+	memcpy(*ret, src, n * sizeof(**ret));
+	return 0;
+}
+
+int vw_ruleset_clone(const struct vw_ruleset *rs, struct vw_ruleset *ret)
+{
+	struct vw_ruleset c = { .dry_run = rs->dry_run,
+				.log_group = rs->log_group,
+				.log_rate = rs->log_rate,
+				.n_ignore = rs->n_ignore,
+				.n_skip = rs->n_skip };
+
+	if (dup_names(rs->ignore, rs->n_ignore, &c.ignore) < 0 ||
+	    dup_names(rs->skip, rs->n_skip, &c.skip) < 0)
+		goto fail;
+	if (rs->n_containers) {
+		c.containers = malloc(rs->n_containers * sizeof(*c.containers));
+		if (!c.containers)
+			goto fail;
+		for (size_t i = 0; i < rs->n_containers; i++)
+			c.containers[i] = vw_rs_container_ref(rs->containers[i]);
+		c.n_containers = c.cap_containers = rs->n_containers;
+	}
+	if (rs->n_sources) {
+		c.sources = malloc(rs->n_sources * sizeof(*c.sources));
+		if (!c.sources)
+			goto fail;
+		memcpy(c.sources, rs->sources, rs->n_sources * sizeof(*c.sources));
+		c.n_sources = c.cap_sources = rs->n_sources;
+	}
+	*ret = c;
+	return 0;
+fail:
+	vw_ruleset_done(&c);
+	return -ENOMEM;
+}
+
+/* --- change sets ----------------------------------------------------------------------------- */
+
+int vw_changes_key(struct vw_changes *ch, const char *key)
+{
+	if (ch->all)
+		return 0;
+	if (vw_grow((void **)&ch->keys, &ch->cap_keys, ch->n_keys + 1, sizeof(*ch->keys),
+		    CONTAINERS_MAX * 4) < 0) {
+		/* Without room to remember what changed, say that everything may have. */
+		ch->all = true;
+		return -ENOMEM;
+	}
+	(void)vw_strscpy(ch->keys[ch->n_keys++], key, sizeof(*ch->keys));
+	return 0;
+}
+
+int vw_changes_addr(struct vw_changes *ch, uint8_t family, const uint8_t *addr)
+{
+	struct vw_rs_source *s;
+
+	if (ch->all)
+		return 0;
+	if (vw_grow((void **)&ch->addrs, &ch->cap_addrs, ch->n_addrs + 1, sizeof(*ch->addrs),
+		    SOURCES_MAX * 4) < 0) {
+		ch->all = true;
+		return -ENOMEM;
+	}
+	s = &ch->addrs[ch->n_addrs++];
+	*s = (struct vw_rs_source){ .family = family };
+	memcpy(s->addr, addr, vw_addr_len(family));
+	return 0;
+}
+
+static int cmp_source(const void *a, const void *b)
+{
+	const struct vw_rs_source *x = a, *y = b;
+
+	return cmp_source_key(x->family, x->addr, y->family, y->addr);
+}
+
+void vw_changes_normalize(struct vw_changes *ch)
+{
+	size_t out = 0;
+
+	if (ch->n_keys > 1)
+		qsort(ch->keys, ch->n_keys, sizeof(*ch->keys), cmp_name);
+	for (size_t i = 0; i < ch->n_keys; i++)
+		if (out == 0 || strcmp(ch->keys[i], ch->keys[out - 1]) != 0)
+			memmove(ch->keys[out++], ch->keys[i], sizeof(*ch->keys));
+	ch->n_keys = out;
+	out = 0;
+	if (ch->n_addrs > 1)
+		qsort(ch->addrs, ch->n_addrs, sizeof(*ch->addrs), cmp_source);
+	for (size_t i = 0; i < ch->n_addrs; i++)
+		if (out == 0 || cmp_source(&ch->addrs[i], &ch->addrs[out - 1]) != 0)
+			ch->addrs[out++] = ch->addrs[i];
+	ch->n_addrs = out;
+}
+
+void vw_changes_reset(struct vw_changes *ch)
+{
+	ch->all = ch->skip = false;
+	ch->n_keys = ch->n_addrs = 0;
+}
+
+void vw_changes_done(struct vw_changes *ch)
+{
+	free(ch->keys);
+	free(ch->addrs);
+	*ch = (struct vw_changes){ 0 };
+}
+
+int vw_ruleset_adopt(struct vw_ruleset *applied, const struct vw_ruleset *desired,
+		     const struct vw_changes *ch)
+{
+	int r;
+
+	if (!ch || ch->all) {
+		struct vw_ruleset c;
+
+		r = vw_ruleset_clone(desired, &c);
+		if (r < 0)
+			return r;
+		vw_ruleset_done(applied);
+		*applied = c;
+		return 0;
+	}
+	for (size_t i = 0; i < ch->n_keys; i++) {
+		struct vw_rs_container *c = vw_ruleset_find(desired, ch->keys[i]);
+
+		if (!c)
+			(void)vw_ruleset_remove(applied, ch->keys[i]);
+		else if ((r = vw_ruleset_put(applied, c)) < 0)
+			return r;
+	}
+	for (size_t i = 0; i < ch->n_addrs; i++) {
+		const struct vw_rs_source *a = &ch->addrs[i];
+		const struct vw_rs_source *s = vw_ruleset_source_find(desired, a->family, a->addr);
+
+		if (!s)
+			(void)vw_ruleset_remove_source(applied, a->family, a->addr);
+		else if ((r = vw_ruleset_put_source(applied, s)) < 0)
+			return r;
+	}
+	if (ch->skip)
+		return vw_ruleset_set_skip(applied, desired->skip, desired->n_skip);
+	return 0;
 }
 
 /* --- diff ------------------------------------------------------------------------------------ */
-
 static int push(struct vw_plan *p, const struct vw_op *op)
 {
 	int r;
@@ -621,7 +956,7 @@ static int diff_full(const struct vw_ruleset *desired, struct vw_plan *p)
 	for (size_t i = 0; r >= 0 && i < desired->n_containers; i++)
 		r = push(p, &(struct vw_op){ .type = VW_OP_CONTAINER_ADD,
 					     .rs = desired,
-					     .c = &desired->containers[i] });
+					     .c = desired->containers[i] });
 	for (size_t i = 0; r >= 0 && i < desired->n_sources; i++)
 		r = push(p,
 			 &(struct vw_op){ .type = VW_OP_SOURCE_ADD, .src = &desired->sources[i] });
@@ -630,52 +965,98 @@ static int diff_full(const struct vw_ruleset *desired, struct vw_plan *p)
 	return r < 0 ? r : 0;
 }
 
-static int diff_incremental(const struct vw_ruleset *a, const struct vw_ruleset *d,
-			    struct vw_plan *p)
+/*
+ * What the incremental diff walks: every key and address of both rulesets, or only the
+ * marked ones. Keys come from the marks, or from one ruleset's sorted containers.
+ */
+struct walk {
+	const struct vw_changes *ch;
+	const struct vw_ruleset *a;
+	const struct vw_ruleset *d;
+};
+
+static size_t walk_keys(const struct walk *w, const struct vw_ruleset *rs)
 {
+	return w->ch ? w->ch->n_keys : rs->n_containers;
+}
+
+static const char *walk_key(const struct walk *w, const struct vw_ruleset *rs, size_t i)
+{
+	return w->ch ? w->ch->keys[i] : rs->containers[i]->key;
+}
+
+static size_t walk_addrs(const struct walk *w, const struct vw_ruleset *rs)
+{
+	return w->ch ? w->ch->n_addrs : rs->n_sources;
+}
+
+/* The entry of @rs for the i-th walked address, or NULL. */
+static const struct vw_rs_source *walk_source(const struct walk *w, const struct vw_ruleset *rs,
+					      size_t i)
+{
+	if (!w->ch)
+		return &rs->sources[i];
+	return vw_ruleset_source_find(rs, w->ch->addrs[i].family, w->ch->addrs[i].addr);
+}
+
+static int diff_incremental(const struct vw_ruleset *a, const struct vw_ruleset *d,
+			    const struct vw_changes *ch, struct vw_plan *p)
+{
+	struct walk w = { .ch = ch, .a = a, .d = d };
+	bool skip = !ch || ch->skip;
 	int r = 0;
 
 	/*
 	 * 1. revocations first: dispatch entries that go away or point at a container that is
 	 * re-created, and bridges that become policed again
 	 */
-	for (size_t i = 0; r >= 0 && i < a->n_sources; i++)
-		if (!source_kept(a, d, &a->sources[i], d))
-			r = push(p, &(struct vw_op){ .type = VW_OP_SOURCE_DEL,
-						     .src = &a->sources[i] });
-	if (r >= 0)
+	for (size_t i = 0; r >= 0 && i < walk_addrs(&w, a); i++) {
+		const struct vw_rs_source *s = walk_source(&w, a, i);
+
+		if (s && !source_kept(a, d, s, d))
+			r = push(p, &(struct vw_op){ .type = VW_OP_SOURCE_DEL, .src = s });
+	}
+	if (r >= 0 && skip)
 		r = skip_ops(p, VW_OP_SKIP_DEL, a, d);
 	/* 2. the containers themselves */
-	for (size_t i = 0; r >= 0 && i < a->n_containers; i++)
-		if (container_replaced(a, d, a->containers[i].key))
-			r = push(p, &(struct vw_op){ .type = VW_OP_CONTAINER_DEL,
-						     .c = &a->containers[i] });
-	/* 3. destinations that shrink, then new and re-created containers, then growth */
-	for (size_t i = 0; r >= 0 && i < d->n_containers; i++) {
-		const struct vw_rs_container *nc = &d->containers[i];
-		const struct vw_rs_container *oc = vw_ruleset_find(a, nc->key);
+	for (size_t i = 0; r >= 0 && i < walk_keys(&w, a); i++) {
+		const struct vw_rs_container *oc = vw_ruleset_find(a, walk_key(&w, a, i));
 
-		if (oc && same_shape(oc, nc))
+		if (oc && container_replaced(a, d, oc->key))
+			r = push(p, &(struct vw_op){ .type = VW_OP_CONTAINER_DEL, .c = oc });
+	}
+	/* 3. destinations that shrink, then new and re-created containers, then growth */
+	for (size_t i = 0; r >= 0 && i < walk_keys(&w, d); i++) {
+		const char *key = walk_key(&w, d, i);
+		const struct vw_rs_container *nc = vw_ruleset_find(d, key);
+		const struct vw_rs_container *oc = vw_ruleset_find(a, key);
+
+		if (nc && oc && oc != nc && same_shape(oc, nc))
 			r = diff_boxes(p, oc, nc, false);
 	}
-	for (size_t i = 0; r >= 0 && i < d->n_containers; i++)
-		if (container_replaced(a, d, d->containers[i].key))
-			r = push(p, &(struct vw_op){ .type = VW_OP_CONTAINER_ADD,
-						     .rs = d,
-						     .c = &d->containers[i] });
-	for (size_t i = 0; r >= 0 && i < d->n_containers; i++) {
-		const struct vw_rs_container *nc = &d->containers[i];
-		const struct vw_rs_container *oc = vw_ruleset_find(a, nc->key);
+	for (size_t i = 0; r >= 0 && i < walk_keys(&w, d); i++) {
+		const struct vw_rs_container *nc = vw_ruleset_find(d, walk_key(&w, d, i));
 
-		if (oc && same_shape(oc, nc))
+		if (nc && container_replaced(a, d, nc->key))
+			r = push(p,
+				 &(struct vw_op){ .type = VW_OP_CONTAINER_ADD, .rs = d, .c = nc });
+	}
+	for (size_t i = 0; r >= 0 && i < walk_keys(&w, d); i++) {
+		const char *key = walk_key(&w, d, i);
+		const struct vw_rs_container *nc = vw_ruleset_find(d, key);
+		const struct vw_rs_container *oc = vw_ruleset_find(a, key);
+
+		if (nc && oc && oc != nc && same_shape(oc, nc))
 			r = diff_boxes(p, oc, nc, true);
 	}
 	/* 4. references last */
-	for (size_t i = 0; r >= 0 && i < d->n_sources; i++)
-		if (!source_kept(a, d, &d->sources[i], a))
-			r = push(p, &(struct vw_op){ .type = VW_OP_SOURCE_ADD,
-						     .src = &d->sources[i] });
-	if (r >= 0)
+	for (size_t i = 0; r >= 0 && i < walk_addrs(&w, d); i++) {
+		const struct vw_rs_source *s = walk_source(&w, d, i);
+
+		if (s && !source_kept(a, d, s, a))
+			r = push(p, &(struct vw_op){ .type = VW_OP_SOURCE_ADD, .src = s });
+	}
+	if (r >= 0 && skip)
 		r = skip_ops(p, VW_OP_SKIP_ADD, d, a);
 	return r < 0 ? r : 0;
 }
@@ -688,17 +1069,19 @@ static bool same_ignore(const struct vw_ruleset *a, const struct vw_ruleset *b)
 }
 
 int vw_ruleset_diff(const struct vw_ruleset *applied, const struct vw_ruleset *desired,
-		    struct vw_plan *ret_plan)
+		    const struct vw_changes *ch, struct vw_plan *ret_plan)
 {
 	struct vw_plan p = { 0 };
 	int r;
 
+	if (ch && ch->all)
+		ch = NULL;
 	if (!applied || applied->dry_run != desired->dry_run ||
 	    applied->log_group != desired->log_group || applied->log_rate != desired->log_rate ||
 	    !same_ignore(applied, desired))
 		r = diff_full(desired, &p);
 	else
-		r = diff_incremental(applied, desired, &p);
+		r = diff_incremental(applied, desired, ch, &p);
 	if (r < 0) {
 		vw_plan_done(&p);
 		return r;

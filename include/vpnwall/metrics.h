@@ -175,6 +175,7 @@ enum vw_dns_result { VW_DNS_RESULT_OK, VW_DNS_RESULT_NONE, VW_DNS_RESULT_FAIL, V
 
 #define VW_EVENT_ACTIONS 10 /* see vw_stats_count_event() */
 #define VW_UPDATE_BUCKETS 12
+#define VW_LATENCY_BUCKETS 22
 
 struct vw_stats {
 	uint64_t events[VW_EVENT_ACTIONS]; /* Docker events by action */
@@ -182,6 +183,8 @@ struct vw_stats {
 	uint64_t updates_failed;
 	struct vw_histogram update_duration; /* seconds per transaction */
 	uint64_t update_buckets[VW_UPDATE_BUCKETS + 1];
+	struct vw_histogram event_to_commit; /* seconds from a Docker event to its commit */
+	uint64_t latency_buckets[VW_LATENCY_BUCKETS + 1];
 	uint64_t dns[VW_DNS_RESULT_N]; /* lookups by result */
 	uint64_t audited; /* NFLOG messages received */
 };

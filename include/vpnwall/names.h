@@ -77,6 +77,9 @@ int vw_names_want(struct vw_names *ns, const char *name, uint64_t now);
 /* vw_names_sweep - drop names nobody wanted since vw_names_begin(). Returns how many. */
 size_t vw_names_sweep(struct vw_names *ns);
 
+/* vw_names_forget - drop @name now (nobody uses it any more); false if it was not cached. */
+bool vw_names_forget(struct vw_names *ns, const char *name);
+
 /* vw_names_get - the entry for @name, or NULL. Borrowed until the name is swept. */
 const struct vw_name *vw_names_get(const struct vw_names *ns, const char *name);
 

@@ -44,10 +44,14 @@ struct vw_network {
 struct vw_endpoint {
 	char network_id[VW_ID_MAX + 1];
 	char network[256]; /* network name, for display */
+	char endpoint_id[VW_ID_MAX + 1]; /* Docker's endpoint on that network, "" if unknown */
 	bool has4;
 	bool has6;
+	bool has_mac;
 	uint8_t addr4[4];
 	uint8_t addr6[16];
+	uint8_t mac[6]; /* the container's interface on the bridge (layer-2 identity) */
+	char veth[16]; /* the host side of its link, once learned; "" until then */
 };
 
 struct vw_container {
@@ -128,6 +132,15 @@ int vw_policy_compile_container(const struct vw_container *c,
 				const struct vw_container *const *sharers, size_t n_sharers,
 				const struct vw_config *cfg, const struct vw_names *names,
 				size_t budget, struct vw_rs_container *ret);
+
+/*
+ * vw_policy_build_container - @c's destinations as a new container (one reference in
+ * *ret), within what the global budget leaves when others hold @used boxes.
+ */
+int vw_policy_build_container(const struct vw_container *c,
+			      const struct vw_container *const *sharers, size_t n_sharers,
+			      const struct vw_config *cfg, const struct vw_names *names,
+			      size_t used, struct vw_rs_container **ret);
 
 /*
  * vw_policy_compile - the desired ruleset for the containers @cs on @networks under @cfg.

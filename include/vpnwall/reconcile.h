@@ -30,6 +30,16 @@ struct vw_quarantined {
 	char reason[128];
 };
 
+/* Called once the backend holds the changes made up to generation @gen (or they were
+ * abandoned: @ok false when the reconcile state machine was torn down first). */
+typedef void (*vw_applied_fn)(void *ud, uint64_t gen, bool ok);
+
+struct vw_waiter {
+	uint64_t gen;
+	vw_applied_fn fn;
+	void *ud;
+};
+
 struct vw_backend {
 	/* Commit @plan as one transaction: all of it or nothing. 0 or -errno. */
 	int (*apply)(void *ud, const struct vw_plan *plan);
@@ -46,6 +56,11 @@ struct vw_reconcile {
 	int last_error; /* -errno of the last refusal, 0 after a success */
 	uint64_t retry_at; /* ms; 0 = nothing to retry */
 	unsigned retry_ms;
+	uint64_t wanted; /* the generation of the latest change to the desired state */
+	uint64_t acked; /* every change up to this generation is in the backend */
+	struct vw_waiter *waiters; /* callers waiting for a generation */
+	size_t n_waiters;
+	size_t cap_waiters;
 	struct vw_quarantined *quarantine; /* sorted by key */
 	size_t n_quarantined;
 	size_t cap_quarantined;
@@ -61,12 +76,26 @@ void vw_reconcile_done(struct vw_reconcile *rc);
 void vw_reconcile_force_full(struct vw_reconcile *rc);
 
 /*
- * vw_reconcile_step - make the backend hold @desired (ownership moves here, whatever the
- * result). Returns 0 when the backend holds it (possibly with some containers isolated:
- * see vw_reconcile_isolation()), or the backend's -errno when nothing could be applied;
- * rc->retry_at then says when to try again.
+ * vw_reconcile_step - make the backend hold @desired, looking only at what @ch marks as
+ * changed since the last step (NULL, or ch->all: everything). Containers the backend
+ * refuses are replaced in @desired by isolated copies (see vw_reconcile_isolation()), so
+ * that @desired keeps saying what the backend holds. Returns 0, or the backend's -errno
+ * when nothing could be applied; rc->retry_at then says when to try again.
  */
-int vw_reconcile_step(struct vw_reconcile *rc, struct vw_ruleset *desired, uint64_t now);
+int vw_reconcile_step(struct vw_reconcile *rc, struct vw_ruleset *desired, struct vw_changes *ch,
+		      uint64_t now);
+
+/*
+ * vw_reconcile_want - the desired state just changed: its generation number. The next
+ * successful step acknowledges it (and every earlier one).
+ */
+uint64_t vw_reconcile_want(struct vw_reconcile *rc);
+
+/*
+ * vw_reconcile_when_applied - call @fn once generation @gen is acknowledged: from the step
+ * that acknowledges it, or at once when it already is. Returns 0 or -ENOMEM.
+ */
+int vw_reconcile_when_applied(struct vw_reconcile *rc, uint64_t gen, vw_applied_fn fn, void *ud);
 
 /*
  * vw_reconcile_isolation - why container @key is quarantined, or NULL. Borrowed until the

@@ -69,7 +69,12 @@ struct vw_atoms {
 	size_t cap;
 };
 
+/*
+ * What one container may reach. Shared by reference between the desired and the applied
+ * ruleset, and immutable while shared: a change makes a new one.
+ */
 struct vw_rs_container {
+	unsigned refs;
 	char key[VW_KEY_LEN + 1]; /* identifies the container's objects to the backend */
 	char id[65]; /* full container id */
 	char name[128]; /* container name, for logs, counters and metrics */
@@ -93,10 +98,24 @@ struct vw_ruleset {
 	size_t n_ignore;
 	char (*skip)[VW_IFNAMSIZ]; /* Docker bridges deliberately not managed, sorted */
 	size_t n_skip;
-	struct vw_rs_container *containers; /* sorted by key */
+	struct vw_rs_container **containers; /* sorted by key; one reference each */
 	size_t n_containers;
+	size_t cap_containers;
 	struct vw_rs_source *sources; /* sorted by (family, addr) */
 	size_t n_sources;
+	size_t cap_sources;
+};
+
+/* What may differ between two rulesets: the diff looks at nothing else. */
+struct vw_changes {
+	bool all; /* anything may differ */
+	bool skip; /* the skipped bridges */
+	char (*keys)[VW_KEY_LEN + 1]; /* containers; sorted and unique once normalized */
+	size_t n_keys;
+	size_t cap_keys;
+	struct vw_rs_source *addrs; /* dispatched addresses (key unused); same */
+	size_t n_addrs;
+	size_t cap_addrs;
 };
 
 enum vw_op_type {
@@ -174,20 +193,78 @@ void vw_audit_prefix(char *buf, size_t size, bool audit, const char *key);
 /* vw_audit_prefix_parse - the reverse; -EINVAL for a prefix that is not ours. */
 int vw_audit_prefix_parse(const char *prefix, bool *ret_audit, const char **ret_key);
 
+/* vw_rs_container_new - an empty container (no boxes), one reference. NULL without memory. */
+struct vw_rs_container *vw_rs_container_new(void);
+
+/* vw_rs_container_ref - take a reference. */
+struct vw_rs_container *vw_rs_container_ref(struct vw_rs_container *c);
+
+/* vw_rs_container_unref - drop a reference; the last one frees. Accepts NULL. */
+void vw_rs_container_unref(struct vw_rs_container *c);
+
+/* vw_rs_container_clone - a private deep copy with one reference, or NULL. */
+struct vw_rs_container *vw_rs_container_clone(const struct vw_rs_container *c);
+
 /* vw_rs_container_boxes - the number of boxes of @c over both families. */
 size_t vw_rs_container_boxes(const struct vw_rs_container *c);
 
 /* vw_rs_container_isolate - drop every box of @c and record @why. */
 void vw_rs_container_isolate(struct vw_rs_container *c, const char *why);
 
-/* vw_rs_container_done - free what @c holds. */
+/* vw_rs_container_done - free the boxes of an unshared @c (it stays usable, empty). */
 void vw_rs_container_done(struct vw_rs_container *c);
 
-/* vw_ruleset_done - free what @rs holds. */
+/* vw_ruleset_done - free what @rs holds and drop its references. */
 void vw_ruleset_done(struct vw_ruleset *rs);
 
 /* vw_ruleset_find - the container with @key, or NULL. */
-const struct vw_rs_container *vw_ruleset_find(const struct vw_ruleset *rs, const char *key);
+struct vw_rs_container *vw_ruleset_find(const struct vw_ruleset *rs, const char *key);
+
+/*
+ * vw_ruleset_put - add @c, or replace the container with its key. The ruleset takes a
+ * reference of its own. Returns 0 or -ENOMEM.
+ */
+int vw_ruleset_put(struct vw_ruleset *rs, struct vw_rs_container *c);
+
+/* vw_ruleset_remove - drop the container with @key; false when there is none. */
+bool vw_ruleset_remove(struct vw_ruleset *rs, const char *key);
+
+/* vw_ruleset_put_source - dispatch an address (replacing its entry). 0 or -ENOMEM. */
+int vw_ruleset_put_source(struct vw_ruleset *rs, const struct vw_rs_source *s);
+
+/* vw_ruleset_remove_source - stop dispatching an address; false when it was not. */
+bool vw_ruleset_remove_source(struct vw_ruleset *rs, uint8_t family, const uint8_t *addr);
+
+/* vw_ruleset_set_skip - replace the skipped bridges by @n names (sorted here). */
+int vw_ruleset_set_skip(struct vw_ruleset *rs, char (*names)[VW_IFNAMSIZ], size_t n);
+
+/*
+ * vw_ruleset_clone - a copy of @rs sharing its containers (by reference). *ret is written
+ * only on success. Returns 0 or -ENOMEM.
+ */
+int vw_ruleset_clone(const struct vw_ruleset *rs, struct vw_ruleset *ret);
+
+/* vw_changes_key - mark container @key changed. 0 or -ENOMEM (then everything is). */
+int vw_changes_key(struct vw_changes *ch, const char *key);
+
+/* vw_changes_addr - mark the dispatch of an address changed. 0 or -ENOMEM. */
+int vw_changes_addr(struct vw_changes *ch, uint8_t family, const uint8_t *addr);
+
+/* vw_changes_normalize - sort and deduplicate the marks. */
+void vw_changes_normalize(struct vw_changes *ch);
+
+/* vw_changes_reset - nothing changed (keeps the memory). */
+void vw_changes_reset(struct vw_changes *ch);
+
+/* vw_changes_done - free the marks. */
+void vw_changes_done(struct vw_changes *ch);
+
+/*
+ * vw_ruleset_adopt - make @applied equal @desired where @ch (normalized) says they may
+ * differ, sharing @desired's containers. Returns 0 or -ENOMEM.
+ */
+int vw_ruleset_adopt(struct vw_ruleset *applied, const struct vw_ruleset *desired,
+		     const struct vw_changes *ch);
 
 /* vw_ruleset_source_find - the source entry for an address, or NULL. */
 const struct vw_rs_source *vw_ruleset_source_find(const struct vw_ruleset *rs, uint8_t family,
@@ -197,10 +274,12 @@ const struct vw_rs_source *vw_ruleset_source_find(const struct vw_ruleset *rs, u
  * vw_ruleset_diff - the operations that turn @applied (NULL: unknown, replace everything)
  * into @desired, in an order the kernel accepts within one transaction: references to
  * what goes away are removed before it, and what is referenced is created before the
- * references. The plan borrows from both rulesets; they must outlive it.
+ * references. Only what @ch (normalized; NULL: everything) marks is compared, so the cost
+ * follows the change. @ch must mark every address dispatched to a marked container. The
+ * plan borrows from both rulesets; they must outlive it.
  */
 int vw_ruleset_diff(const struct vw_ruleset *applied, const struct vw_ruleset *desired,
-		    struct vw_plan *ret_plan);
+		    const struct vw_changes *ch, struct vw_plan *ret_plan);
 
 /* vw_plan_done - free what @p holds. */
 void vw_plan_done(struct vw_plan *p);

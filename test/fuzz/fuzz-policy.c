@@ -193,7 +193,7 @@ static void load(struct model *m, const struct vw_ruleset *rs)
 {
 	struct vw_plan p;
 
-	check(vw_ruleset_diff(NULL, rs, &p) == 0);
+	check(vw_ruleset_diff(NULL, rs, NULL, &p) == 0);
 	for (size_t i = 0; i < p.n; i++)
 		run_op(m, &p.ops[i]);
 	vw_plan_done(&p);
@@ -206,7 +206,7 @@ static void check_equal(const struct model *m, const struct vw_ruleset *rs)
 	check(m->n_keys == rs->n_containers && m->n_src == rs->n_sources &&
 	      m->n_skip == rs->n_skip);
 	for (size_t i = 0; i < rs->n_containers; i++) {
-		const struct vw_rs_container *c = &rs->containers[i];
+		const struct vw_rs_container *c = rs->containers[i];
 		int k = key_index(m, c->key);
 
 		check(k >= 0 && m->audit[k] == c->audit);
@@ -230,7 +230,7 @@ static void check_boxsets(const struct vw_ruleset *rs)
 {
 	for (size_t i = 0; i < rs->n_containers; i++)
 		for (int f = 0; f < 2; f++) {
-			const struct vw_boxset *s = &rs->containers[i].dst[f];
+			const struct vw_boxset *s = &rs->containers[i]->dst[f];
 
 			for (size_t a = 0; a < s->n; a++) {
 				if (a > 0)
@@ -353,7 +353,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&m, 0, sizeof(m));
 	load(&m, &rs[0]);
 	check_equal(&m, &rs[0]);
-	check(vw_ruleset_diff(&rs[0], &rs[1], &plan) == 0);
+	check(vw_ruleset_diff(&rs[0], &rs[1], NULL, &plan) == 0);
 	for (size_t i = 0; i < plan.n; i++)
 		run_op(&m, &plan.ops[i]);
 	vw_plan_done(&plan);

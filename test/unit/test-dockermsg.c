@@ -368,8 +368,10 @@ static void test_inspect(void **state)
 		"\"HostConfig\":{\"NetworkMode\":\"default\"},"
 		"\"Config\":{\"Labels\":{\"vpn.outbound\":\"198.51.100.10,bad/x\",\"other\":\"1\"}},"
 		"\"NetworkSettings\":{\"Networks\":{\"bridge\":{\"NetworkID\":\"" NID "\","
-		"\"IPAddress\":\"198.18.1.2\",\"GlobalIPv6Address\":\"2001:db8:1::2\"},"
+		"\"IPAddress\":\"198.18.1.2\",\"GlobalIPv6Address\":\"2001:db8:1::2\","
+		"\"EndpointID\":\"" ID "\",\"MacAddress\":\"02:42:c6:12:01:02\"},"
 		"\"junk\":{\"NetworkID\":\"zz\",\"IPAddress\":\"1.2.3.4\"}}}}";
+	static const uint8_t mac[6] = { 0x02, 0x42, 0xc6, 0x12, 0x01, 0x02 };
 	struct vw_container c;
 
 	assert_int_equal(vw_dockermsg_parse_container(s, strlen(s), &c), 0);
@@ -381,6 +383,11 @@ static void test_inspect(void **state)
 	assert_true(c.eps[0].has6);
 	assert_int_equal(c.eps[0].addr4[3], 2);
 	assert_string_equal(c.eps[0].network, "bridge");
+	/* the layer-2 identity, for binding addresses to bridge ports */
+	assert_string_equal(c.eps[0].endpoint_id, ID);
+	assert_true(c.eps[0].has_mac);
+	assert_memory_equal(c.eps[0].mac, mac, 6);
+	assert_string_equal(c.eps[0].veth, "");
 	assert_int_equal(c.labels.n_outbound, 1);
 	assert_int_equal(c.labels.n_errors, 1);
 	vw_container_done(&c);

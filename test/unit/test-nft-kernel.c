@@ -38,6 +38,7 @@
 struct rs {
 	struct vw_ruleset rs;
 	struct vw_rs_container c[4];
+	struct vw_rs_container *cp[4];
 	struct vw_rs_source src[4];
 	char skip[2][VW_IFNAMSIZ];
 	char ignore[1][VW_IFNAMSIZ];
@@ -65,6 +66,8 @@ static void container(struct rs *r, size_t i, const char *key, bool audit, struc
 		      struct vw_atoms *a6)
 {
 	struct vw_rs_container *c = &r->c[i];
+
+	r->cp[i] = c;
 
 	snprintf(c->key, sizeof(c->key), "%s", key);
 	c->audit = audit;
@@ -101,7 +104,7 @@ static void build_v1(struct rs *r)
 				     .n_ignore = 1,
 				     .skip = r->skip,
 				     .n_skip = 1,
-				     .containers = r->c,
+				     .containers = r->cp,
 				     .n_containers = 3,
 				     .sources = r->src,
 				     .n_sources = 3 };
@@ -133,7 +136,7 @@ static void build_v2(struct rs *r)
 				     .n_ignore = 1,
 				     .skip = r->skip,
 				     .n_skip = 1,
-				     .containers = r->c,
+				     .containers = r->cp,
 				     .n_containers = 3,
 				     .sources = r->src,
 				     .n_sources = 3 };
@@ -151,7 +154,7 @@ static int apply(struct vw_nft *n, const struct vw_ruleset *from, const struct v
 	struct vw_plan p;
 	int r;
 
-	assert_int_equal(vw_ruleset_diff(from, to, &p), 0);
+	assert_int_equal(vw_ruleset_diff(from, to, NULL, &p), 0);
 	*ret_ops = p.n;
 	r = vw_nft_apply(n, &p);
 	vw_plan_done(&p);
@@ -250,7 +253,7 @@ static void assert_sets(const struct vw_ruleset *rs)
 {
 	for (size_t i = 0; i < rs->n_containers; i++)
 		for (int f = 0; f < 2; f++)
-			assert_set_is(&rs->containers[i], f);
+			assert_set_is(rs->containers[i], f);
 }
 
 static void test_kernel_full_then_incremental(void **state)

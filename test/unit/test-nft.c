@@ -42,6 +42,7 @@
 struct fixture {
 	struct vw_ruleset rs;
 	struct vw_rs_container c;
+	struct vw_rs_container *cp;
 	struct vw_rs_source src[2];
 	char ignore[2][VW_IFNAMSIZ];
 	char skip[1][VW_IFNAMSIZ];
@@ -106,6 +107,7 @@ static int setup(void **state)
 	vw_atoms_done(&a4);
 	vw_atoms_done(&a6);
 	snprintf(f->c.key, sizeof(f->c.key), KEY);
+	f->cp = &f->c;
 	f->src[0].family = f->src[1].family = AF_INET;
 	assert_int_equal(inet_pton(AF_INET, "198.18.1.2", f->src[0].addr), 1);
 	snprintf(f->src[0].key, sizeof(f->src[0].key), KEY);
@@ -119,11 +121,11 @@ static int setup(void **state)
 				     .n_ignore = 2,
 				     .skip = f->skip,
 				     .n_skip = 1,
-				     .containers = &f->c,
+				     .containers = &f->cp,
 				     .n_containers = 1,
 				     .sources = f->src,
 				     .n_sources = 2 };
-	assert_int_equal(vw_ruleset_diff(NULL, &f->rs, &plan), 0);
+	assert_int_equal(vw_ruleset_diff(NULL, &f->rs, NULL, &plan), 0);
 	render(f, &plan);
 	vw_plan_done(&plan);
 	*state = f;
@@ -381,7 +383,7 @@ static void test_nft_audit_rules(void **state)
 	const char *rules;
 
 	f->c.audit = true;
-	assert_int_equal(vw_ruleset_diff(NULL, &f->rs, &plan), 0);
+	assert_int_equal(vw_ruleset_diff(NULL, &f->rs, NULL, &plan), 0);
 	render(f, &plan);
 	vw_plan_done(&plan);
 	f->c.audit = false;

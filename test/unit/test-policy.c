@@ -392,8 +392,8 @@ static void test_policy_compile_basic(void **state)
 
 	/* the container on a non-bridge network gets nothing at all */
 	assert_int_equal(f->rs.n_containers, 2);
-	assert_string_equal(f->rs.containers[0].key, "1111111111111111");
-	assert_string_equal(f->rs.containers[1].key, "2222222222222222");
+	assert_string_equal(f->rs.containers[0]->key, "1111111111111111");
+	assert_string_equal(f->rs.containers[1]->key, "2222222222222222");
 	assert_null(vw_ruleset_find(&f->rs, "3333333333333333"));
 
 	/* sources sorted by (family, address), each mapped to its container's key */

@@ -228,6 +228,7 @@ static void test_boxset_ipv6_last_address(void **state)
 struct fixture {
 	struct vw_ruleset rs;
 	struct vw_rs_container c[2];
+	struct vw_rs_container *cp[2];
 	struct vw_rs_source src[2];
 	char skip[1][VW_IFNAMSIZ];
 };
@@ -253,7 +254,9 @@ static void build(struct fixture *f, size_t n, const char *const *addrs, bool au
 		memcpy(f->src[i].key, f->c[i].key, sizeof(f->src[i].key));
 	}
 	snprintf(f->skip[0], VW_IFNAMSIZ, "br-a");
-	f->rs.containers = f->c;
+	for (size_t i = 0; i < 2; i++)
+		f->cp[i] = &f->c[i];
+	f->rs.containers = f->cp;
 	f->rs.n_containers = n;
 	f->rs.sources = f->src;
 	f->rs.n_sources = n;
@@ -274,7 +277,7 @@ static void test_diff_full(void **state)
 	struct vw_plan p;
 
 	build(&f, 2, addrs, false);
-	assert_int_equal(vw_ruleset_diff(NULL, &f.rs, &p), 0);
+	assert_int_equal(vw_ruleset_diff(NULL, &f.rs, NULL, &p), 0);
 	assert_int_equal(p.n, 1 + 2 + 2 + 1);
 	assert_int_equal(p.ops[0].type, VW_OP_RESET);
 	assert_int_equal(p.ops[1].type, VW_OP_CONTAINER_ADD);
@@ -295,7 +298,7 @@ static void test_diff_noop_and_elements(void **state)
 
 	build(&f1, 2, a1, false);
 	build(&f2, 2, a1, false);
-	assert_int_equal(vw_ruleset_diff(&f1.rs, &f2.rs, &p), 0);
+	assert_int_equal(vw_ruleset_diff(&f1.rs, &f2.rs, NULL, &p), 0);
 	assert_int_equal(p.n, 0);
 	vw_plan_done(&p);
 	fixture_done(&f2);
@@ -303,7 +306,7 @@ static void test_diff_noop_and_elements(void **state)
 	/* .7 and .9 become .7-.8 (merged) and .20: per container one delete of both old
 	 * boxes before any addition, then one addition of both new ones */
 	build(&f2, 2, a2, false);
-	assert_int_equal(vw_ruleset_diff(&f1.rs, &f2.rs, &p), 0);
+	assert_int_equal(vw_ruleset_diff(&f1.rs, &f2.rs, NULL, &p), 0);
 	assert_int_equal(p.n, 4);
 	for (size_t i = 0; i < 4; i++) {
 		assert_int_equal(p.ops[i].type, i < 2 ? VW_OP_BOXES_DEL : VW_OP_BOXES_ADD);
@@ -328,7 +331,7 @@ static void test_diff_replace_orders_references(void **state)
 	build(&f2, 1, a, false);
 	f2.c[0].audit = true; /* shape change: container 0 is re-created, 1 is gone */
 	snprintf(f2.skip[0], VW_IFNAMSIZ, "br-b");
-	assert_int_equal(vw_ruleset_diff(&f1.rs, &f2.rs, &p), 0);
+	assert_int_equal(vw_ruleset_diff(&f1.rs, &f2.rs, NULL, &p), 0);
 	assert_int_equal(p.n, 2 + 1 + 2 + 1 + 1 + 1);
 	/* revocations first: dispatch entries, then the skip entry that un-polices br-a */
 	assert_int_equal(p.ops[0].type, VW_OP_SOURCE_DEL);
@@ -344,7 +347,7 @@ static void test_diff_replace_orders_references(void **state)
 
 	/* a dry-run change replaces the whole table, so does a different ignore list */
 	f2.rs.dry_run = true;
-	assert_int_equal(vw_ruleset_diff(&f1.rs, &f2.rs, &p), 0);
+	assert_int_equal(vw_ruleset_diff(&f1.rs, &f2.rs, NULL, &p), 0);
 	assert_int_equal(p.ops[0].type, VW_OP_RESET);
 	vw_plan_done(&p);
 	f2.rs.dry_run = false;
@@ -353,7 +356,7 @@ static void test_diff_replace_orders_references(void **state)
 
 		f2.rs.ignore = ign;
 		f2.rs.n_ignore = 1;
-		assert_int_equal(vw_ruleset_diff(&f1.rs, &f2.rs, &p), 0);
+		assert_int_equal(vw_ruleset_diff(&f1.rs, &f2.rs, NULL, &p), 0);
 		assert_int_equal(p.ops[0].type, VW_OP_RESET);
 		vw_plan_done(&p);
 		f2.rs.ignore = NULL;
@@ -374,7 +377,7 @@ static void test_diff_source_moves(void **state)
 	build(&f2, 2, a, false);
 	memcpy(f2.src[0].key, f2.c[1].key, sizeof(f2.src[0].key));
 	f2.src[1].addr[3] = 99;
-	assert_int_equal(vw_ruleset_diff(&f1.rs, &f2.rs, &p), 0);
+	assert_int_equal(vw_ruleset_diff(&f1.rs, &f2.rs, NULL, &p), 0);
 	assert_int_equal(p.n, 4);
 	assert_int_equal(p.ops[0].type, VW_OP_SOURCE_DEL);
 	assert_int_equal(p.ops[1].type, VW_OP_SOURCE_DEL);
@@ -398,7 +401,7 @@ static void test_diff_isolation(void **state)
 	vw_rs_container_isolate(&f2.c[0], "too big");
 	assert_string_equal(f2.c[0].isolated, "too big");
 	assert_int_equal(vw_rs_container_boxes(&f2.c[0]), 0);
-	assert_int_equal(vw_ruleset_diff(&f1.rs, &f2.rs, &p), 0);
+	assert_int_equal(vw_ruleset_diff(&f1.rs, &f2.rs, NULL, &p), 0);
 	assert_int_equal(p.n, 1);
 	assert_int_equal(p.ops[0].type, VW_OP_BOXES_DEL);
 	assert_int_equal(p.ops[0].n_boxes, 2);
