@@ -40,6 +40,7 @@
 #include "vpnwall/names.h"
 #include "vpnwall/nflog.h"
 #include "vpnwall/nft.h"
+#include "vpnwall/pending.h"
 #include "vpnwall/policy.h"
 #include "vpnwall/reconcile.h"
 #include "vpnwall/ruleset.h"
@@ -53,7 +54,6 @@
 #define UNKNOWN_CONTAINER "(unknown)"
 #define SPOOFED_CONTAINER "(spoofed)"
 #define BOOT_ID_PATH "/proc/sys/kernel/random/boot_id"
-#define PENDING_MAX 4096 /* events whose commit is being timed */
 
 enum aux_kind { AUX_METRICS, AUX_API, AUX_AUDIT, AUX_N };
 
@@ -70,14 +70,6 @@ struct aux {
 struct reported {
 	char key[VW_KEY_LEN + 1];
 	uint64_t what; /* hash of its isolation reason and note */
-};
-
-/* A Docker event about a container, until the commit that enforces its outcome. */
-struct pending {
-	struct vw_hnode node;
-	char id[VW_ID_MAX + 1];
-	uint64_t since_ns; /* when the first event not yet enforced arrived */
-	bool known; /* its outcome is in the store (inspected, or gone) */
 };
 
 /* Rejected label entries counted per running container, for the metric. */
@@ -101,9 +93,7 @@ struct vw_daemon {
 	struct vw_desired desired;
 	struct vw_reconcile rc;
 	bool rebuild; /* the desired ruleset is recomputed from scratch next time */
-	struct vw_hmap pending; /* struct pending by container id */
-	struct pending **pending_list; /* the same, to walk after a commit */
-	size_t n_pending;
+	struct vw_pending pending; /* events whose outcome is not enforced yet */
 
 	bool synced; /* Docker listed at least once since the last disconnect */
 	unsigned down_reports; /* consecutive failures to reach Docker since the last sync */
@@ -229,67 +219,6 @@ static void describe_networks(struct vw_daemon *d, const struct vw_container *c)
 	}
 }
 
-/* --- event to commit ---------------------------------------------------------------------- */
-
-static struct pending *pending_find(struct vw_daemon *d, const char *id)
-{
-	for (struct vw_hnode *n = vw_hmap_first(&d->pending, vw_hash_str(id)); n;
-	     n = vw_hmap_next(n)) {
-		struct pending *p = vw_container_of(n, struct pending, node);
-
-		if (strcmp(p->id, id) == 0)
-			return p;
-	}
-	return NULL;
-}
-
-/* The clock starts at the first event not yet enforced; a burst is timed from its start. */
-static void note_event(struct vw_daemon *d, const char *id)
-{
-	struct pending *p;
-
-	if (pending_find(d, id) || d->n_pending >= PENDING_MAX)
-		return;
-	p = calloc(1, sizeof(*p));
-	if (!p)
-		return;
-	(void)vw_strscpy(p->id, id, sizeof(p->id));
-	p->since_ns = vw_now_ns();
-	if (vw_hmap_add(&d->pending, &p->node, vw_hash_str(p->id)) < 0) {
-		free(p);
-		return;
-	}
-	d->pending_list[d->n_pending++] = p;
-}
-
-static void mark_pending_known(struct vw_daemon *d, const char *id)
-{
-	struct pending *p = pending_find(d, id);
-
-	if (p)
-		p->known = true;
-}
-
-/* A commit went through: everything known by now is enforced. */
-static void observe_commit(struct vw_daemon *d)
-{
-	uint64_t now = vw_now_ns();
-	size_t out = 0;
-
-	for (size_t i = 0; i < d->n_pending; i++) {
-		struct pending *p = d->pending_list[i];
-
-		if (!p->known) {
-			d->pending_list[out++] = p;
-			continue;
-		}
-		vw_histogram_observe(&d->stats.event_to_commit, (double)(now - p->since_ns) / 1e9);
-		vw_hmap_del(&d->pending, &p->node);
-		free(p);
-	}
-	d->n_pending = out;
-}
-
 /* --- container store --------------------------------------------------------------------- */
 
 /* Store @c (its content moves) or drop the container when @c is NULL or not running. */
@@ -301,7 +230,7 @@ static void store_container(struct vw_daemon *d, const char *id, struct vw_conta
 
 	d->dirty = true;
 	(void)vw_reconcile_want(&d->rc);
-	mark_pending_known(d, id);
+	vw_pending_known(&d->pending, id);
 	if (vw_desired_mark(&d->desired, id) < 0)
 		d->rebuild = true;
 	if (!keep) {
@@ -444,7 +373,7 @@ static void on_docker_event(void *ud, const struct vw_docker_event *ev)
 	vw_stats_count_event(&d->stats, ev->action);
 	if (ev->kind != VW_EV_CONTAINER)
 		return;
-	note_event(d, ev->id);
+	vw_pending_note(&d->pending, ev->id, vw_now_ns());
 	c = vw_store_get(&d->store, ev->id);
 	if (!c)
 		return;
@@ -633,6 +562,13 @@ static void report_limits(struct vw_daemon *d, const struct vw_changes *ch, bool
 	}
 }
 
+static void observe_latency(void *ud, double s)
+{
+	struct vw_stats *st = ud;
+
+	vw_histogram_observe(&st->event_to_commit, s);
+}
+
 static void reconcile(struct vw_daemon *d)
 {
 	uint64_t now = vw_now_ms(), t0, gen = d->rc.generation, failures = d->rc.failures;
@@ -683,7 +619,7 @@ static void reconcile(struct vw_daemon *d)
 			(unsigned long long)(d->rc.failures - failures));
 	report_limits(d, ch, all);
 	vw_changes_reset(ch);
-	observe_commit(d);
+	vw_pending_committed(&d->pending, vw_now_ns(), observe_latency, &d->stats);
 	set_ready(d);
 }
 
@@ -955,9 +891,7 @@ int vw_daemon_new(const struct vw_config *cfg, struct vw_daemon **ret_daemon)
 	(void)vw_strscpy(d->not_ready, "waiting for the first Docker sync", sizeof(d->not_ready));
 	vw_store_init(&d->store);
 	vw_names_init(&d->names, cfg->dns_ttl_min, cfg->dns_ttl_max);
-	d->pending_list = calloc(PENDING_MAX, sizeof(*d->pending_list));
-	if (!d->pending_list || vw_desired_init(&d->desired, cfg) < 0) {
-		free(d->pending_list);
+	if (vw_desired_init(&d->desired, cfg) < 0) {
 		free(d);
 		return -ENOMEM;
 	}
@@ -1041,10 +975,7 @@ void vw_daemon_free(struct vw_daemon *d)
 	vw_names_done(&d->names);
 	vw_desired_done(&d->desired);
 	vw_reconcile_done(&d->rc);
-	for (size_t i = 0; i < d->n_pending; i++)
-		free(d->pending_list[i]);
-	free(d->pending_list);
-	vw_hmap_done(&d->pending);
+	vw_pending_done(&d->pending);
 	vw_totals_done(&d->totals);
 	vw_drops_done(&d->drops);
 	for (struct vw_hnode *n; (n = vw_hmap_pop(&d->errs));)
