@@ -486,6 +486,19 @@ const char *vw_config_usage(void)
 	return buf;
 }
 
+const char *vw_config_bridge_ignored(const struct vw_config *c, const char *name)
+{
+	for (size_t i = 0; i < c->n_ignore_bridges; i++) {
+		const char *p = c->ignore_bridges[i];
+		size_t len = strlen(p);
+
+		if (len > 0 && p[len - 1] == '+' ? strncmp(p, name, len - 1) == 0
+						 : strcmp(p, name) == 0)
+			return p;
+	}
+	return NULL;
+}
+
 bool vw_config_network_is_selected(const struct vw_config *c, const char *name)
 {
 	for (size_t i = 0; i < c->n_exclude; i++)

@@ -93,6 +93,7 @@ struct vw_daemon {
 	struct vw_desired desired;
 	struct vw_reconcile rc;
 	bool rebuild; /* the desired ruleset is recomputed from scratch next time */
+	uint64_t ignored_managed; /* managed networks IGNORE_BRIDGES matches, last warned */
 	struct vw_pending pending; /* events whose outcome is not enforced yet */
 
 	bool synced; /* Docker listed at least once since the last disconnect */
@@ -278,6 +279,33 @@ static bool in_set(const struct vw_hmap *m, const char *id)
 	return false;
 }
 
+/*
+ * A managed network whose bridge an IGNORE_BRIDGES pattern matches is policed all the same
+ * (the pattern is meant for host bridges); say so once each time that set changes.
+ */
+static void warn_ignored_managed(struct vw_daemon *d)
+{
+	const struct vw_store *st = &d->store;
+	uint64_t h = 0;
+
+	for (size_t i = 0; i < st->n_nets; i++)
+		if (vw_network_is_managed(&st->nets[i], d->cfg) &&
+		    vw_config_bridge_ignored(d->cfg, st->nets[i].bridge))
+			h = h * 31 + vw_hash_str(st->nets[i].id);
+	if (h == d->ignored_managed)
+		return;
+	d->ignored_managed = h;
+	for (size_t i = 0; i < st->n_nets; i++) {
+		const struct vw_network *net = &st->nets[i];
+		const char *p = vw_config_bridge_ignored(d->cfg, net->bridge);
+
+		if (p && vw_network_is_managed(net, d->cfg))
+			log_warn(
+				"IGNORE_BRIDGES pattern '%s' matches bridge %s of Docker network '%s', which vpnwall manages: it is policed all the same (exclude the network with GATEWAY_NETWORKS instead)",
+				p, net->bridge, net->name);
+	}
+}
+
 static void on_synced(void *ud, struct vw_container *cs, size_t n, struct vw_network *nets,
 		      size_t n_nets)
 {
@@ -287,6 +315,7 @@ static void on_synced(void *ud, struct vw_container *cs, size_t n, struct vw_net
 	bool indexed = ids != NULL;
 
 	vw_store_set_networks(&d->store, nets, n_nets);
+	warn_ignored_managed(d);
 	/* Containers that vanished while we were away; the rest is compared, not re-announced. */
 	for (size_t i = 0; indexed && i < n; i++) {
 		ids[i].id = cs[i].id;
@@ -305,15 +334,18 @@ static void on_synced(void *ud, struct vw_container *cs, size_t n, struct vw_net
 	for (size_t i = 0; i < n; i++)
 		store_container(d, cs[i].id, &cs[i]);
 	free(cs);
+	/*
+	 * The first snapshot replaces the whole table, whatever an earlier process left in it.
+	 * Later ones (reconnects, resyncs) only apply what differs: the table is ours, and a
+	 * change by anyone else is caught by the generation watch, which forces a full replace
+	 * of its own.
+	 */
+	if (!d->ever_synced)
+		vw_reconcile_force_full(&d->rc);
 	d->synced = d->ever_synced = true;
 	d->down_reports = 0;
 	d->dirty = true;
 	d->rebuild = true;
-	/*
-	 * A fresh snapshot replaces the whole table: whatever drifted while Docker was away
-	 * (or before this process started) cannot survive a resync.
-	 */
-	vw_reconcile_force_full(&d->rc);
 }
 
 static void on_container(void *ud, const char *id, struct vw_container *c)
@@ -326,6 +358,7 @@ static void on_networks(void *ud, struct vw_network *nets, size_t n)
 	struct vw_daemon *d = ud;
 
 	vw_store_set_networks(&d->store, nets, n);
+	warn_ignored_managed(d);
 	/* Which networks are managed decides about every container: recompute them all. */
 	d->dirty = true;
 	d->rebuild = true;
@@ -989,16 +1022,19 @@ void vw_daemon_free(struct vw_daemon *d)
 static int start_enforcing(struct vw_daemon *d)
 {
 	char tag[VW_NFT_TAG_MAX + 1], want[VW_NFT_TAG_MAX + 1];
+	bool dormant = false;
 	int r;
 
 	r = make_tag(want, sizeof(want));
 	if (r >= 0)
-		r = vw_nft_table_tag(d->nft, tag, sizeof(tag));
+		r = vw_nft_table_tag(d->nft, tag, sizeof(tag), &dormant);
 	if (r == -ENOENT)
 		return apply_base(d, "no table yet");
 	if (r < 0)
 		return log_error_errno(
 			r, "cannot talk to nf_tables (is the module available, are we root?)");
+	if (dormant)
+		return apply_base(d, "the table is dormant (enforcing nothing)");
 	if (strcmp(tag, want) != 0) {
 		char why[300];
 

@@ -225,7 +225,7 @@ static int withdraw(struct vw_desired *d, struct vw_names *names, struct entry *
 			r = touch_key(t, e->key);
 	}
 	if (e->compiled)
-		d->boxes -= vw_rs_container_boxes(e->compiled);
+		d->boxes -= vw_rs_container_cost(e->compiled);
 	vw_hmap_del(&d->entries, &e->node);
 	entry_free(e);
 	return r;
@@ -348,7 +348,7 @@ static int contribute(struct vw_desired *d, const struct vw_store *st, struct vw
 	r = vw_policy_build_container(c, sharers, (size_t)n, d->cfg, names, d->boxes, &e->compiled);
 	if (r < 0)
 		return r;
-	d->boxes += vw_rs_container_boxes(e->compiled);
+	d->boxes += vw_rs_container_cost(e->compiled);
 	return 0;
 }
 
@@ -547,35 +547,10 @@ int vw_desired_flush(struct vw_desired *d, const struct vw_store *st, struct vw_
 	return flush(d, st, names, now, false);
 }
 
-static int cmp_name(const void *a, const void *b)
+static int set_bridges(struct vw_desired *d, const struct vw_store *st)
 {
-	return strcmp(a, b);
-}
-
-/* Bridges of known networks that vpnwall does not manage: never policed. */
-static int set_skip(struct vw_desired *d, const struct vw_store *st)
-{
-	char(*v)[VW_IFNAMSIZ] = NULL;
-	size_t n = 0;
-	int r;
-
-	if (st->n_nets) {
-		v = calloc(st->n_nets, sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-	}
-	for (size_t i = 0; i < st->n_nets; i++) {
-		const struct vw_network *net = &st->nets[i];
-
-		if (net->is_bridge && net->bridge[0] && !vw_network_is_managed(net, d->cfg))
-			(void)vw_strscpy(v[n++], net->bridge, VW_IFNAMSIZ);
-	}
-	if (n > 1)
-		qsort(v, n, sizeof(*v), cmp_name);
-	r = vw_ruleset_set_skip(&d->rs, v, n);
-	free(v);
-	d->changes.skip = true;
-	return r;
+	d->changes.bridges = true;
+	return vw_policy_bridges(st->nets, st->n_nets, d->cfg, &d->rs);
 }
 
 int vw_desired_rebuild(struct vw_desired *d, const struct vw_store *st, struct vw_names *names,
@@ -588,7 +563,7 @@ int vw_desired_rebuild(struct vw_desired *d, const struct vw_store *st, struct v
 		(void)vw_ruleset_remove(&d->rs, d->rs.containers[0]->key);
 	d->rs.n_sources = 0;
 	d->changes.all = true;
-	r = set_skip(d, st);
+	r = set_bridges(d, st);
 	for (size_t i = 0; r >= 0 && i < st->n; i++)
 		r = vw_desired_mark(d, st->list[i]->id);
 	if (r < 0)

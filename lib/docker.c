@@ -40,7 +40,6 @@
 #define API_MAX "1.51" /* newest API whose fields we have checked */
 #define API_MIN "1.24"
 #define EVENT_LINE_MAX (64 * 1024)
-#define NETWORKS_MAX (16 * 1024 * 1024) /* a list of networks, parsed whole */
 #define CUT_WARN_INTERVAL_MS 60000 /* one warning about cut event lines per interval */
 #define REQUEST_TIMEOUT_MS 60000
 #define BACKOFF_MIN_MS 500
@@ -52,6 +51,12 @@
 #define INSPECTS_MAX 8
 /* A burst beyond this is cheaper to answer with one resync than with inspects. */
 #define QUEUE_MAX 4096
+/*
+ * Docker drops events for a subscriber that falls behind, without saying so (the stream
+ * just misses them). A resync this often bounds how long a lost event can leave a stale
+ * policy; it costs one list, and the daemon applies only what differs.
+ */
+#define RESYNC_INTERVAL_MS (300 * 1000)
 /*
  * {"type":["container","network"],"event":["start","die","destroy","rename","update",
  * "restart","connect","disconnect","create"]}: only what changes a policy. Exec and health
@@ -78,11 +83,14 @@ struct req {
 	bool cut; /* the stream's current line is longer than max: the rest is discarded */
 	int err; /* why on_write() ended the transfer (-E2BIG: longer than max) */
 	bool stale; /* an event about the container arrived meanwhile: the answer is old */
-	struct vw_json_splitter *split; /* K_LIST: the reply, split into containers */
+	struct vw_json_splitter *split; /* K_LIST, K_NETWORKS: the reply, split into objects */
 	struct vw_container *cs; /* K_LIST: the containers read so far */
 	size_t n_cs;
 	size_t cap_cs;
-	size_t n_over; /* K_LIST: containers beyond VW_DOCKER_LIST_MAX, not kept */
+	struct vw_network *nets; /* K_NETWORKS: the networks read so far */
+	size_t n_nets;
+	size_t cap_nets;
+	size_t n_over; /* K_LIST, K_NETWORKS: objects beyond VW_DOCKER_LIST_MAX, not kept */
 };
 
 struct csock {
@@ -104,20 +112,29 @@ struct vw_docker {
 	struct req *inspects[INSPECTS_MAX]; /* inspects in flight, in any order */
 	uint64_t curl_deadline; /* 0: none */
 	uint64_t reconnect_at; /* 0: none */
+	uint64_t resync_at; /* the next periodic resync; 0: none */
 	unsigned backoff_ms;
 
 	struct vw_network *nets; /* held between NETWORKS and LIST */
 	size_t n_nets;
 	bool nets_dirty;
-	char (*queue)[VW_ID_MAX + 1]; /* containers to re-inspect, in arrival order, unique */
+	struct queued *queue; /* containers to re-inspect, in arrival order, unique */
 	size_t n_queue;
 	size_t cap_queue;
 	bool resync; /* something was lost: re-list everything while the stream stays up */
 	bool resyncing; /* the sync under way is such a resync, not a reconnect */
+	bool routine; /* the resync requested is the periodic one, nothing was lost */
 	bool live_restore; /* containers outlive dockerd (its LiveRestoreEnabled) */
 	size_t rejected; /* containers not tracked for being described at excessive length */
 	uint64_t cut_warn_at; /* warnings about cut event lines are muted until then */
 	unsigned cut_muted; /* cut lines not warned about since the last warning */
+};
+
+/* A container to re-inspect. */
+struct queued {
+	char id[VW_ID_MAX + 1];
+	/* It died since the list under way was asked for, which may still show it running. */
+	bool revoked;
 };
 
 static void go_down(struct vw_docker *d, const char *reason);
@@ -202,19 +219,22 @@ static int append(struct req *q, const char *data, size_t n)
 static void request_resync(struct vw_docker *d)
 {
 	d->resync = true;
+	d->routine = false;
 	d->nets_dirty = true;
 }
 
 /* Runs inside the stream's write callback: it must not free or end any transfer. */
-static void queue_push(struct vw_docker *d, const char *id)
+static void queue_push(struct vw_docker *d, const char *id, bool revoked)
 {
 	/* An inspect in flight may predate this event: its answer must not win. */
 	for (size_t i = 0; i < INSPECTS_MAX; i++)
 		if (d->inspects[i] && strcmp(d->inspects[i]->id, id) == 0)
 			d->inspects[i]->stale = true;
 	for (size_t i = 0; i < d->n_queue; i++)
-		if (strcmp(d->queue[i], id) == 0)
+		if (strcmp(d->queue[i].id, id) == 0) {
+			d->queue[i].revoked |= revoked;
 			return;
+		}
 	if (vw_grow((void **)&d->queue, &d->cap_queue, d->n_queue + 1, sizeof(*d->queue),
 		    QUEUE_MAX) < 0) {
 		if (!d->resync)
@@ -223,7 +243,8 @@ static void queue_push(struct vw_docker *d, const char *id)
 		request_resync(d);
 		return;
 	}
-	(void)vw_strscpy(d->queue[d->n_queue++], id, sizeof(*d->queue));
+	d->queue[d->n_queue].revoked = revoked;
+	(void)vw_strscpy(d->queue[d->n_queue++].id, id, sizeof(d->queue->id));
 }
 
 static void dispatch(struct vw_docker *d, const struct vw_docker_event *ev)
@@ -231,7 +252,8 @@ static void dispatch(struct vw_docker *d, const struct vw_docker_event *ev)
 	if (d->ops->event)
 		d->ops->event(d->ud, ev);
 	if (ev->kind == VW_EV_CONTAINER)
-		queue_push(d, ev->id);
+		queue_push(d, ev->id,
+			   strcmp(ev->action, "die") == 0 || strcmp(ev->action, "destroy") == 0);
 	else if (ev->kind == VW_EV_NETWORKS)
 		d->nets_dirty = true;
 }
@@ -361,6 +383,40 @@ static int on_list_item(void *ud, const char *buf, size_t len, size_t size)
 	return 0;
 }
 
+/*
+ * One element of GET /networks. One described at excessive length is left out: its bridge
+ * is then not known to be Docker's, so it stays policed and its containers' addresses are
+ * unknown sources there, which are dropped.
+ */
+static int on_network_item(void *ud, const char *buf, size_t len, size_t size)
+{
+	struct req *q = ud;
+	struct vw_network net;
+	int r;
+
+	if (size > len) {
+		char id[VW_ID_MAX + 1] = "";
+
+		(void)vw_dockermsg_parse_id_prefix(buf, len, id);
+		log_warn(
+			"network %.12s is described in more than %d bytes, not tracking it: its containers' traffic is dropped",
+			id[0] ? id : "(no id)", VW_DOCKER_OBJECT_MAX);
+		return 0;
+	}
+	if (vw_dockermsg_parse_network(buf, len, &net) < 0)
+		return 0;
+	r = vw_grow((void **)&q->nets, &q->cap_nets, q->n_nets + 1, sizeof(*q->nets),
+		    VW_DOCKER_LIST_MAX);
+	if (r == -ENOBUFS) {
+		q->n_over++;
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	q->nets[q->n_nets++] = net;
+	return 0;
+}
+
 static size_t on_write(char *data, size_t size, size_t nmemb, void *userp)
 {
 	struct req *q = userp;
@@ -371,6 +427,8 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *userp)
 		r = on_event_data(q, data, n);
 	else if (q->kind == K_LIST)
 		r = vw_json_splitter_feed(q->split, data, n, on_list_item, q);
+	else if (q->kind == K_NETWORKS)
+		r = vw_json_splitter_feed(q->split, data, n, on_network_item, q);
 	else
 		r = append(q, data, n);
 	if (r < 0) {
@@ -413,6 +471,7 @@ static void req_free(struct vw_docker *d, struct req *q)
 	for (size_t i = 0; i < q->n_cs; i++)
 		vw_container_done(&q->cs[i]);
 	free(q->cs);
+	free(q->nets);
 	free(q);
 }
 
@@ -421,9 +480,8 @@ static size_t reply_max(enum kind kind)
 	switch (kind) {
 	case K_EVENTS:
 		return EVENT_LINE_MAX; /* per line */
-	case K_NETWORKS:
-		return NETWORKS_MAX;
-	case K_LIST: /* per container: the list itself is never held whole */
+	case K_NETWORKS: /* per object: lists are never held whole */
+	case K_LIST:
 	case K_VERSION:
 	case K_INFO:
 	case K_INSPECT:
@@ -447,7 +505,7 @@ static int req_start(struct vw_docker *d, enum kind kind, const char *path, cons
 	q->max = reply_max(kind);
 	if (id)
 		(void)vw_strscpy(q->id, id, sizeof(q->id));
-	if (kind == K_LIST) {
+	if (kind == K_LIST || kind == K_NETWORKS) {
 		r = vw_json_splitter_new(q->max, &q->split);
 		if (r < 0)
 			goto fail;
@@ -503,7 +561,8 @@ static void go_down(struct vw_docker *d, const char *reason)
 	d->nets = NULL;
 	d->n_nets = 0;
 	d->n_queue = 0;
-	d->resync = d->resyncing = false;
+	d->resync = d->resyncing = d->routine = false;
+	d->resync_at = 0;
 	d->reconnect_at = vw_now_ms() + d->backoff_ms;
 	if (was_synced || d->backoff_ms == BACKOFF_MIN_MS)
 		log_warn("lost Docker at %s (%s), reconnecting in %ums", d->path, reason,
@@ -572,23 +631,51 @@ static void on_info(struct vw_docker *d, struct req *q)
 
 static void on_networks(struct vw_docker *d, struct req *q)
 {
-	struct vw_network *nets;
-	size_t n;
-	int r;
+	size_t n = q->n_nets;
 
-	r = vw_dockermsg_parse_networks(q->buf, q->len, &nets, &n);
-	if (r < 0) {
+	if (!vw_json_splitter_is_done(q->split)) {
 		go_down(d, "unparsable network list");
 		return;
 	}
+	if (q->n_over > 0)
+		log_warn(
+			"more than %d networks: not tracking %zu of them, their containers' traffic is dropped",
+			VW_DOCKER_LIST_MAX, q->n_over);
+	q->n_nets = 0;
 	if (d->state == S_SYNCED) {
-		d->ops->networks(d->ud, nets, n);
+		d->ops->networks(d->ud, TAKE_PTR(q->nets), n);
 		return;
 	}
 	free(d->nets);
-	d->nets = nets;
+	d->nets = TAKE_PTR(q->nets);
 	d->n_nets = n;
 	d->state = S_LIST;
+}
+
+/*
+ * The list may have been taken before a container's death that we have already reported:
+ * leave such containers out, or the snapshot would put back the allowance the event took
+ * away until their inspect answers. The inspect queued behind the event restores one that
+ * is running after all (a restart).
+ */
+static void drop_revoked(const struct vw_docker *d, struct req *q)
+{
+	size_t out = 0, n_revoked = 0;
+
+	for (size_t k = 0; k < d->n_queue; k++)
+		n_revoked += d->queue[k].revoked;
+	for (size_t i = 0; n_revoked > 0 && i < q->n_cs; i++) {
+		bool revoked = false;
+
+		for (size_t k = 0; k < d->n_queue && !revoked; k++)
+			revoked = d->queue[k].revoked && strcmp(d->queue[k].id, q->cs[i].id) == 0;
+		if (revoked)
+			vw_container_done(&q->cs[i]);
+		else
+			q->cs[out++] = q->cs[i];
+	}
+	if (n_revoked > 0)
+		q->n_cs = out;
 }
 
 static void on_list(struct vw_docker *d, struct req *q)
@@ -603,10 +690,17 @@ static void on_list(struct vw_docker *d, struct req *q)
 			"more than %d containers: not tracking %zu of them, their traffic is dropped",
 			VW_DOCKER_LIST_MAX, q->n_over);
 	}
+	drop_revoked(d, q);
 	d->state = S_SYNCED;
 	d->backoff_ms = BACKOFF_MIN_MS;
-	log_info("%s with Docker: %zu running containers, %zu networks",
-		 d->resyncing ? "resynced" : "synced", q->n_cs, d->n_nets);
+	d->resync_at = vw_now_ms() + RESYNC_INTERVAL_MS;
+	if (d->routine)
+		log_debug("resynced with Docker: %zu running containers, %zu networks", q->n_cs,
+			  d->n_nets);
+	else
+		log_info("%s with Docker: %zu running containers, %zu networks",
+			 d->resyncing ? "resynced" : "synced", q->n_cs, d->n_nets);
+	d->routine = false;
 	d->ops->synced(d->ud, TAKE_PTR(q->cs), q->n_cs, TAKE_PTR(d->nets), d->n_nets);
 	q->n_cs = 0;
 	d->n_nets = 0;
@@ -719,7 +813,8 @@ static void start_control(struct vw_docker *d)
 {
 	if (d->state == S_SYNCED && d->resync) {
 		/* Events meanwhile are queued and covered by the list, as in the first sync. */
-		log_info("resyncing with Docker, the events stream stays open");
+		if (!d->routine)
+			log_info("resyncing with Docker, the events stream stays open");
 		d->resync = false;
 		d->resyncing = true;
 		d->state = S_NETWORKS;
@@ -750,8 +845,8 @@ static void start_inspects(struct vw_docker *d)
 	for (size_t i = 0; i < INSPECTS_MAX && taken < d->n_queue; i++) {
 		if (d->inspects[i])
 			continue;
-		snprintf(path, sizeof(path), "/containers/%s/json", d->queue[taken]);
-		if (req_start(d, K_INSPECT, path, d->queue[taken], &d->inspects[i]) < 0) {
+		snprintf(path, sizeof(path), "/containers/%s/json", d->queue[taken].id);
+		if (req_start(d, K_INSPECT, path, d->queue[taken].id, &d->inspects[i]) < 0) {
 			go_down(d, "cannot start request");
 			return;
 		}
@@ -840,8 +935,9 @@ int vw_docker_timeout(struct vw_docker *d)
 {
 	uint64_t now = vw_now_ms();
 
-	return vw_timeout_min(vw_deadline_to_timeout(d->curl_deadline, now),
-			      vw_deadline_to_timeout(d->reconnect_at, now));
+	return vw_timeout_min(vw_timeout_min(vw_deadline_to_timeout(d->curl_deadline, now),
+					     vw_deadline_to_timeout(d->reconnect_at, now)),
+			      vw_deadline_to_timeout(d->resync_at, now));
 }
 
 void vw_docker_process_timeouts(struct vw_docker *d)
@@ -850,6 +946,13 @@ void vw_docker_process_timeouts(struct vw_docker *d)
 
 	if (d->reconnect_at && d->reconnect_at <= now)
 		connect_now(d);
+	if (d->resync_at && d->resync_at <= now) {
+		d->resync_at = 0;
+		if (d->state == S_SYNCED && !d->resync) {
+			request_resync(d);
+			d->routine = true;
+		}
+	}
 	if (d->curl_deadline && d->curl_deadline <= now) {
 		int running;
 

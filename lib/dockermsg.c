@@ -622,6 +622,39 @@ int vw_dockermsg_parse_containers(const char *buf, size_t len, struct vw_contain
 	return 0;
 }
 
+/* One element of GET /networks; false when it is not a network we can read. */
+static bool network_from(const cJSON *o, struct vw_network *net)
+{
+	const char *id = get_str(o, "Id"), *name = get_str(o, "Name");
+	const char *driver = get_str(o, "Driver"), *br;
+
+	if (!id || !is_hex_id(id) || !name)
+		return false;
+	*net = (struct vw_network){ 0 };
+	(void)vw_strscpy(net->id, id, sizeof(net->id));
+	(void)vw_strscpy(net->name, name, sizeof(net->name));
+	net->is_bridge = driver && strcmp(driver, "bridge") == 0;
+	if (!net->is_bridge)
+		return true;
+	br = get_str(cJSON_GetObjectItemCaseSensitive(o, "Options"),
+		     "com.docker.network.bridge.name");
+	/* Docker names a bridge br-<first 12 digits of the id> unless told otherwise. */
+	if (br && *br && strlen(br) < sizeof(net->bridge))
+		(void)vw_strscpy(net->bridge, br, sizeof(net->bridge));
+	else
+		snprintf(net->bridge, sizeof(net->bridge), VW_DOCKER_BRIDGE_PREFIX "%.12s", id);
+	return true;
+}
+
+int vw_dockermsg_parse_network(const char *buf, size_t len, struct vw_network *ret)
+{
+	_cleanup_(json_freep) cJSON *j = cJSON_ParseWithLength(buf, len);
+
+	if (!cJSON_IsObject(j) || !network_from(j, ret))
+		return -EINVAL;
+	return 0;
+}
+
 int vw_dockermsg_parse_networks(const char *buf, size_t len, struct vw_network **ret, size_t *ret_n)
 {
 	_cleanup_(json_freep) cJSON *j = cJSON_ParseWithLength(buf, len);
@@ -633,32 +666,16 @@ int vw_dockermsg_parse_networks(const char *buf, size_t len, struct vw_network *
 	if (!cJSON_IsArray(j))
 		return -EINVAL;
 	cJSON_ArrayForEach(o, j) {
-		const char *id = get_str(o, "Id"), *name = get_str(o, "Name");
-		const char *driver = get_str(o, "Driver"), *br;
-		struct vw_network *net;
+		struct vw_network net;
 
-		if (!id || !is_hex_id(id) || !name)
+		if (!network_from(o, &net))
 			continue;
 		r = vw_grow((void **)&v, &cap, n + 1, sizeof(*v), VW_DOCKER_LIST_MAX);
 		if (r < 0) {
 			free(v);
 			return r;
 		}
-		net = &v[n++];
-		*net = (struct vw_network){ 0 };
-		(void)vw_strscpy(net->id, id, sizeof(net->id));
-		(void)vw_strscpy(net->name, name, sizeof(net->name));
-		net->is_bridge = driver && strcmp(driver, "bridge") == 0;
-		if (!net->is_bridge)
-			continue;
-		br = get_str(cJSON_GetObjectItemCaseSensitive(o, "Options"),
-			     "com.docker.network.bridge.name");
-		/* Docker names a bridge br-<first 12 digits of the id> unless told otherwise. */
-		if (br && *br && strlen(br) < sizeof(net->bridge))
-			(void)vw_strscpy(net->bridge, br, sizeof(net->bridge));
-		else
-			snprintf(net->bridge, sizeof(net->bridge), VW_DOCKER_BRIDGE_PREFIX "%.12s",
-				 id);
+		v[n++] = net;
 	}
 	*ret = v;
 	*ret_n = n;

@@ -63,7 +63,7 @@
 
 #define CHAIN_FORWARD "forward"
 #define CHAIN_POLICE "police"
-#define SET_SKIP "skip"
+#define MAP_BRIDGES "bridges"
 #define MAP_SRC4 "src4"
 #define MAP_SRC6 "src6"
 
@@ -603,20 +603,6 @@ static struct nftnl_set_elem *elem_new(struct elems *el, int *ret_r)
 	return e;
 }
 
-static int elem_key(struct elems *el, const void *key, uint32_t len, uint32_t flags)
-{
-	struct nftnl_set_elem *e;
-	int r;
-
-	e = elem_new(el, &r);
-	if (!e)
-		return r;
-	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key, len);
-	if (flags)
-		nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_FLAGS, flags);
-	return 0;
-}
-
 /* The concatenated key of one corner of a box: daddr . proto . port, fields 32-bit aligned. */
 static uint32_t box_key(uint8_t family, const uint8_t *addr, uint8_t proto, uint16_t port,
 			uint8_t *key)
@@ -705,10 +691,13 @@ static int emit_forward(struct batch *b, const struct vw_ruleset *rs)
 	int r;
 
 	rl = rule_new();
+	/*
+	 * Docker's bridges first: a managed one is policed before the ignored patterns are
+	 * looked at, so IGNORE_BRIDGES=br-+ cannot wave its containers through.
+	 */
 	put(&rl, e_meta(NFT_META_IIFNAME, NFT_REG_1));
-	put(&rl, e_lookup(NFT_REG_1, SET_SKIP, -1));
-	r = emit_verdict_rule(b, &rl, NFT_RETURN, CHAIN_FORWARD,
-			      "rule forward: iifname @skip return");
+	put(&rl, e_lookup(NFT_REG_1, MAP_BRIDGES, NFT_REG_VERDICT));
+	r = rule_emit(b, &rl, CHAIN_FORWARD, "rule forward: iifname vmap @bridges");
 	for (size_t i = 0; r >= 0 && i < rs->n_ignore; i++)
 		r = emit_ignore_rule(b, rs->ignore[i]);
 	if (r < 0)
@@ -806,7 +795,7 @@ static int emit_police(struct batch *b, const struct vw_ruleset *rs)
 static int emit_base(struct batch *b, const struct vw_ruleset *rs)
 {
 	static const struct set_spec sets[] = {
-		{ SET_SKIP, TYPE_IFNAME, VW_IFNAMSIZ, 0, NULL },
+		{ MAP_BRIDGES, TYPE_IFNAME, VW_IFNAMSIZ, NFT_SET_MAP, NULL },
 		{ MAP_SRC4, TYPE_IPV4, 4, NFT_SET_MAP, NULL },
 		{ MAP_SRC6, TYPE_IPV6, 16, NFT_SET_MAP, NULL },
 	};
@@ -962,13 +951,25 @@ static int source_op(struct batch *b, uint16_t type, const struct vw_rs_source *
 	return elems_finish(&el, r);
 }
 
-static int skip_op(struct batch *b, uint16_t type, const char *ifname)
+static int bridge_op(struct batch *b, uint16_t type, const struct vw_rs_bridge *br)
 {
 	char key[VW_IFNAMSIZ] = { 0 };
-	struct elems el = { .b = b, .type = type, .set = SET_SKIP };
+	struct elems el = { .b = b, .type = type, .set = MAP_BRIDGES };
+	struct nftnl_set_elem *e;
+	int r;
 
-	(void)vw_strscpy(key, ifname, sizeof(key));
-	return elems_finish(&el, elem_key(&el, key, sizeof(key), 0));
+	(void)vw_strscpy(key, br->name, sizeof(key));
+	e = elem_new(&el, &r);
+	if (e) {
+		nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key, sizeof(key));
+		if (type == NFT_MSG_NEWSETELEM && br->managed) {
+			nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_VERDICT, (uint32_t)NFT_GOTO);
+			nftnl_set_elem_set_str(e, NFTNL_SET_ELEM_CHAIN, CHAIN_POLICE);
+		} else if (type == NFT_MSG_NEWSETELEM) {
+			nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_VERDICT, (uint32_t)NFT_RETURN);
+		}
+	}
+	return elems_finish(&el, r);
 }
 
 static int emit_op(struct batch *b, const struct vw_op *op)
@@ -989,10 +990,10 @@ static int emit_op(struct batch *b, const struct vw_op *op)
 		return source_op(b, NFT_MSG_DELSETELEM, op->src);
 	case VW_OP_SOURCE_ADD:
 		return source_op(b, NFT_MSG_NEWSETELEM, op->src);
-	case VW_OP_SKIP_DEL:
-		return skip_op(b, NFT_MSG_DELSETELEM, op->ifname);
-	case VW_OP_SKIP_ADD:
-		return skip_op(b, NFT_MSG_NEWSETELEM, op->ifname);
+	case VW_OP_BRIDGE_DEL:
+		return bridge_op(b, NFT_MSG_DELSETELEM, op->bridge);
+	case VW_OP_BRIDGE_ADD:
+		return bridge_op(b, NFT_MSG_NEWSETELEM, op->bridge);
 	}
 	return -EINVAL;
 }
@@ -1230,6 +1231,7 @@ static int genid(struct vw_nft *n, uint32_t *ret)
 
 struct table_query {
 	bool found;
+	bool dormant;
 	char *tag;
 	size_t size;
 };
@@ -1253,8 +1255,9 @@ static int table_cb(const struct nlmsghdr *nlh, void *data)
 	uint32_t len = 0;
 
 	q->found = true;
-	if (t && nftnl_table_nlmsg_parse(nlh, t) == 0 &&
-	    nftnl_table_is_set(t, NFTNL_TABLE_USERDATA)) {
+	if (t && nftnl_table_nlmsg_parse(nlh, t) == 0 && nftnl_table_is_set(t, NFTNL_TABLE_FLAGS))
+		q->dormant = nftnl_table_get_u32(t, NFTNL_TABLE_FLAGS) & NFT_TABLE_F_DORMANT;
+	if (t && nftnl_table_is_set(t, NFTNL_TABLE_USERDATA)) {
 		ud = nftnl_table_get_data(t, NFTNL_TABLE_USERDATA, &len);
 		(void)nftnl_udata_parse(ud, len, comment_cb, q);
 	}
@@ -1262,7 +1265,7 @@ static int table_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-int vw_nft_table_tag(struct vw_nft *n, char *buf, size_t size)
+int vw_nft_table_tag(struct vw_nft *n, char *buf, size_t size, bool *ret_dormant)
 {
 	char req[VW_NL_BUFSZ];
 	struct nftnl_table *t = nftnl_table_alloc();
@@ -1281,7 +1284,10 @@ int vw_nft_table_tag(struct vw_nft *n, char *buf, size_t size)
 	r = query(n, nlh, table_cb, &q);
 	if (r < 0)
 		return r;
-	return q.found ? 0 : -ENOENT;
+	if (!q.found)
+		return -ENOENT;
+	*ret_dormant = q.dormant;
+	return 0;
 }
 
 struct counters {
@@ -1366,8 +1372,7 @@ static int gen_attr_cb(const struct nlattr *attr, void *data)
 	const struct nlattr **tb = data;
 	int type = mnl_attr_get_type(attr);
 
-	if ((type == NFTA_GEN_ID || type == NFTA_GEN_PROC_PID) &&
-	    mnl_attr_validate(attr, MNL_TYPE_U32) == 0)
+	if (type == NFTA_GEN_ID && mnl_attr_validate(attr, MNL_TYPE_U32) == 0)
 		tb[type] = attr;
 	return MNL_CB_OK;
 }
@@ -1409,7 +1414,7 @@ static const char *change_name(unsigned type)
 }
 
 void vw_nft_parse_notifications(const void *buf, size_t len, const char *table,
-				uint32_t self_portid, uint32_t self_pid, struct vw_nft_notes *ret)
+				uint32_t self_portid, struct vw_nft_notes *ret)
 {
 	const size_t hdrlen = MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(struct nfgenmsg));
 	const uint8_t *msg = buf;
@@ -1444,10 +1449,12 @@ void vw_nft_parse_notifications(const void *buf, size_t len, const char *table,
 				} else {
 					ret->gens[ret->n_gens] =
 						ntohl(mnl_attr_get_u32(tb[NFTA_GEN_ID]));
-					ret->gen_own[ret->n_gens++] =
-						tb[NFTA_GEN_PROC_PID] &&
-						ntohl(mnl_attr_get_u32(tb[NFTA_GEN_PROC_PID])) ==
-							self_pid;
+					/*
+					 * By the committing socket, like the object messages: the
+					 * PID attribute is the global one, which is not ours to
+					 * compare with inside a PID namespace.
+					 */
+					ret->gen_own[ret->n_gens++] = nlh->nlmsg_pid == self_portid;
 				}
 			}
 		} else if (nlh->nlmsg_pid != self_portid && g->nfgen_family == NFPROTO_INET &&
@@ -1479,7 +1486,7 @@ static void notifications_lost(struct monitor *m)
 static void on_monitor(struct vw_io *io, uint32_t events)
 {
 	struct monitor *m = (struct monitor *)io;
-	uint32_t self = mnl_socket_get_portid(m->n->nl), pid = (uint32_t)getpid();
+	uint32_t self = mnl_socket_get_portid(m->n->nl);
 	char buf[VW_NL_BUFSZ * 4];
 
 	for (int i = 0; i < 64; i++) {
@@ -1492,7 +1499,7 @@ static void on_monitor(struct vw_io *io, uint32_t events)
 				notifications_lost(m);
 			return;
 		}
-		vw_nft_parse_notifications(buf, (size_t)len, m->n->table, self, pid, &notes);
+		vw_nft_parse_notifications(buf, (size_t)len, m->n->table, self, &notes);
 		for (size_t k = 0; k < notes.n_gens; k++)
 			skipped |= vw_genwatch_newgen(&m->n->gens, notes.gens[k], notes.gen_own[k]);
 		if (notes.changed)

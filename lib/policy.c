@@ -41,6 +41,23 @@ bool vw_network_is_managed(const struct vw_network *net, const struct vw_config 
 	       vw_config_network_is_selected(cfg, net->name);
 }
 
+int vw_policy_bridges(const struct vw_network *nets, size_t n, const struct vw_config *cfg,
+		      struct vw_ruleset *rs)
+{
+	_cleanup_free_ struct vw_rs_bridge *v = calloc(n + 1, sizeof(*v));
+	size_t k = 0;
+
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		if (!nets[i].is_bridge || !nets[i].bridge[0])
+			continue;
+		(void)vw_strscpy(v[k].name, nets[i].bridge, sizeof(v[k].name));
+		v[k++].managed = vw_network_is_managed(&nets[i], cfg);
+	}
+	return vw_ruleset_set_bridges(rs, v, k);
+}
+
 enum vw_managed vw_policy_state(const struct vw_container *c, const struct vw_network *networks,
 				size_t n_networks, const struct vw_config *cfg)
 {
@@ -184,6 +201,7 @@ struct compile_ctx {
 	const struct vw_names *names;
 	struct vw_atoms atoms[2];
 	size_t over_quota; /* name entries beyond the quota */
+	bool too_many; /* more than VW_CONTAINER_ATOMS_MAX atoms */
 };
 
 static int collect(void *ud, const struct vw_entry_ref *e)
@@ -194,13 +212,20 @@ static int collect(void *ud, const struct vw_entry_ref *e)
 		x->over_quota++;
 		return 0;
 	}
+	/* Containers sharing the network namespace add their entries without bound; stop
+	 * before their atoms make the decomposition itself the cost. */
+	if (x->atoms[0].n + x->atoms[1].n > VW_CONTAINER_ATOMS_MAX) {
+		x->too_many = true;
+		return -E2BIG;
+	}
 	return vw_policy_entry_atoms(e->dst, x->names, x->atoms);
 }
 
-int vw_policy_compile_container(const struct vw_container *c,
-				const struct vw_container *const *sharers, size_t n_sharers,
-				const struct vw_config *cfg, const struct vw_names *names,
-				size_t budget, struct vw_rs_container *ret)
+/* @global: @budget is what the whole ruleset has left, not the container's own. */
+static int compile_container(const struct vw_container *c,
+			     const struct vw_container *const *sharers, size_t n_sharers,
+			     const struct vw_config *cfg, const struct vw_names *names,
+			     size_t budget, bool global, struct vw_rs_container *ret)
 {
 	struct compile_ctx x = { .names = names,
 				 .atoms = { { .family = AF_INET }, { .family = AF_INET6 } } };
@@ -213,7 +238,7 @@ int vw_policy_compile_container(const struct vw_container *c,
 	(void)vw_strscpy(rc.name, c->name, sizeof(rc.name));
 	r = vw_policy_entries(c, sharers, n_sharers, cfg, collect, &x);
 	for (int f = 0; r >= 0 && f < 2; f++) {
-		size_t left = budget - vw_rs_container_boxes(&rc);
+		size_t left = budget - vw_rs_container_cost(&rc);
 
 		r = vw_boxset_build(&x.atoms[f], left, &rc.dst[f]);
 	}
@@ -222,8 +247,19 @@ int vw_policy_compile_container(const struct vw_container *c,
 	if (r == -E2BIG) {
 		/* All or nothing: a policy cut short could allow some of what it means and not the
 		 * rest, which nobody can reason about; reaching nothing is at least obvious. */
-		snprintf(rc.isolated, sizeof(rc.isolated),
-			 "its destinations need more than %zu set elements", budget);
+		if (x.too_many)
+			snprintf(rc.isolated, sizeof(rc.isolated),
+				 "its labels and those sharing its network list more than %u "
+				 "addresses",
+				 VW_CONTAINER_ATOMS_MAX);
+		else if (global)
+			snprintf(
+				rc.isolated, sizeof(rc.isolated),
+				"the ruleset holds %u kernel range rules, the most vpnwall applies",
+				VW_RULESET_COST_MAX);
+		else
+			snprintf(rc.isolated, sizeof(rc.isolated),
+				 "its destinations need more than %zu kernel range rules", budget);
 		vw_rs_container_isolate(&rc, rc.isolated);
 		r = 0;
 	}
@@ -241,11 +277,18 @@ int vw_policy_compile_container(const struct vw_container *c,
 	return 0;
 }
 
+int vw_policy_compile_container(const struct vw_container *c,
+				const struct vw_container *const *sharers, size_t n_sharers,
+				const struct vw_config *cfg, const struct vw_names *names,
+				size_t budget, struct vw_rs_container *ret)
+{
+	return compile_container(c, sharers, n_sharers, cfg, names, budget, false, ret);
+}
+
 /* --- the whole ruleset ------------------------------------------------------------------- */
 
 struct compiler {
 	struct vw_ruleset rs;
-	size_t cap_skip;
 	size_t boxes; /* over all containers so far */
 };
 
@@ -315,24 +358,21 @@ int vw_policy_build_container(const struct vw_container *c,
 			      size_t used, struct vw_rs_container **ret)
 {
 	struct vw_rs_container *rc = vw_rs_container_new();
-	size_t budget = VW_CONTAINER_BOXES_MAX;
+	size_t budget = VW_CONTAINER_COST_MAX;
 	int r;
 
 	if (!rc)
 		return -ENOMEM;
-	if (used > VW_RULESET_BOXES_MAX)
-		used = VW_RULESET_BOXES_MAX;
-	if (VW_RULESET_BOXES_MAX - used < budget)
-		budget = VW_RULESET_BOXES_MAX - used;
-	r = vw_policy_compile_container(c, sharers, n_sharers, cfg, names, budget, rc);
+	if (used > VW_RULESET_COST_MAX)
+		used = VW_RULESET_COST_MAX;
+	if (VW_RULESET_COST_MAX - used < budget)
+		budget = VW_RULESET_COST_MAX - used;
+	r = compile_container(c, sharers, n_sharers, cfg, names, budget,
+			      budget < VW_CONTAINER_COST_MAX, rc);
 	if (r < 0) {
 		vw_rs_container_unref(rc);
 		return r;
 	}
-	if (rc->isolated[0] && budget < VW_CONTAINER_BOXES_MAX)
-		snprintf(rc->isolated, sizeof(rc->isolated),
-			 "the ruleset holds %u set elements, the most vpnwall applies",
-			 VW_RULESET_BOXES_MAX);
 	*ret = rc;
 	return 0;
 }
@@ -353,7 +393,7 @@ static int add_container(struct compiler *cc, const struct vw_container *c,
 		return r;
 	/* Containers come in key order: appending keeps the array sorted. */
 	r = vw_ruleset_put(&cc->rs, rc);
-	cc->boxes += vw_rs_container_boxes(rc);
+	cc->boxes += vw_rs_container_cost(rc);
 	vw_rs_container_unref(rc);
 	return r;
 }
@@ -365,11 +405,6 @@ static int cmp_source(const void *a, const void *b)
 	if (x->family != y->family)
 		return x->family < y->family ? -1 : 1;
 	return memcmp(x->addr, y->addr, vw_addr_len(x->family));
-}
-
-static int cmp_bridge(const void *a, const void *b)
-{
-	return strcmp(a, b);
 }
 
 static int cmp_by_id(const void *a, const void *b)
@@ -386,32 +421,6 @@ static int cmp_by_owner(const void *a, const void *b)
 
 	/* Ties by id: the order of a container's sharers (and of their labels) is stable. */
 	return c ? c : strcmp(x->id, y->id);
-}
-
-static int add_skip(struct compiler *cc, const char *name)
-{
-	int r;
-
-	r = vw_grow((void **)&cc->rs.skip, &cc->cap_skip, cc->rs.n_skip + 1, sizeof(*cc->rs.skip),
-		    CONTAINERS_MAX);
-	if (r < 0)
-		return r;
-	(void)vw_strscpy(cc->rs.skip[cc->rs.n_skip++], name, VW_IFNAMSIZ);
-	return 0;
-}
-
-/* Sorted and unique: two networks may name the same bridge. */
-static void sort_names(char (*v)[VW_IFNAMSIZ], size_t *n)
-{
-	size_t out = 1;
-
-	if (*n < 2)
-		return;
-	qsort(v, *n, sizeof(*v), cmp_bridge);
-	for (size_t i = 1; i < *n; i++)
-		if (strcmp(v[i], v[out - 1]) != 0)
-			memcpy(v[out++], v[i], VW_IFNAMSIZ);
-	*n = out;
 }
 
 /*
@@ -474,16 +483,9 @@ int vw_policy_compile(const struct vw_container *const *cs, size_t n_cs,
 		       cfg->n_ignore_bridges * sizeof(*cc.rs.ignore));
 		cc.rs.n_ignore = cfg->n_ignore_bridges;
 	}
-	for (size_t i = 0; i < n_networks; i++) {
-		const struct vw_network *net = &networks[i];
-
-		if (!net->is_bridge || !net->bridge[0] || vw_network_is_managed(net, cfg))
-			continue;
-		r = add_skip(&cc, net->bridge);
-		if (r < 0)
-			goto fail;
-	}
-	sort_names(cc.rs.skip, &cc.rs.n_skip);
+	r = vw_policy_bridges(networks, n_networks, cfg, &cc.rs);
+	if (r < 0)
+		goto fail;
 
 	byid = calloc(n_cs + 1, sizeof(*byid));
 	joined = calloc(n_cs + 1, sizeof(*joined));

@@ -85,19 +85,68 @@ void vw_boxset_done(struct vw_boxset *s)
 {
 	free(s->v);
 	s->v = NULL;
-	s->n = s->cap = 0;
+	s->n = s->cap = s->cost = 0;
+}
+
+/* CIDR prefixes covering [lo, hi] of a @bits-wide big-endian number (bits <= 128). */
+static size_t prefixes(const uint8_t *lo, const uint8_t *hi, size_t bytes)
+{
+	unsigned __int128 a = 0, b = 0;
+	size_t n = 0;
+
+	for (size_t i = 0; i < bytes; i++) {
+		a = a << 8 | lo[i];
+		b = b << 8 | hi[i];
+	}
+	for (;;) {
+		unsigned __int128 size = 1;
+
+		/* The largest aligned block starting at a that ends within b. */
+		while (size << 1 != 0 && (a & ((size << 1) - 1)) == 0 && (size << 1) - 1 <= b - a)
+			size <<= 1;
+		n++;
+		if (b - a < size || a + size < a)
+			return n;
+		a += size;
+	}
+}
+
+size_t vw_box_cost(uint8_t family, const struct vw_box *b)
+{
+	uint8_t plo[2] = { (uint8_t)(b->port_lo >> 8), (uint8_t)b->port_lo };
+	uint8_t phi[2] = { (uint8_t)(b->port_hi >> 8), (uint8_t)b->port_hi };
+
+	size_t addr = prefixes(b->lo, b->hi, vw_addr_len(family));
+	size_t proto = prefixes(&b->proto_lo, &b->proto_hi, 1);
+	size_t port = prefixes(plo, phi, 2);
+
+	size_t widest = addr > proto ? addr : proto;
+
+	return widest > port ? widest : port;
 }
 
 /* --- decomposition ------------------------------------------------------------------------- */
 
 struct event {
 	uint8_t addr[16];
-	uint32_t atom;
+	uint32_t scope;
 	bool start;
 };
 
 struct port_range {
 	uint16_t lo, hi;
+};
+
+/*
+ * What atoms allow apart from their addresses: any protocol, or some of TCP and UDP over a
+ * port range. Policies use few distinct scopes (443/tcp, 53/udp, any) however many addresses
+ * they list, so the sweep counts the atoms in force per scope rather than keeping the atoms
+ * themselves: the coverage of a stretch then costs one pass over the scopes.
+ */
+struct scope {
+	uint8_t protos;
+	uint16_t port_lo, port_hi;
+	uint32_t active; /* atoms of this scope in force */
 };
 
 /* What is allowed over one stretch of addresses. */
@@ -109,13 +158,12 @@ struct coverage {
 };
 
 struct sweep {
-	const struct vw_atoms *atoms;
 	size_t len; /* address length */
-	size_t max; /* box budget */
+	size_t max; /* cost budget */
 	struct vw_boxset *out;
-	uint32_t *active; /* indices of the atoms in force */
-	uint32_t *pos; /* atom -> index in active */
-	size_t n_active;
+	struct scope *scopes; /* sorted by (port_lo, port_hi, protos), distinct */
+	size_t n_scopes;
+	uint32_t any; /* atoms of any protocol in force */
 	struct coverage cur, prev;
 	bool have_prev;
 	uint8_t prev_lo[16], prev_hi[16];
@@ -127,13 +175,15 @@ static int cmp_event(const void *a, const void *b, void *len)
 		      *(size_t *)len);
 }
 
-static int cmp_port(const void *a, const void *b)
+static int cmp_scope(const void *a, const void *b)
 {
-	const struct port_range *x = a, *y = b;
+	const struct scope *x = a, *y = b;
 
-	if (x->lo != y->lo)
-		return x->lo < y->lo ? -1 : 1;
-	return x->hi < y->hi ? -1 : x->hi > y->hi;
+	if (x->port_lo != y->port_lo)
+		return x->port_lo < y->port_lo ? -1 : 1;
+	if (x->port_hi != y->port_hi)
+		return x->port_hi < y->port_hi ? -1 : 1;
+	return x->protos < y->protos ? -1 : x->protos > y->protos;
 }
 
 static void coverage_done(struct coverage *c)
@@ -160,48 +210,40 @@ static bool coverage_empty(const struct coverage *c)
 	return !c->any && c->n[0] == 0 && c->n[1] == 0;
 }
 
-/* The coverage of the atoms in force. */
+/* The coverage of the atoms in force: the union of their scopes' port ranges, merged. */
 static int coverage_compute(struct sweep *s)
 {
 	struct coverage *c = &s->cur;
 	int r;
 
-	c->any = false;
 	c->n[0] = c->n[1] = 0;
-	for (size_t i = 0; i < s->n_active && !c->any; i++) {
-		const struct vw_atom *a = &s->atoms->v[s->active[i]];
+	c->any = s->any > 0;
+	if (c->any)
+		return 0;
+	for (size_t i = 0; i < s->n_scopes; i++) {
+		const struct scope *sc = &s->scopes[i];
 
-		if (!a->protos) {
-			c->any = true;
-			break;
-		}
+		if (!sc->active)
+			continue;
 		for (int p = 0; p < 2; p++) {
-			if (!(a->protos & (p == 0 ? VW_PROTO_TCP : VW_PROTO_UDP)))
+			struct port_range *last;
+
+			if (!(sc->protos & (p == 0 ? VW_PROTO_TCP : VW_PROTO_UDP)))
 				continue;
+			/* Scopes come by port_lo, so a range either extends the last or follows it.
+			 */
+			last = c->n[p] ? &c->ports[p][c->n[p] - 1] : NULL;
+			if (last && (uint32_t)sc->port_lo <= (uint32_t)last->hi + 1) {
+				if (sc->port_hi > last->hi)
+					last->hi = sc->port_hi;
+				continue;
+			}
 			r = vw_grow((void **)&c->ports[p], &c->cap[p], c->n[p] + 1,
 				    sizeof(**c->ports), ATOMS_MAX);
 			if (r < 0)
 				return r;
-			c->ports[p][c->n[p]++] = (struct port_range){ a->port_lo, a->port_hi };
+			c->ports[p][c->n[p]++] = (struct port_range){ sc->port_lo, sc->port_hi };
 		}
-	}
-	for (int p = 0; p < 2 && !c->any; p++) {
-		size_t out = 0;
-
-		if (c->n[p] > 1)
-			qsort(c->ports[p], c->n[p], sizeof(**c->ports), cmp_port);
-		for (size_t i = 0; i < c->n[p]; i++) {
-			struct port_range *x = &c->ports[p][i];
-
-			if (out > 0 && (uint32_t)x->lo <= (uint32_t)c->ports[p][out - 1].hi + 1) {
-				if (x->hi > c->ports[p][out - 1].hi)
-					c->ports[p][out - 1].hi = x->hi;
-			} else {
-				c->ports[p][out++] = *x;
-			}
-		}
-		if (c->n[p])
-			c->n[p] = out;
 	}
 	return 0;
 }
@@ -209,20 +251,23 @@ static int coverage_compute(struct sweep *s)
 static int emit_box(struct sweep *s, uint8_t proto_lo, uint8_t proto_hi, uint16_t port_lo,
 		    uint16_t port_hi)
 {
-	struct vw_box *b;
+	struct vw_box box = {
+		.port_lo = port_lo, .port_hi = port_hi, .proto_lo = proto_lo, .proto_hi = proto_hi
+	};
+	size_t cost;
 	int r;
 
-	if (s->out->n >= s->max)
+	memcpy(box.lo, s->prev_lo, s->len);
+	memcpy(box.hi, s->prev_hi, s->len);
+	/* Every box costs at least one rule, so the budget also bounds the boxes kept. */
+	cost = vw_box_cost(s->out->family, &box);
+	if (cost > s->max - s->out->cost)
 		return -E2BIG;
 	r = vw_grow((void **)&s->out->v, &s->out->cap, s->out->n + 1, sizeof(*s->out->v), s->max);
 	if (r < 0)
 		return r == -ENOBUFS ? -E2BIG : r;
-	b = &s->out->v[s->out->n++];
-	*b = (struct vw_box){
-		.port_lo = port_lo, .port_hi = port_hi, .proto_lo = proto_lo, .proto_hi = proto_hi
-	};
-	memcpy(b->lo, s->prev_lo, s->len);
-	memcpy(b->hi, s->prev_hi, s->len);
+	s->out->v[s->out->n++] = box;
+	s->out->cost += cost;
 	return 0;
 }
 
@@ -282,17 +327,12 @@ static int sweep_run(struct sweep *s, struct event *ev, size_t n_ev)
 		uint8_t last[16];
 
 		for (; i < n_ev && memcmp(ev[i].addr, at, s->len) == 0; i++) {
-			uint32_t a = ev[i].atom;
+			struct scope *sc = &s->scopes[ev[i].scope];
+			int d = ev[i].start ? 1 : -1;
 
-			if (ev[i].start) {
-				s->pos[a] = (uint32_t)s->n_active;
-				s->active[s->n_active++] = a;
-			} else {
-				uint32_t moved = s->active[--s->n_active];
-
-				s->active[s->pos[a]] = moved;
-				s->pos[moved] = s->pos[a];
-			}
+			sc->active += (uint32_t)d;
+			if (!sc->protos)
+				s->any += (uint32_t)d;
 		}
 		r = coverage_compute(s);
 		if (r < 0)
@@ -313,12 +353,41 @@ static int sweep_run(struct sweep *s, struct event *ev, size_t n_ev)
 	return flush(s);
 }
 
+/* The distinct scopes of @atoms, sorted, and the index of each atom's scope in @ret_of. */
+static int scopes_build(const struct vw_atoms *atoms, struct scope **ret, size_t *ret_n,
+			uint32_t *ret_of)
+{
+	struct scope *v = calloc(atoms->n, sizeof(*v));
+	size_t n = 0;
+
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < atoms->n; i++)
+		v[i] = (struct scope){ .protos = atoms->v[i].protos,
+				       .port_lo = atoms->v[i].port_lo,
+				       .port_hi = atoms->v[i].port_hi };
+	qsort(v, atoms->n, sizeof(*v), cmp_scope);
+	for (size_t i = 0; i < atoms->n; i++)
+		if (n == 0 || cmp_scope(&v[n - 1], &v[i]) != 0)
+			v[n++] = v[i];
+	for (size_t i = 0; i < atoms->n; i++) {
+		struct scope key = { .protos = atoms->v[i].protos,
+				     .port_lo = atoms->v[i].port_lo,
+				     .port_hi = atoms->v[i].port_hi };
+		const struct scope *at = bsearch(&key, v, n, sizeof(*v), cmp_scope);
+
+		ret_of[i] = (uint32_t)(at - v);
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
 int vw_boxset_build(const struct vw_atoms *atoms, size_t max, struct vw_boxset *ret)
 {
-	struct sweep s = { .atoms = atoms, .len = vw_addr_len(atoms->family), .max = max };
+	struct sweep s = { .len = vw_addr_len(atoms->family), .max = max };
 	_cleanup_free_ struct event *ev = NULL;
-	_cleanup_free_ uint32_t *active = NULL;
-	_cleanup_free_ uint32_t *pos = NULL;
+	_cleanup_free_ uint32_t *of = NULL;
 	size_t n_ev = 0;
 	int r;
 
@@ -327,28 +396,29 @@ int vw_boxset_build(const struct vw_atoms *atoms, size_t max, struct vw_boxset *
 	if (atoms->n == 0)
 		return 0;
 	ev = calloc(atoms->n * 2, sizeof(*ev));
-	active = calloc(atoms->n, sizeof(*active));
-	pos = calloc(atoms->n, sizeof(*pos));
-	if (!ev || !active || !pos)
+	of = calloc(atoms->n, sizeof(*of));
+	if (!ev || !of)
 		return -ENOMEM;
+	r = scopes_build(atoms, &s.scopes, &s.n_scopes, of);
+	if (r < 0)
+		return r;
 	for (size_t i = 0; i < atoms->n; i++) {
 		const struct vw_atom *a = &atoms->v[i];
 
-		ev[n_ev] = (struct event){ .atom = (uint32_t)i, .start = true };
+		ev[n_ev] = (struct event){ .scope = of[i], .start = true };
 		memcpy(ev[n_ev++].addr, a->lo, s.len);
-		ev[n_ev] = (struct event){ .atom = (uint32_t)i };
+		ev[n_ev] = (struct event){ .scope = of[i] };
 		memcpy(ev[n_ev].addr, a->hi, s.len);
 		/* An atom reaching the last address is never removed. */
 		if (addr_inc(ev[n_ev].addr, s.len))
 			n_ev++;
 	}
 	qsort_r(ev, n_ev, sizeof(*ev), cmp_event, &s.len);
-	s.active = active;
-	s.pos = pos;
 	s.out = ret;
 	r = sweep_run(&s, ev, n_ev);
 	coverage_done(&s.cur);
 	coverage_done(&s.prev);
+	free(s.scopes);
 	if (r < 0) {
 		vw_boxset_done(ret);
 		return r;
@@ -416,10 +486,15 @@ size_t vw_rs_container_boxes(const struct vw_rs_container *c)
 	return c->dst[0].n + c->dst[1].n;
 }
 
+size_t vw_rs_container_cost(const struct vw_rs_container *c)
+{
+	return c->dst[0].cost + c->dst[1].cost;
+}
+
 void vw_rs_container_isolate(struct vw_rs_container *c, const char *why)
 {
 	for (int f = 0; f < 2; f++)
-		c->dst[f].n = 0;
+		c->dst[f].n = c->dst[f].cost = 0;
 	(void)vw_strscpy(c->isolated, why, sizeof(c->isolated));
 }
 
@@ -465,6 +540,7 @@ static int boxset_copy(const struct vw_boxset *src, struct vw_boxset *dst)
 		return -ENOMEM;
 	memcpy(dst->v, src->v, src->n * sizeof(*dst->v));
 	dst->n = dst->cap = src->n;
+	dst->cost = src->cost;
 	return 0;
 }
 
@@ -491,7 +567,7 @@ void vw_ruleset_done(struct vw_ruleset *rs)
 	free(rs->containers);
 	free(rs->sources);
 	free(rs->ignore);
-	free(rs->skip);
+	free(rs->bridges);
 	*rs = (struct vw_ruleset){ 0 };
 }
 
@@ -643,25 +719,34 @@ static int cmp_name(const void *a, const void *b)
 	return strcmp(a, b);
 }
 
-int vw_ruleset_set_skip(struct vw_ruleset *rs, char (*names)[VW_IFNAMSIZ], size_t n)
+/* By name, the managed one first. */
+static int cmp_bridge(const void *a, const void *b)
 {
-	char(*v)[VW_IFNAMSIZ] = NULL;
+	const struct vw_rs_bridge *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+
+	return c ? c : (int)y->managed - (int)x->managed;
+}
+
+int vw_ruleset_set_bridges(struct vw_ruleset *rs, const struct vw_rs_bridge *src, size_t n)
+{
+	struct vw_rs_bridge *v = NULL;
 	size_t out = 0;
 
 	if (n) {
 		v = malloc(n * sizeof(*v));
 		if (!v)
 			return -ENOMEM;
-		memcpy(v, names, n * sizeof(*v));
-		qsort(v, n, sizeof(*v), cmp_name);
-		/* Unique: two networks may name the same bridge. */
+		memcpy(v, src, n * sizeof(*v));
+		qsort(v, n, sizeof(*v), cmp_bridge);
+		/* Unique: two networks may name the same bridge; policing it wins. */
 		for (size_t i = 0; i < n; i++)
-			if (out == 0 || strcmp(v[i], v[out - 1]) != 0)
-				memmove(v[out++], v[i], VW_IFNAMSIZ);
+			if (out == 0 || strcmp(v[i].name, v[out - 1].name) != 0)
+				v[out++] = v[i];
 	}
-	free(rs->skip);
-	rs->skip = v;
-	rs->n_skip = out;
+	free(rs->bridges);
+	rs->bridges = v;
+	rs->n_bridges = out;
 	return 0;
 }
 
@@ -682,11 +767,10 @@ int vw_ruleset_clone(const struct vw_ruleset *rs, struct vw_ruleset *ret)
 	struct vw_ruleset c = { .dry_run = rs->dry_run,
 				.log_group = rs->log_group,
 				.log_rate = rs->log_rate,
-				.n_ignore = rs->n_ignore,
-				.n_skip = rs->n_skip };
+				.n_ignore = rs->n_ignore };
 
 	if (dup_names(rs->ignore, rs->n_ignore, &c.ignore) < 0 ||
-	    dup_names(rs->skip, rs->n_skip, &c.skip) < 0)
+	    vw_ruleset_set_bridges(&c, rs->bridges, rs->n_bridges) < 0)
 		goto fail;
 	if (rs->n_containers) {
 		c.containers = malloc(rs->n_containers * sizeof(*c.containers));
@@ -771,7 +855,7 @@ void vw_changes_normalize(struct vw_changes *ch)
 
 void vw_changes_reset(struct vw_changes *ch)
 {
-	ch->all = ch->skip = false;
+	ch->all = ch->bridges = false;
 	ch->n_keys = ch->n_addrs = 0;
 }
 
@@ -814,8 +898,8 @@ int vw_ruleset_adopt(struct vw_ruleset *applied, const struct vw_ruleset *desire
 		else if ((r = vw_ruleset_put_source(applied, s)) < 0)
 			return r;
 	}
-	if (ch->skip)
-		return vw_ruleset_set_skip(applied, desired->skip, desired->n_skip);
+	if (ch->bridges)
+		return vw_ruleset_set_bridges(applied, desired->bridges, desired->n_bridges);
 	return 0;
 }
 
@@ -928,23 +1012,23 @@ static bool source_kept(const struct vw_ruleset *applied, const struct vw_rulese
 	return o && strcmp(o->key, s->key) == 0 && !container_replaced(applied, desired, s->key);
 }
 
-static bool has_name(char (*v)[VW_IFNAMSIZ], size_t n, const char *name)
+static bool has_bridge(const struct vw_ruleset *rs, const struct vw_rs_bridge *b)
 {
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(v[i], name) == 0)
-			return true;
-	return false;
+	const struct vw_rs_bridge *o = bsearch(b->name, rs->bridges, rs->n_bridges,
+					       sizeof(*rs->bridges), cmp_name); /* name first */
+
+	return o && o->managed == b->managed;
 }
 
-/* Skipped bridges of @from missing in @other, as @type ops. */
-static int skip_ops(struct vw_plan *p, enum vw_op_type type, const struct vw_ruleset *from,
-		    const struct vw_ruleset *other)
+/* Bridges of @from that @other lacks or treats otherwise, as @type ops. */
+static int bridge_ops(struct vw_plan *p, enum vw_op_type type, const struct vw_ruleset *from,
+		      const struct vw_ruleset *other)
 {
 	int r = 0;
 
-	for (size_t i = 0; r >= 0 && i < from->n_skip; i++)
-		if (!other || !has_name(other->skip, other->n_skip, from->skip[i]))
-			r = push(p, &(struct vw_op){ .type = type, .ifname = from->skip[i] });
+	for (size_t i = 0; r >= 0 && i < from->n_bridges; i++)
+		if (!other || !has_bridge(other, &from->bridges[i]))
+			r = push(p, &(struct vw_op){ .type = type, .bridge = &from->bridges[i] });
 	return r;
 }
 
@@ -961,7 +1045,7 @@ static int diff_full(const struct vw_ruleset *desired, struct vw_plan *p)
 		r = push(p,
 			 &(struct vw_op){ .type = VW_OP_SOURCE_ADD, .src = &desired->sources[i] });
 	if (r >= 0)
-		r = skip_ops(p, VW_OP_SKIP_ADD, desired, NULL);
+		r = bridge_ops(p, VW_OP_BRIDGE_ADD, desired, NULL);
 	return r < 0 ? r : 0;
 }
 
@@ -1003,12 +1087,12 @@ static int diff_incremental(const struct vw_ruleset *a, const struct vw_ruleset 
 			    const struct vw_changes *ch, struct vw_plan *p)
 {
 	struct walk w = { .ch = ch, .a = a, .d = d };
-	bool skip = !ch || ch->skip;
+	bool bridges = !ch || ch->bridges;
 	int r = 0;
 
 	/*
 	 * 1. revocations first: dispatch entries that go away or point at a container that is
-	 * re-created, and bridges that become policed again
+	 * re-created, and bridges that change
 	 */
 	for (size_t i = 0; r >= 0 && i < walk_addrs(&w, a); i++) {
 		const struct vw_rs_source *s = walk_source(&w, a, i);
@@ -1016,8 +1100,8 @@ static int diff_incremental(const struct vw_ruleset *a, const struct vw_ruleset 
 		if (s && !source_kept(a, d, s, d))
 			r = push(p, &(struct vw_op){ .type = VW_OP_SOURCE_DEL, .src = s });
 	}
-	if (r >= 0 && skip)
-		r = skip_ops(p, VW_OP_SKIP_DEL, a, d);
+	if (r >= 0 && bridges)
+		r = bridge_ops(p, VW_OP_BRIDGE_DEL, a, d);
 	/* 2. the containers themselves */
 	for (size_t i = 0; r >= 0 && i < walk_keys(&w, a); i++) {
 		const struct vw_rs_container *oc = vw_ruleset_find(a, walk_key(&w, a, i));
@@ -1056,8 +1140,8 @@ static int diff_incremental(const struct vw_ruleset *a, const struct vw_ruleset 
 		if (s && !source_kept(a, d, s, a))
 			r = push(p, &(struct vw_op){ .type = VW_OP_SOURCE_ADD, .src = s });
 	}
-	if (r >= 0 && skip)
-		r = skip_ops(p, VW_OP_SKIP_ADD, d, a);
+	if (r >= 0 && bridges)
+		r = bridge_ops(p, VW_OP_BRIDGE_ADD, d, a);
 	return r < 0 ? r : 0;
 }
 

@@ -58,4 +58,7 @@ const char *vw_config_usage(void);
 /* vw_config_network_is_selected - whether GATEWAY_NETWORKS selects network @name. */
 bool vw_config_network_is_selected(const struct vw_config *c, const char *name);
 
+/* vw_config_bridge_ignored - the IGNORE_BRIDGES pattern matching bridge @name, or NULL. */
+const char *vw_config_bridge_ignored(const struct vw_config *c, const char *name);
+
 #endif

@@ -73,7 +73,13 @@ int vw_dockermsg_parse_container(const char *buf, size_t len, struct vw_containe
 int vw_dockermsg_parse_containers(const char *buf, size_t len, struct vw_container **ret,
 				  size_t *ret_n);
 
-/* vw_dockermsg_parse_networks - GET /networks; *ret is a malloc'd array. */
+/*
+ * vw_dockermsg_parse_network - one element of GET /networks. -EINVAL when it is not a
+ * network we can read (no hex id, no name).
+ */
+int vw_dockermsg_parse_network(const char *buf, size_t len, struct vw_network *ret);
+
+/* vw_dockermsg_parse_networks - GET /networks whole; *ret is a malloc'd array. */
 int vw_dockermsg_parse_networks(const char *buf, size_t len, struct vw_network **ret,
 				size_t *ret_n);
 

@@ -9,7 +9,8 @@
  *
  * Layout of table inet <name>:
  *   forward (hook forward, priority filter - 10, policy accept):
- *       iifname @skip return; iifname <ignored bridge> return; meta iifkind "bridge" goto police
+ *       iifname vmap @bridges (Docker's: goto police if managed, else return);
+ *       iifname <ignored bridge> return; meta iifkind "bridge" goto police
  *   police:
  *       fib saddr . iif oif missing: counted as "spoofed" and dropped
  *       ct direction reply ct status dnat return      (replies of published ports)
@@ -60,10 +61,11 @@ int vw_nft_render(const char *table, const char *tag, const struct vw_plan *plan
 		  size_t *ret_len);
 
 /*
- * vw_nft_table_tag - whether our table exists, and its tag: 0 with the tag in @buf ("" when
- * it has none), -ENOENT when there is no table, or another -errno.
+ * vw_nft_table_tag - whether our table exists, its tag and whether it is dormant (enforcing
+ * nothing): 0 with the tag in @buf ("" when it has none), -ENOENT when there is no table,
+ * or another -errno.
  */
-int vw_nft_table_tag(struct vw_nft *n, char *buf, size_t size);
+int vw_nft_table_tag(struct vw_nft *n, char *buf, size_t size, bool *ret_dormant);
 
 /* vw_nft_delete_table - remove our table and everything in it; -ENOENT if absent. */
 int vw_nft_delete_table(struct vw_nft *n);
@@ -82,7 +84,7 @@ int vw_nft_monitor(struct vw_nft *n, struct vw_loop *loop, vw_nft_change_fn cb, 
 struct vw_nft_notes {
 	const char *changed; /* the first change to @table by another socket, or NULL */
 	uint32_t gens[64]; /* NEWGEN generations, in order */
-	bool gen_own[64]; /* ...committed by @self_pid */
+	bool gen_own[64]; /* ...committed through @self_portid (by us) */
 	size_t n_gens;
 	bool gens_truncated; /* more NEWGEN messages than fit */
 };
@@ -92,7 +94,7 @@ struct vw_nft_notes {
  * Messages sent by @self_portid (our own commits) never count as changes. Pure, for fuzzing.
  */
 void vw_nft_parse_notifications(const void *buf, size_t len, const char *table,
-				uint32_t self_portid, uint32_t self_pid, struct vw_nft_notes *ret);
+				uint32_t self_portid, struct vw_nft_notes *ret);
 
 struct vw_nft_counter {
 	char key[VW_NFT_KEY_SIZE]; /* container key, VW_KEY_UNKNOWN or VW_KEY_SPOOFED */

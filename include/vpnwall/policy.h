@@ -90,10 +90,18 @@ bool vw_container_joins(const struct vw_container *c, const struct vw_container 
 /* vw_network_is_managed - bridge driver, has a bridge interface, selected by the settings. */
 bool vw_network_is_managed(const struct vw_network *net, const struct vw_config *cfg);
 
+/*
+ * vw_policy_bridges - set the bridges of @rs from the @n networks: each bridge network's
+ * interface, policed when the network is managed. 0 or -ENOMEM.
+ */
+int vw_policy_bridges(const struct vw_network *nets, size_t n, const struct vw_config *cfg,
+		      struct vw_ruleset *rs);
+
 /* vw_container_done - free what @c holds. */
 void vw_container_done(struct vw_container *c);
 
 #define VW_CONTAINER_NAMES_MAX 32 /* distinct names one container's labels may use */
+#define VW_CONTAINER_ATOMS_MAX 16384 /* addresses and networks one policy may list */
 
 /* One destination entry that applies to a container, in the order the policy uses them. */
 struct vw_entry_ref {

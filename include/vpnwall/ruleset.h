@@ -6,8 +6,9 @@
  * order, the backend decides how objects are named and built.
  *
  * What the state says:
- *   - traffic entering from a bridge is policed, except from the skipped bridges (known
- *     networks vpnwall does not manage) and the bridges the settings tell it to ignore;
+ *   - traffic entering from a bridge is policed, except from Docker bridges vpnwall does
+ *     not manage (networks it is told to leave alone) and host bridges the settings tell it
+ *     to ignore; a managed bridge is policed whatever those settings say;
  *   - a policed packet's source must be routable back through the bridge it came from
  *     (anti-spoofing); replies of inbound, DNAT'd flows (published ports) and traffic that
  *     stays on its bridge pass; everything else is dispatched by source address to its
@@ -31,8 +32,15 @@
 #define VW_DOCKER_BRIDGE_PREFIX "br-"
 #define VW_DOCKER_DEFAULT_BRIDGE "docker0"
 
-#define VW_CONTAINER_BOXES_MAX 4096 /* destination boxes per container (both families) */
-#define VW_RULESET_BOXES_MAX (1u << 20) /* destination boxes over all containers */
+/*
+ * What a box costs the kernel: a concatenated range set (pipapo) expands each field's range
+ * into the CIDR prefixes covering it (an unaligned IPv6 range up to 254, a port range up to
+ * 30), and each field's lookup bitmaps are as wide as that field's expanded rules. A box is
+ * counted as its widest field, so a plain address, network or port is one rule. Budgets
+ * count these rules, not boxes: the time and memory of a commit follow them.
+ */
+#define VW_CONTAINER_COST_MAX 4096 /* kernel range rules per container (both families) */
+#define VW_RULESET_COST_MAX (1u << 19) /* kernel range rules over all containers */
 
 /* One destination element: every address in [lo, hi], protocol in [proto_lo, proto_hi],
  * port in [port_lo, port_hi]. A box for "any protocol" spans 0-255 and ports 0-65535. */
@@ -51,6 +59,7 @@ struct vw_boxset {
 	struct vw_box *v;
 	size_t n;
 	size_t cap;
+	size_t cost; /* kernel range rules they take, see VW_CONTAINER_COST_MAX */
 };
 
 /* One entry of a policy before decomposition: the same shape as a box, but atoms overlap. */
@@ -90,14 +99,20 @@ struct vw_rs_source {
 	char key[VW_KEY_LEN + 1]; /* its container; "" = exempt (vpn.enable=false) */
 };
 
+/* A bridge of a Docker network, which vpnwall polices (managed) or leaves alone. */
+struct vw_rs_bridge {
+	char name[VW_IFNAMSIZ];
+	bool managed; /* policed even when the settings' ignored bridges match its name */
+};
+
 struct vw_ruleset {
 	bool dry_run; /* unknown and spoofed sources are counted, not dropped */
 	uint16_t log_group; /* NFLOG group for audited drops; 0 = none */
 	unsigned log_rate; /* audited packets per second, per container */
 	char (*ignore)[VW_IFNAMSIZ]; /* bridges never policed (settings); "x+" is a prefix */
 	size_t n_ignore;
-	char (*skip)[VW_IFNAMSIZ]; /* Docker bridges deliberately not managed, sorted */
-	size_t n_skip;
+	struct vw_rs_bridge *bridges; /* Docker's bridges, sorted by name, unique */
+	size_t n_bridges;
 	struct vw_rs_container **containers; /* sorted by key; one reference each */
 	size_t n_containers;
 	size_t cap_containers;
@@ -109,7 +124,7 @@ struct vw_ruleset {
 /* What may differ between two rulesets: the diff looks at nothing else. */
 struct vw_changes {
 	bool all; /* anything may differ */
-	bool skip; /* the skipped bridges */
+	bool bridges; /* Docker's bridges */
 	char (*keys)[VW_KEY_LEN + 1]; /* containers; sorted and unique once normalized */
 	size_t n_keys;
 	size_t cap_keys;
@@ -126,8 +141,8 @@ enum vw_op_type {
 	VW_OP_BOXES_ADD,
 	VW_OP_SOURCE_DEL, /* stop dispatching an address */
 	VW_OP_SOURCE_ADD,
-	VW_OP_SKIP_DEL, /* police a bridge again */
-	VW_OP_SKIP_ADD, /* stop policing a bridge */
+	VW_OP_BRIDGE_DEL, /* forget what a Docker bridge is */
+	VW_OP_BRIDGE_ADD, /* police a Docker bridge, or leave it alone */
 };
 
 struct vw_op {
@@ -138,7 +153,7 @@ struct vw_op {
 	struct vw_box *boxes; /* BOXES_*: owned by the plan */
 	size_t n_boxes;
 	const struct vw_rs_source *src; /* SOURCE_* */
-	const char *ifname; /* SKIP_* */
+	const struct vw_rs_bridge *bridge; /* BRIDGE_* */
 };
 
 struct vw_plan {
@@ -163,7 +178,8 @@ void vw_atoms_done(struct vw_atoms *a);
 /*
  * vw_boxset_build - the smallest set of disjoint boxes that covers exactly the union of
  * @atoms, merged where neighbours allow it, into @ret (cleared first). Returns the number
- * of boxes, -E2BIG when more than @max would be needed (@ret is then empty), or -ENOMEM.
+ * of boxes, -E2BIG when they would cost the kernel more than @max range rules (@ret is then
+ * empty), or -ENOMEM.
  */
 int vw_boxset_build(const struct vw_atoms *atoms, size_t max, struct vw_boxset *ret);
 
@@ -208,6 +224,12 @@ struct vw_rs_container *vw_rs_container_clone(const struct vw_rs_container *c);
 /* vw_rs_container_boxes - the number of boxes of @c over both families. */
 size_t vw_rs_container_boxes(const struct vw_rs_container *c);
 
+/* vw_rs_container_cost - the kernel range rules of @c over both families. */
+size_t vw_rs_container_cost(const struct vw_rs_container *c);
+
+/* vw_box_cost - the kernel range rules one box of @family takes. */
+size_t vw_box_cost(uint8_t family, const struct vw_box *b);
+
 /* vw_rs_container_isolate - drop every box of @c and record @why. */
 void vw_rs_container_isolate(struct vw_rs_container *c, const char *why);
 
@@ -235,8 +257,11 @@ int vw_ruleset_put_source(struct vw_ruleset *rs, const struct vw_rs_source *s);
 /* vw_ruleset_remove_source - stop dispatching an address; false when it was not. */
 bool vw_ruleset_remove_source(struct vw_ruleset *rs, uint8_t family, const uint8_t *addr);
 
-/* vw_ruleset_set_skip - replace the skipped bridges by @n names (sorted here). */
-int vw_ruleset_set_skip(struct vw_ruleset *rs, char (*names)[VW_IFNAMSIZ], size_t n);
+/*
+ * vw_ruleset_set_bridges - replace Docker's bridges by @n (sorted here; of two entries for
+ * one name the managed one is kept).
+ */
+int vw_ruleset_set_bridges(struct vw_ruleset *rs, const struct vw_rs_bridge *v, size_t n);
 
 /*
  * vw_ruleset_clone - a copy of @rs sharing its containers (by reference). *ret is written

@@ -47,7 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char api[VW_DOCKER_API_MAX_LEN], min[VW_DOCKER_API_MAX_LEN];
 	struct vw_docker_event ev;
 	struct vw_container c, *cs;
-	struct vw_network *nets;
+	struct vw_network *nets, net;
 	size_t n;
 	int r;
 
@@ -79,6 +79,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (vw_dockermsg_parse_networks(buf, size, &nets, &n) == 0)
 		free(nets);
+	if (vw_dockermsg_parse_network(buf, size, &net) == 0 && net.is_bridge && !net.bridge[0])
+		abort(); /* a bridge always has its interface name */
 	(void)vw_dockermsg_parse_version(buf, size, api, min);
 	return 0;
 }

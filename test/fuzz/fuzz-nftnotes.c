@@ -22,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!buf)
 		return 0;
 	memcpy(buf, data, size);
-	vw_nft_parse_notifications(buf, size, "vwtest", 1234, 42, &notes);
+	vw_nft_parse_notifications(buf, size, "vwtest", 1234, &notes);
 	if (notes.n_gens > sizeof(notes.gens) / sizeof(notes.gens[0]))
 		abort();
 	if (notes.changed && strlen(notes.changed) == 0)

@@ -46,12 +46,12 @@ struct model {
 	size_t n_keys;
 	struct vw_rs_source src[64];
 	size_t n_src;
-	char skip[64][VW_IFNAMSIZ];
-	size_t n_skip;
+	struct vw_rs_bridge br[64];
+	size_t n_br;
 	struct {
 		char key[VW_KEY_LEN + 1];
 		struct mbox b;
-	} boxes[N * VW_CONTAINER_BOXES_MAX];
+	} boxes[N * VW_CONTAINER_COST_MAX];
 	size_t n_boxes;
 };
 
@@ -121,10 +121,10 @@ static int src_index(const struct model *m, const struct vw_rs_source *s)
 	return -1;
 }
 
-static int skip_index(const struct model *m, const char *name)
+static int bridge_index(const struct model *m, const char *name)
 {
-	for (size_t i = 0; i < m->n_skip; i++)
-		if (strcmp(m->skip[i], name) == 0)
+	for (size_t i = 0; i < m->n_br; i++)
+		if (strcmp(m->br[i].name, name) == 0)
 			return (int)i;
 	return -1;
 }
@@ -177,14 +177,14 @@ static void run_op(struct model *m, const struct vw_op *op)
 		check(!op->src->key[0] || key_index(m, op->src->key) >= 0);
 		m->src[m->n_src++] = *op->src;
 		break;
-	case VW_OP_SKIP_DEL:
-		i = skip_index(m, op->ifname);
-		check(i >= 0);
-		memcpy(m->skip[i], m->skip[--m->n_skip], VW_IFNAMSIZ);
+	case VW_OP_BRIDGE_DEL:
+		i = bridge_index(m, op->bridge->name);
+		check(i >= 0 && m->br[i].managed == op->bridge->managed);
+		m->br[i] = m->br[--m->n_br];
 		break;
-	case VW_OP_SKIP_ADD:
-		check(skip_index(m, op->ifname) < 0 && m->n_skip < 64);
-		snprintf(m->skip[m->n_skip++], VW_IFNAMSIZ, "%s", op->ifname);
+	case VW_OP_BRIDGE_ADD:
+		check(bridge_index(m, op->bridge->name) < 0 && m->n_br < 64);
+		m->br[m->n_br++] = *op->bridge;
 		break;
 	}
 }
@@ -204,7 +204,7 @@ static void check_equal(const struct model *m, const struct vw_ruleset *rs)
 	size_t boxes = 0;
 
 	check(m->n_keys == rs->n_containers && m->n_src == rs->n_sources &&
-	      m->n_skip == rs->n_skip);
+	      m->n_br == rs->n_bridges);
 	for (size_t i = 0; i < rs->n_containers; i++) {
 		const struct vw_rs_container *c = rs->containers[i];
 		int k = key_index(m, c->key);
@@ -222,8 +222,11 @@ static void check_equal(const struct model *m, const struct vw_ruleset *rs)
 
 		check(k >= 0 && strcmp(m->src[k].key, rs->sources[i].key) == 0);
 	}
-	for (size_t i = 0; i < rs->n_skip; i++)
-		check(skip_index(m, rs->skip[i]) >= 0);
+	for (size_t i = 0; i < rs->n_bridges; i++) {
+		int k = bridge_index(m, rs->bridges[i].name);
+
+		check(k >= 0 && m->br[k].managed == rs->bridges[i].managed);
+	}
 }
 
 static void check_boxsets(const struct vw_ruleset *rs)

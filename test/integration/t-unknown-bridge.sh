@@ -3,7 +3,8 @@
 # Every bridge is policed until vpnwall knows better: a host bridge with any name, and a
 # Docker network created with a custom bridge name while the daemon was down, are dropped
 # (their sources are unknown); once learned, a network's containers get their policy, an
-# excluded network is skipped, and IGNORE_BRIDGES exempts a host bridge on purpose.
+# excluded network is skipped, and IGNORE_BRIDGES exempts a host bridge on purpose, but
+# never a bridge of a network vpnwall manages.
 # shellcheck disable=SC2317 # helpers below run through tb_check
 set -eu
 . "$(dirname "$0")/../lib/testbed.sh"
@@ -71,5 +72,17 @@ tb_daemon_wait_ready
 tb_check "IGNORE_BRIDGES=lanbr+: the LAN host reaches the internet" tb_eventually 10 lan_reaches
 tb_expect_blocked known 198.51.100.11 80 "IGNORE_BRIDGES: Docker's bridge is still policed"
 tb_expect_reach known 198.51.100.10 80 "IGNORE_BRIDGES: control, the known container still reaches"
+tb_daemon_stop
+
+# --- IGNORE_BRIDGES naming managed Docker bridges: they are policed all the same
+tb_daemon_start IGNORE_BRIDGES=lanbr+,docker0,vwcust+
+tb_daemon_wait_ready
+tb_check "IGNORE_BRIDGES on managed bridges: the pattern still exempts the host bridge" tb_eventually 10 lan_reaches
+tb_expect_blocked known 198.51.100.11 80 "IGNORE_BRIDGES=docker0: a managed bridge is still policed"
+tb_expect_reach known 198.51.100.10 80 "IGNORE_BRIDGES=docker0: control, its allowance holds"
+tb_expect_blocked cu2 198.51.100.10 80 "IGNORE_BRIDGES=vwcust+: a managed custom bridge is still policed"
+tb_expect_reach cu 198.51.100.10 80 "IGNORE_BRIDGES=vwcust+: control, the labeled container there reaches"
+ignore_warned() { grep -q "IGNORE_BRIDGES pattern 'vwcust+' matches bridge vwcust0 of Docker network 'cust'" "$TB/vpnwalld.log"; }
+tb_check "IGNORE_BRIDGES on a managed bridge is warned about" ignore_warned
 
 tb_finish

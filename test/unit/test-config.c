@@ -82,6 +82,24 @@ static void test_config_exclude_only(void **state)
 	vw_config_done(&c);
 }
 
+static void test_config_ignore_bridges(void **state)
+{
+	const char *env[] = { "IGNORE_BRIDGES=virbr+,lxcbr0", NULL };
+	const char *argv[] = { "vpnwalld", NULL };
+	struct vw_config c;
+	char err[256];
+
+	assert_int_equal(parse(&c, env, 1, argv, err), 0);
+	/* "+" ends a prefix, anything else is a whole name */
+	assert_string_equal(vw_config_bridge_ignored(&c, "virbr0"), "virbr+");
+	assert_string_equal(vw_config_bridge_ignored(&c, "virbr"), "virbr+");
+	assert_string_equal(vw_config_bridge_ignored(&c, "lxcbr0"), "lxcbr0");
+	assert_null(vw_config_bridge_ignored(&c, "lxcbr01"));
+	assert_null(vw_config_bridge_ignored(&c, "virb"));
+	assert_null(vw_config_bridge_ignored(&c, "br-1234"));
+	vw_config_done(&c);
+}
+
 static void expect_error(const char *envvar, const char *needle)
 {
 	const char *env[] = { envvar, NULL };
@@ -137,6 +155,7 @@ int main(void)
 		cmocka_unit_test(test_config_defaults),
 		cmocka_unit_test(test_config_env_and_flags),
 		cmocka_unit_test(test_config_exclude_only),
+		cmocka_unit_test(test_config_ignore_bridges),
 		cmocka_unit_test(test_config_errors),
 		cmocka_unit_test(test_config_flag_errors),
 	};

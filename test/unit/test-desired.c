@@ -142,9 +142,11 @@ static void same_ruleset(const struct vw_ruleset *a, const struct vw_ruleset *b)
 		assert_memory_equal(a->sources[i].addr, b->sources[i].addr, 16);
 		assert_string_equal(a->sources[i].key, b->sources[i].key);
 	}
-	assert_int_equal(a->n_skip, b->n_skip);
-	for (size_t i = 0; i < a->n_skip; i++)
-		assert_string_equal(a->skip[i], b->skip[i]);
+	assert_int_equal(a->n_bridges, b->n_bridges);
+	for (size_t i = 0; i < a->n_bridges; i++) {
+		assert_string_equal(a->bridges[i].name, b->bridges[i].name);
+		assert_int_equal(a->bridges[i].managed, b->bridges[i].managed);
+	}
 }
 
 /* Incremental equals full, and adopting only the marked changes reproduces it. */

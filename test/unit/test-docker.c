@@ -67,6 +67,7 @@ struct fake {
 	struct conn *events; /* the open events stream */
 	struct conn *parked; /* an inspect held back while hold_inspects */
 	bool hold_inspects;
+	bool hold_list; /* park GET /containers/json too */
 	char *networks;
 	char *list;
 	struct answer answers[4];
@@ -182,7 +183,10 @@ static void handle(struct conn *c, char *target)
 	} else if (strcmp(path, "/networks") == 0) {
 		reply(c, srv->networks);
 	} else if (strcmp(path, "/containers/json") == 0) {
-		reply(c, srv->list);
+		if (srv->hold_list)
+			srv->parked = c;
+		else
+			reply(c, srv->list);
 	} else if (sscanf(path, "/containers/%64[0-9a-f]/json%n", id, &n) == 1 && !path[n]) {
 		srv->n_inspected++;
 		a = answer_for(srv, id);
@@ -682,6 +686,55 @@ static void test_docker_long_line_resync(void **state)
 	free(fill);
 }
 
+/* A cut connect line: its container is unknown, so the client resyncs. */
+static void push_resync(struct t *t)
+{
+	char *fill = filler(LONG_LABELS), *line;
+
+	assert_true(asprintf(&line,
+			     "{\"Type\":\"network\",\"Action\":\"connect\",\"Actor\":{\"ID\":\"" NID
+			     "\",\"Attributes\":{\"filler\":\"%s\",\"container\":\"" ID_A "\"}},"
+			     "\"scope\":\"local\",\"time\":1,\"timeNano\":1}\n",
+			     fill) > 0);
+	fake_push(&t->srv, line);
+	free(line);
+	free(fill);
+}
+
+static void test_docker_die_during_list(void **state)
+{
+	struct t *t = *state;
+	char *stale = list_of(list_item(ID_A, "a", 0), list_item(ID_B, "b", 0), NULL);
+
+	start_synced(t);
+	t->srv.hold_list = true;
+	push_resync(t);
+	wait_count(t, "GET /containers/json", 2);
+	/* A dies after Docker took the list that still shows it running */
+	fake_set_inspect(&t->srv, ID_A, NULL);
+	push_event(t, "die", ID_A, 0);
+	wait_for(t, "event die " A12);
+	fake_release(&t->srv, stale);
+	/* the snapshot does not put it back; its inspect confirms it is gone */
+	wait_count(t, "synced", 2);
+	assert_int_equal(count(t, "synced 1 1: " B12 "\n"), 1);
+	wait_for(t, "container " A12 " gone\n");
+	assert_true(before(t, "synced 1 1", "container " A12 " gone"));
+
+	/* a restart meanwhile: left out of the snapshot, put back by its inspect */
+	push_resync(t);
+	wait_count(t, "GET /containers/json", 3);
+	fake_set_inspect(&t->srv, ID_A, inspect(ID_A, "a", true, 0));
+	push_event(t, "die", ID_A, 0);
+	push_event(t, "start", ID_A, 0);
+	wait_count(t, "event start " A12, 1);
+	fake_release(&t->srv, stale);
+	wait_count(t, "synced", 3);
+	assert_int_equal(count(t, "synced 1 1: " B12 "\n"), 2);
+	wait_for(t, "container " A12 " running\n");
+	free(stale);
+}
+
 static void test_docker_queue_overflow(void **state)
 {
 	struct t *t = *state;
@@ -785,6 +838,25 @@ static void test_docker_oversized_inspect(void **state)
 	assert_int_equal(t->srv.n_streams, 1);
 }
 
+static void test_docker_oversized_network(void **state)
+{
+	struct t *t = *state;
+	char *fill = filler(HUGE_LABELS);
+
+	/* the network list is split as it arrives: one huge network costs only itself */
+	free(t->srv.networks);
+	assert_true(asprintf(&t->srv.networks,
+			     "[{\"Name\":\"bridge\",\"Id\":\"" NID "\",\"Driver\":\"bridge\"},"
+			     "{\"Name\":\"big\",\"Id\":\"" ID_C "\",\"Driver\":\"bridge\","
+			     "\"Labels\":{\"filler\":\"%s\"}},"
+			     "{\"Name\":\"web\",\"Id\":\"" ID_B "\",\"Driver\":\"bridge\"}]",
+			     fill) > 0);
+	start_synced(t);
+	assert_int_equal(count(t, "synced 2 2:"), 1);
+	assert_int_equal(count(t, "down"), 0);
+	free(fill);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -794,11 +866,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_docker_stale_inspect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_docker_long_event_line, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_docker_long_line_resync, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_docker_die_during_list, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_docker_queue_overflow, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_docker_stream_closed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_docker_oversized_list_item, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_docker_list_cap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_docker_oversized_inspect, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_docker_oversized_network, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -120,7 +120,7 @@ static void compile_budget(struct world *w, size_t budget)
 
 static void compile(struct world *w)
 {
-	compile_budget(w, VW_CONTAINER_BOXES_MAX);
+	compile_budget(w, VW_CONTAINER_COST_MAX);
 }
 
 /* Explain @query against the boxes compiled last. */
@@ -680,12 +680,12 @@ static void test_explain_isolated_blocks_everything(void **state)
 				      "vpn.allow", "192.168.1.0/24", NULL });
 	/* over its budget: the container reaches nothing, whatever its labels list */
 	compile_budget(w, 3);
-	assert_string_equal(w->rc.isolated, "its destinations need more than 3 set elements");
+	assert_string_equal(w->rc.isolated, "its destinations need more than 3 kernel range rules");
 	x = explain_compiled(w, "198.51.100.7");
 	assert_blocked(&x);
 	assert_string_equal(
 		x.reason,
-		"198.51.100.7 is blocked: the container is isolated, it reaches nothing (its destinations need more than 3 set elements)");
+		"198.51.100.7 is blocked: the container is isolated, it reaches nothing (its destinations need more than 3 kernel range rules)");
 	x = explain_compiled(w, "198.51.100.9:443");
 	assert_blocked(&x);
 	x = explain_compiled(w, "api.example.org");
@@ -698,10 +698,10 @@ static void test_explain_isolated_blocks_everything(void **state)
 	assert_allowed(&x, "vpn.outbound", "198.51.100.7");
 
 	/* isolated for another reason (the ruleset's budget) */
-	vw_rs_container_isolate(&w->rc, "the ruleset holds 1048576 set elements");
+	vw_rs_container_isolate(&w->rc, "the ruleset holds 1048576 kernel range rules");
 	x = explain_compiled(w, "198.51.100.7");
 	assert_blocked(&x);
-	assert_non_null(strstr(x.reason, "(the ruleset holds 1048576 set elements)"));
+	assert_non_null(strstr(x.reason, "(the ruleset holds 1048576 kernel range rules)"));
 }
 
 static void test_explain_stale_name_answer(void **state)

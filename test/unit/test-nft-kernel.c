@@ -40,7 +40,7 @@ struct rs {
 	struct vw_rs_container c[4];
 	struct vw_rs_container *cp[4];
 	struct vw_rs_source src[4];
-	char skip[2][VW_IFNAMSIZ];
+	struct vw_rs_bridge br[2];
 	char ignore[1][VW_IFNAMSIZ];
 };
 
@@ -96,14 +96,17 @@ static void build_v1(struct rs *r)
 	atom4(&a4, "198.18.0.0", 15, 0, 0, 0);
 	container(r, 1, "bbbbbbbbbbbbbbbb", true, &a4, &a6);
 	container(r, 2, "cccccccccccccccc", false, &a4, &a6); /* nothing allowed */
-	snprintf(r->skip[0], VW_IFNAMSIZ, "br-excluded");
+	snprintf(r->br[0].name, VW_IFNAMSIZ, "br-excluded");
+	/* a Docker bridge the ignored pattern matches: policed all the same */
+	snprintf(r->br[1].name, VW_IFNAMSIZ, "virbr9");
+	r->br[1].managed = true;
 	snprintf(r->ignore[0], VW_IFNAMSIZ, "virbr+");
 	r->rs = (struct vw_ruleset){ .log_group = 7811,
 				     .log_rate = 20,
 				     .ignore = r->ignore,
 				     .n_ignore = 1,
-				     .skip = r->skip,
-				     .n_skip = 1,
+				     .bridges = r->br,
+				     .n_bridges = 2,
 				     .containers = r->cp,
 				     .n_containers = 3,
 				     .sources = r->src,
@@ -128,14 +131,15 @@ static void build_v2(struct rs *r)
 	atom4(&a4, "198.51.100.128", 25, VW_PROTO_UDP, 53, 53);
 	container(r, 2, "dddddddddddddddd", false, &a4, &a6);
 	r->src[2].addr[3] = 9;
-	snprintf(r->skip[0], VW_IFNAMSIZ, "br-other");
+	snprintf(r->br[0].name, VW_IFNAMSIZ, "br-other");
+	snprintf(r->br[1].name, VW_IFNAMSIZ, "virbr9"); /* left alone now */
 	snprintf(r->ignore[0], VW_IFNAMSIZ, "virbr+");
 	r->rs = (struct vw_ruleset){ .log_group = 7811,
 				     .log_rate = 20,
 				     .ignore = r->ignore,
 				     .n_ignore = 1,
-				     .skip = r->skip,
-				     .n_skip = 1,
+				     .bridges = r->br,
+				     .n_bridges = 2,
 				     .containers = r->cp,
 				     .n_containers = 3,
 				     .sources = r->src,
@@ -261,19 +265,30 @@ static void test_kernel_full_then_incremental(void **state)
 	struct rs v1, v2;
 	struct vw_nft *n;
 	char tag[VW_NFT_TAG_MAX + 1];
+	bool dormant = true;
 	struct vw_nft_counter *ctrs = NULL;
 	size_t ops;
 	int k;
 
 	assert_int_equal(vw_nft_new(TABLE, TAG, &n), 0);
-	assert_int_equal(vw_nft_table_tag(n, tag, sizeof(tag)), -ENOENT);
+	assert_int_equal(vw_nft_table_tag(n, tag, sizeof(tag), &dormant), -ENOENT);
 	build_v1(&v1);
 	build_v2(&v2);
 
 	assert_int_equal(apply(n, NULL, &v1.rs, &ops), 0);
-	assert_int_equal(vw_nft_table_tag(n, tag, sizeof(tag)), 0);
+	assert_int_equal(vw_nft_table_tag(n, tag, sizeof(tag), &dormant), 0);
 	assert_string_equal(tag, TAG);
+	assert_false(dormant);
 	assert_sets(&v1.rs);
+	/* someone makes it dormant: that is seen (and vpnwalld will not trust it) */
+	if (system("nft add table inet " TABLE " '{ flags dormant; }'") == 0) {
+		assert_int_equal(vw_nft_table_tag(n, tag, sizeof(tag), &dormant), 0);
+		assert_true(dormant);
+		assert_int_equal(system("nft add table inet " TABLE
+					" '{ flags 0; }' 2>/dev/null || "
+					"nft add table inet " TABLE),
+				 0);
+	}
 
 	/* the same state again: nothing to send */
 	assert_int_equal(apply(n, &v1.rs, &v1.rs, &ops), 0);

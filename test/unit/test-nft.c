@@ -45,7 +45,7 @@ struct fixture {
 	struct vw_rs_container *cp;
 	struct vw_rs_source src[2];
 	char ignore[2][VW_IFNAMSIZ];
-	char skip[1][VW_IFNAMSIZ];
+	struct vw_rs_bridge br[1];
 	void *buf;
 	size_t len;
 };
@@ -114,13 +114,13 @@ static int setup(void **state)
 	assert_int_equal(inet_pton(AF_INET, "198.18.1.3", f->src[1].addr), 1);
 	snprintf(f->ignore[0], VW_IFNAMSIZ, "virbr+");
 	snprintf(f->ignore[1], VW_IFNAMSIZ, "br0");
-	snprintf(f->skip[0], VW_IFNAMSIZ, "br-excluded");
+	snprintf(f->br[0].name, VW_IFNAMSIZ, "br-excluded");
 	f->rs = (struct vw_ruleset){ .log_group = 7811,
 				     .log_rate = 20,
 				     .ignore = f->ignore,
 				     .n_ignore = 2,
-				     .skip = f->skip,
-				     .n_skip = 1,
+				     .bridges = f->br,
+				     .n_bridges = 1,
 				     .containers = &f->cp,
 				     .n_containers = 1,
 				     .sources = f->src,
@@ -281,8 +281,7 @@ static void test_nft_forward_rules(void **state)
 	assert_rules(chain_rules(f, "forward"),
 		     "inet " TABLE " forward\n"
 		     "  [ meta load iifname => reg 1 ]\n"
-		     "  [ lookup reg 1 set skip ]\n"
-		     "  [ immediate reg 0 return ]\n"
+		     "  [ lookup reg 1 set bridges dreg 0 ]\n"
 		     "inet " TABLE " forward\n"
 		     "  [ meta load iifname => reg 1 ]\n"
 		     /* "virb" "r": a 5-byte prefix, nft's virbr* */
@@ -585,7 +584,7 @@ static void test_nft_verdict_map(void **state)
 	}
 }
 
-/* Incremental operations: boxes removed and added, a skipped bridge. */
+/* Incremental operations: boxes removed and added, a bridge to police. */
 static void test_nft_incremental(void **state)
 {
 	struct fixture *f = *state;
@@ -593,7 +592,7 @@ static void test_nft_incremental(void **state)
 	struct vw_op ops[3] = {
 		{ .type = VW_OP_BOXES_DEL, .c = &f->c, .family = AF_INET, .n_boxes = 1 },
 		{ .type = VW_OP_BOXES_ADD, .c = &f->c, .family = AF_INET, .n_boxes = 1 },
-		{ .type = VW_OP_SKIP_ADD, .ifname = "br-new" },
+		{ .type = VW_OP_BRIDGE_ADD, .bridge = &(struct vw_rs_bridge){ "br-new", true } },
 	};
 	struct vw_plan plan = { .ops = ops, .n = 3 };
 	struct nftnl_set *s;
@@ -610,7 +609,7 @@ static void test_nft_incremental(void **state)
 	s = set_msg(f, NFT_MSG_DELSETELEM, "d4_" KEY);
 	assert_non_null(s);
 	nftnl_set_free(s);
-	s = set_msg(f, NFT_MSG_NEWSETELEM, "skip");
+	s = set_msg(f, NFT_MSG_NEWSETELEM, "bridges");
 	assert_non_null(s);
 	{
 		struct nftnl_set_elems_iter *it = nftnl_set_elems_iter_create(s);
@@ -621,6 +620,10 @@ static void test_nft_incremental(void **state)
 		memset(key, 0, sizeof(key));
 		memcpy(key, "br-new", 6);
 		assert_memory_equal(k, key, VW_IFNAMSIZ);
+		/* managed: policed whatever IGNORE_BRIDGES says */
+		assert_int_equal(nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_VERDICT),
+				 (uint32_t)NFT_GOTO);
+		assert_string_equal(nftnl_set_elem_get_str(e, NFTNL_SET_ELEM_CHAIN), "police");
 		nftnl_set_elems_iter_destroy(it);
 	}
 	nftnl_set_free(s);
@@ -635,7 +638,8 @@ static void test_nft_parse_notifications(void **state)
 	struct nfgenmsg *g;
 	struct vw_nft_notes notes;
 
-	/* a rule deleted in our table by portid 99, then NEWGEN 41 by pid 7 */
+	/* a rule deleted in our table by portid 99, then NEWGEN 41 of that commit; the PID
+	 * attribute (7) is deliberately not what tells whose commit it was */
 	nlh = mnl_nlmsg_put_header(mnl_nlmsg_batch_current(b));
 	nlh->nlmsg_type = NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_DELRULE;
 	nlh->nlmsg_pid = 99;
@@ -645,25 +649,27 @@ static void test_nft_parse_notifications(void **state)
 	mnl_nlmsg_batch_next(b);
 	nlh = mnl_nlmsg_put_header(mnl_nlmsg_batch_current(b));
 	nlh->nlmsg_type = NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_NEWGEN;
+	nlh->nlmsg_pid = 99;
 	g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
 	mnl_attr_put_u32(nlh, NFTA_GEN_ID, htonl(41));
 	mnl_attr_put_u32(nlh, NFTA_GEN_PROC_PID, htonl(7));
 	mnl_nlmsg_batch_next(b);
 
-	vw_nft_parse_notifications(buf, mnl_nlmsg_batch_size(b), TABLE, 1234, 7, &notes);
+	vw_nft_parse_notifications(buf, mnl_nlmsg_batch_size(b), TABLE, 1234, &notes);
 	assert_string_equal(notes.changed, "rule changed");
 	assert_int_equal(notes.n_gens, 1);
 	assert_int_equal(notes.gens[0], 41);
-	assert_true(notes.gen_own[0]);
-
-	/* the same from our own socket is not a change; another table is not ours */
-	vw_nft_parse_notifications(buf, mnl_nlmsg_batch_size(b), TABLE, 99, 8, &notes);
-	assert_null(notes.changed);
 	assert_false(notes.gen_own[0]);
-	vw_nft_parse_notifications(buf, mnl_nlmsg_batch_size(b), "other", 1234, 7, &notes);
+
+	/* the same from our own socket is not a change, and its generation is ours */
+	vw_nft_parse_notifications(buf, mnl_nlmsg_batch_size(b), TABLE, 99, &notes);
+	assert_null(notes.changed);
+	assert_true(notes.gen_own[0]);
+	/* another table is not ours */
+	vw_nft_parse_notifications(buf, mnl_nlmsg_batch_size(b), "other", 1234, &notes);
 	assert_null(notes.changed);
 	/* truncated input is ignored, not misread */
-	vw_nft_parse_notifications(buf, 10, TABLE, 1234, 7, &notes);
+	vw_nft_parse_notifications(buf, 10, TABLE, 1234, &notes);
 	assert_null(notes.changed);
 	assert_int_equal(notes.n_gens, 0);
 	mnl_nlmsg_batch_stop(b);

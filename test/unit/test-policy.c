@@ -132,6 +132,19 @@ static void config(struct fixture *f, const char *const *env)
 		fail_msg("settings rejected: %s", err);
 }
 
+/* "name:P" (policed) or "name:-" (left alone) for each of Docker's bridges, in order. */
+static const char *bridges(const struct vw_ruleset *rs)
+{
+	static char buf[512];
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < rs->n_bridges; i++)
+		len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%s:%s", i ? " " : "",
+					rs->bridges[i].name, rs->bridges[i].managed ? "P" : "-");
+	return buf;
+}
+
 /* Compile f->cs[0..n) (in that order) into f->rs, replacing what it held. */
 static void compile(struct fixture *f, size_t n)
 {
@@ -386,8 +399,8 @@ static void test_policy_compile_basic(void **state)
 	assert_false(f->rs.dry_run);
 	assert_int_equal(f->rs.log_group, 7811);
 	assert_int_equal(f->rs.log_rate, 20);
-	/* every bridge network is managed: nothing skipped, nothing ignored */
-	assert_int_equal(f->rs.n_skip, 0);
+	/* every bridge network is managed: all policed, nothing ignored */
+	assert_string_equal(bridges(&f->rs), "br-db:P br-web:P");
 	assert_int_equal(f->rs.n_ignore, 0);
 
 	/* the container on a non-bridge network gets nothing at all */
@@ -594,9 +607,8 @@ static void test_policy_settings_dry_run(void **state)
 	container(&f->cs[0], "1111111111111111aaaa", e1, 2, NULL);
 	compile(f, 1);
 	assert_true(f->rs.dry_run);
-	/* the excluded network's bridge is skipped, and its address not dispatched */
-	assert_int_equal(f->rs.n_skip, 1);
-	assert_string_equal(f->rs.skip[0], "br-db");
+	/* the excluded network's bridge is left alone, and its address not dispatched */
+	assert_string_equal(bridges(&f->rs), "br-db:- br-web:P");
 	assert_int_equal(f->rs.n_sources, 1);
 	assert_non_null(source(&f->rs, AF_INET, "198.18.16.2"));
 	assert_null(source(&f->rs, AF_INET, "198.18.17.2"));
@@ -651,21 +663,28 @@ static void test_policy_gateway_networks_skip(void **state)
 
 	container(&f->cs[0], "1111111111111111aaaa", e1, 2, NULL);
 
-	/* no setting: every bridge network is managed, none skipped */
+	/* no setting: every bridge network is managed, each bridge once */
 	config(f, NULL);
 	assert_int_equal(
 		vw_policy_compile(v, 1, more, ELEMENTSOF(more), &f->cfg, &f->names, 0, &f->rs), 0);
-	assert_int_equal(f->rs.n_skip, 0);
+	assert_string_equal(bridges(&f->rs), "br-alpha:P br-db:P br-web:P");
 	assert_int_equal(f->rs.n_sources, 2);
 	vw_ruleset_done(&f->rs);
 
-	/* an explicit list manages exactly those: the other bridges are skipped, sorted, once */
+	/* an explicit list manages exactly those: the other bridges are left alone */
 	config(f, include);
 	assert_int_equal(
 		vw_policy_compile(v, 1, more, ELEMENTSOF(more), &f->cfg, &f->names, 0, &f->rs), 0);
-	assert_int_equal(f->rs.n_skip, 2);
-	assert_string_equal(f->rs.skip[0], "br-alpha");
-	assert_string_equal(f->rs.skip[1], "br-db");
+	assert_string_equal(bridges(&f->rs), "br-alpha:- br-db:- br-web:P");
+	vw_ruleset_done(&f->rs);
+
+	/* a bridge named by a managed and an unmanaged network is policed */
+	const char *db_again[] = { "GATEWAY_NETWORKS=web,db-again", NULL };
+
+	config(f, db_again);
+	assert_int_equal(
+		vw_policy_compile(v, 1, more, ELEMENTSOF(more), &f->cfg, &f->names, 0, &f->rs), 0);
+	assert_string_equal(bridges(&f->rs), "br-alpha:- br-db:P br-web:P");
 	assert_int_equal(f->rs.n_sources, 1);
 	assert_non_null(source(&f->rs, AF_INET, "198.18.16.2"));
 	assert_null(source(&f->rs, AF_INET, "198.18.18.2"));
@@ -688,7 +707,7 @@ static void test_policy_ignore_bridges(void **state)
 	assert_string_equal(f->rs.ignore[0], "virbr+");
 	assert_string_equal(f->rs.ignore[1], "lxcbr0");
 	/* ignoring host bridges does not change which Docker networks are managed */
-	assert_int_equal(f->rs.n_skip, 0);
+	assert_string_equal(bridges(&f->rs), "br-db:P br-web:P");
 	assert_int_equal(f->rs.n_containers, 1);
 	assert_int_equal(f->rs.n_sources, 1);
 }
@@ -981,7 +1000,7 @@ static void test_policy_name_quota(void **state)
 	assert_seen(&s, 36, "DEFAULT_OUTBOUND", NULL, "dflt.test", true);
 
 	/* names beyond the quota grant nothing even when resolved, and are noted */
-	compile_one(f, &f->cs[0], NULL, 0, &f->names, VW_CONTAINER_BOXES_MAX);
+	compile_one(f, &f->cs[0], NULL, 0, &f->names, VW_CONTAINER_COST_MAX);
 	assert_string_equal(f->rc.isolated, "");
 	assert_string_equal(f->rc.note, "2 entries with names beyond the first 32 grant nothing");
 	assert_boxes(&f->rc.dst[0], AF_INET, want_dflt, ELEMENTSOF(want_dflt));
@@ -1000,14 +1019,14 @@ static void test_policy_name_quota(void **state)
 	container(&f->cs[0], "1111111111111111aaaa", e1, 1, l);
 	config(f, NULL);
 	resolve1(&f->names, "n33.test", "203.0.113.33", NULL);
-	compile_one(f, &f->cs[0], NULL, 0, &f->names, VW_CONTAINER_BOXES_MAX);
+	compile_one(f, &f->cs[0], NULL, 0, &f->names, VW_CONTAINER_COST_MAX);
 	assert_boxes(&f->rc.dst[0], AF_INET, want, ELEMENTSOF(want));
 	assert_non_null(strstr(f->rc.note, "1 entry with names beyond the first 32"));
 
 	/* exactly the quota: nothing noted */
 	names_value(v, sizeof(v), 1, VW_CONTAINER_NAMES_MAX);
 	container(&f->cs[0], "1111111111111111aaaa", e1, 1, l);
-	compile_one(f, &f->cs[0], NULL, 0, &f->names, VW_CONTAINER_BOXES_MAX);
+	compile_one(f, &f->cs[0], NULL, 0, &f->names, VW_CONTAINER_COST_MAX);
 	assert_boxes(&f->rc.dst[0], AF_INET, want, ELEMENTSOF(want));
 	assert_string_equal(f->rc.note, "");
 }
@@ -1097,23 +1116,23 @@ static void test_policy_box_budget(void **state)
 	resolve_big(&f->names);
 
 	/* exactly the budget: 16 entries x 256 boxes */
-	big_value(v, sizeof(v), VW_CONTAINER_BOXES_MAX / per_entry);
+	big_value(v, sizeof(v), VW_CONTAINER_COST_MAX / per_entry);
 	container(&f->cs[0], "1111111111111111aaaa", e1, 1, big);
 	container(&f->cs[1], "2222222222222222bbbb", e2, 1, small);
 	compile(f, 2);
 	c = vw_ruleset_find(&f->rs, "1111111111111111");
 	assert_string_equal(c->isolated, "");
-	assert_int_equal(vw_rs_container_boxes(c), VW_CONTAINER_BOXES_MAX);
+	assert_int_equal(vw_rs_container_boxes(c), VW_CONTAINER_COST_MAX);
 	assert_sorted_disjoint(&c->dst[0]);
 	assert_sorted_disjoint(&c->dst[1]);
 
 	/* one entry more needs more than the budget: isolated, it reaches nothing at all */
-	big_value(v, sizeof(v), VW_CONTAINER_BOXES_MAX / per_entry + 1);
+	big_value(v, sizeof(v), VW_CONTAINER_COST_MAX / per_entry + 1);
 	container(&f->cs[0], "1111111111111111aaaa", e1, 1, big);
 	compile(f, 2);
 	c = vw_ruleset_find(&f->rs, "1111111111111111");
 	assert_non_null(c);
-	assert_string_equal(c->isolated, "its destinations need more than 4096 set elements");
+	assert_string_equal(c->isolated, "its destinations need more than 4096 kernel range rules");
 	assert_int_equal(c->dst[0].n, 0);
 	assert_int_equal(c->dst[1].n, 0);
 	assert_true(c->audit);
@@ -1130,8 +1149,53 @@ static void test_policy_box_budget(void **state)
 	/* with a larger budget the same policy compiles whole */
 	compile_one(f, &f->cs[0], NULL, 0, &f->names, SIZE_MAX);
 	assert_string_equal(f->rc.isolated, "");
-	assert_int_equal(f->rc.dst[0].n, per_entry / 2 + VW_CONTAINER_BOXES_MAX / 2);
-	assert_int_equal(f->rc.dst[1].n, per_entry / 2 + VW_CONTAINER_BOXES_MAX / 2);
+	assert_int_equal(f->rc.dst[0].n, per_entry / 2 + VW_CONTAINER_COST_MAX / 2);
+	assert_int_equal(f->rc.dst[1].n, per_entry / 2 + VW_CONTAINER_COST_MAX / 2);
+}
+
+/* Sharers add their entries without bound: past VW_CONTAINER_ATOMS_MAX the policy is refused
+ * whole, before the decomposition becomes the cost. */
+static void test_policy_sharers_atom_cap(void **state)
+{
+	enum { PER_LABEL = 80, SHARERS = VW_CONTAINER_ATOMS_MAX / (2 * PER_LABEL) };
+	struct fixture *f = *state;
+	static struct vw_container sh[SHARERS + 1];
+	const struct vw_container *sharers[SHARERS + 1];
+	char out[VW_LABEL_VALUE_MAX], allow[VW_LABEL_VALUE_MAX], id[32];
+	const char *l[] = { "vpn.outbound", out, "vpn.allow", allow, NULL };
+	const char *own[] = { "vpn.outbound", "198.51.100.7", NULL };
+	struct vw_endpoint e1[] = { ep(NET_A, "198.18.16.2", NULL) };
+
+	config(f, NULL);
+	container(&f->cs[0], "1111111111111111aaaa", e1, 1, own);
+	for (unsigned i = 0; i <= SHARERS; i++) {
+		size_t lo = 0, la = 0;
+
+		for (unsigned k = 0; k < PER_LABEL; k++) {
+			lo += (size_t)snprintf(out + lo, sizeof(out) - lo, "%s10.%u.%u.1",
+					       k ? "," : "", i, k);
+			la += (size_t)snprintf(allow + la, sizeof(allow) - la, "%s10.%u.%u.3",
+					       k ? "," : "", i, k);
+			assert_true(lo < sizeof(out) && la < sizeof(allow));
+		}
+		snprintf(id, sizeof(id), "%016u", i);
+		container(&sh[i], id, NULL, 0, l);
+		sharers[i] = &sh[i];
+	}
+
+	/* the container's own address and SHARERS x 200: within the cap, compiled whole */
+	compile_one(f, &f->cs[0], sharers, SHARERS, NULL, SIZE_MAX);
+	assert_string_equal(f->rc.isolated, "");
+	assert_int_equal(vw_rs_container_boxes(&f->rc), 1 + SHARERS * 2 * PER_LABEL);
+
+	/* one sharer more: refused whole, it reaches nothing */
+	compile_one(f, &f->cs[0], sharers, SHARERS + 1, NULL, SIZE_MAX);
+	assert_string_equal(
+		f->rc.isolated,
+		"its labels and those sharing its network list more than 16384 addresses");
+	assert_int_equal(vw_rs_container_boxes(&f->rc), 0);
+	for (unsigned i = 0; i <= SHARERS; i++)
+		vw_labels_done(&sh[i].labels);
 }
 
 static void test_policy_compile_container_budget(void **state)
@@ -1161,7 +1225,7 @@ static void test_policy_compile_container_budget(void **state)
 
 	/* IPv4 fits, IPv6 then exceeds what is left: all or nothing */
 	compile_one(f, &f->cs[0], NULL, 0, NULL, 2);
-	assert_string_equal(f->rc.isolated, "its destinations need more than 2 set elements");
+	assert_string_equal(f->rc.isolated, "its destinations need more than 2 kernel range rules");
 	assert_int_equal(vw_rs_container_boxes(&f->rc), 0);
 	assert_string_equal(f->rc.key, "1111111111111111");
 	assert_string_equal(f->rc.name, "n-111111");
@@ -1169,7 +1233,7 @@ static void test_policy_compile_container_budget(void **state)
 
 	/* IPv4 alone exceeds it */
 	compile_one(f, &f->cs[0], NULL, 0, NULL, 1);
-	assert_string_equal(f->rc.isolated, "its destinations need more than 1 set elements");
+	assert_string_equal(f->rc.isolated, "its destinations need more than 1 kernel range rules");
 	assert_int_equal(vw_rs_container_boxes(&f->rc), 0);
 
 	/* no budget at all, but nothing to allow: not isolated */
@@ -1183,7 +1247,7 @@ static void test_policy_compile_container_budget(void **state)
 	snprintf(v, sizeof(v), "198.51.100.1,%s", v33);
 	container(&f->cs[2], "3333333333333333cccc", e1, 1, quota);
 	compile_one(f, &f->cs[2], NULL, 0, NULL, 0);
-	assert_string_equal(f->rc.isolated, "its destinations need more than 0 set elements");
+	assert_string_equal(f->rc.isolated, "its destinations need more than 0 kernel range rules");
 	assert_non_null(strstr(f->rc.note, "beyond the first 32"));
 }
 
@@ -1274,6 +1338,7 @@ int main(void)
 		T(test_policy_name_quota),
 		T(test_policy_name_quota_shared),
 		T(test_policy_box_budget),
+		T(test_policy_sharers_atom_cap),
 		T(test_policy_compile_container_budget),
 		T(test_policy_entry_atoms),
 	};

@@ -230,7 +230,7 @@ struct fixture {
 	struct vw_rs_container c[2];
 	struct vw_rs_container *cp[2];
 	struct vw_rs_source src[2];
-	char skip[1][VW_IFNAMSIZ];
+	struct vw_rs_bridge br[1];
 };
 
 /* @n containers, each allowed any protocol to the given addresses. */
@@ -253,21 +253,72 @@ static void build(struct fixture *f, size_t n, const char *const *addrs, bool au
 		f->src[i].addr[3] = (uint8_t)(i + 1);
 		memcpy(f->src[i].key, f->c[i].key, sizeof(f->src[i].key));
 	}
-	snprintf(f->skip[0], VW_IFNAMSIZ, "br-a");
+	snprintf(f->br[0].name, VW_IFNAMSIZ, "br-a");
 	for (size_t i = 0; i < 2; i++)
 		f->cp[i] = &f->c[i];
 	f->rs.containers = f->cp;
 	f->rs.n_containers = n;
 	f->rs.sources = f->src;
 	f->rs.n_sources = n;
-	f->rs.skip = f->skip;
-	f->rs.n_skip = 1;
+	f->rs.bridges = f->br;
+	f->rs.n_bridges = 1;
 }
 
 static void fixture_done(struct fixture *f)
 {
 	for (size_t i = 0; i < 2; i++)
 		vw_rs_container_done(&f->c[i]);
+}
+
+/* A box costs its widest field's CIDR prefixes; budgets count that, all or nothing. */
+static void test_box_cost(void **state)
+{
+	struct vw_box b = {
+		.proto_lo = IPPROTO_TCP, .proto_hi = IPPROTO_TCP, .port_lo = 443, .port_hi = 443
+	};
+	struct vw_atoms a = { .family = AF_INET };
+	struct vw_boxset s = { 0 };
+
+	(void)state;
+	inet_pton(AF_INET, "198.51.100.0", b.lo);
+	inet_pton(AF_INET, "198.51.100.255", b.hi);
+	assert_int_equal(vw_box_cost(AF_INET, &b), 1); /* a /24, one port */
+	inet_pton(AF_INET, "198.51.100.1", b.lo);
+	inet_pton(AF_INET, "198.51.100.254", b.hi);
+	assert_int_equal(vw_box_cost(AF_INET, &b), 14); /* .1/32 .2/31 ... .128/26 ... .254/32 */
+	b.port_lo = 1;
+	b.port_hi = 65534;
+	assert_int_equal(vw_box_cost(AF_INET, &b), 30); /* the port range is now the widest */
+	b.proto_lo = 0;
+	b.proto_hi = 255;
+	b.port_lo = 0;
+	b.port_hi = 65535;
+	memset(b.lo, 0, 16);
+	memset(b.hi, 0xff, 16);
+	b.lo[15] = 1;
+	b.hi[15] = 0xfe;
+	assert_int_equal(vw_box_cost(AF_INET6, &b), 2 * 127); /* ::1 to ff..fe over 128 bits */
+
+	/* hosts of a narrower scope inside an any-protocol network change nothing */
+	prefix4(&a, "198.51.100.0", 24, 0, 0, 0);
+	prefix4(&a, "198.51.100.0", 32, VW_PROTO_TCP, 1, 1);
+	prefix4(&a, "198.51.100.255", 32, VW_PROTO_TCP, 1, 1);
+	assert_int_equal(vw_boxset_build(&a, 1, &s), 1);
+	assert_int_equal(s.cost, 1);
+	vw_atoms_done(&a);
+
+	/* hosts of another scope at the edges cut the network into an unaligned stretch */
+	prefix4(&a, "198.51.100.0", 24, VW_PROTO_TCP, 443, 443);
+	prefix4(&a, "198.51.100.0", 32, VW_PROTO_UDP, 53, 53);
+	prefix4(&a, "198.51.100.255", 32, VW_PROTO_UDP, 53, 53);
+	/* .0: tcp/443 + udp/53, .1-.254: tcp/443 (14 rules), .255: tcp/443 + udp/53 */
+	assert_int_equal(vw_boxset_build(&a, 18, &s), 5);
+	assert_int_equal(s.cost, 18);
+	assert_int_equal(vw_boxset_build(&a, 17, &s), -E2BIG);
+	assert_int_equal(s.n, 0);
+	assert_int_equal(s.cost, 0);
+	vw_boxset_done(&s);
+	vw_atoms_done(&a);
 }
 
 static void test_diff_full(void **state)
@@ -283,8 +334,9 @@ static void test_diff_full(void **state)
 	assert_int_equal(p.ops[1].type, VW_OP_CONTAINER_ADD);
 	assert_ptr_equal(p.ops[1].c, &f.c[0]);
 	assert_int_equal(p.ops[3].type, VW_OP_SOURCE_ADD);
-	assert_int_equal(p.ops[5].type, VW_OP_SKIP_ADD);
-	assert_string_equal(p.ops[5].ifname, "br-a");
+	assert_int_equal(p.ops[5].type, VW_OP_BRIDGE_ADD);
+	assert_string_equal(p.ops[5].bridge->name, "br-a");
+	assert_false(p.ops[5].bridge->managed);
 	vw_plan_done(&p);
 	fixture_done(&f);
 }
@@ -330,19 +382,21 @@ static void test_diff_replace_orders_references(void **state)
 	build(&f1, 2, a, false);
 	build(&f2, 1, a, false);
 	f2.c[0].audit = true; /* shape change: container 0 is re-created, 1 is gone */
-	snprintf(f2.skip[0], VW_IFNAMSIZ, "br-b");
+	snprintf(f2.br[0].name, VW_IFNAMSIZ, "br-b");
 	assert_int_equal(vw_ruleset_diff(&f1.rs, &f2.rs, NULL, &p), 0);
 	assert_int_equal(p.n, 2 + 1 + 2 + 1 + 1 + 1);
-	/* revocations first: dispatch entries, then the skip entry that un-polices br-a */
+	/* revocations first: dispatch entries, then the entry that leaves br-a alone */
 	assert_int_equal(p.ops[0].type, VW_OP_SOURCE_DEL);
 	assert_int_equal(p.ops[1].type, VW_OP_SOURCE_DEL);
-	assert_int_equal(p.ops[2].type, VW_OP_SKIP_DEL);
+	assert_int_equal(p.ops[2].type, VW_OP_BRIDGE_DEL);
+	assert_string_equal(p.ops[2].bridge->name, "br-a");
 	assert_int_equal(p.ops[3].type, VW_OP_CONTAINER_DEL);
 	assert_int_equal(p.ops[4].type, VW_OP_CONTAINER_DEL);
 	assert_int_equal(p.ops[5].type, VW_OP_CONTAINER_ADD);
 	assert_true(p.ops[5].c->audit);
 	assert_int_equal(p.ops[6].type, VW_OP_SOURCE_ADD);
-	assert_int_equal(p.ops[7].type, VW_OP_SKIP_ADD);
+	assert_int_equal(p.ops[7].type, VW_OP_BRIDGE_ADD);
+	assert_string_equal(p.ops[7].bridge->name, "br-b");
 	vw_plan_done(&p);
 
 	/* a dry-run change replaces the whole table, so does a different ignore list */
@@ -362,6 +416,34 @@ static void test_diff_replace_orders_references(void **state)
 		f2.rs.ignore = NULL;
 		f2.rs.n_ignore = 0;
 	}
+	fixture_done(&f1);
+	fixture_done(&f2);
+}
+
+/* A bridge that becomes managed is replaced, not kept: its verdict changes. */
+static void test_diff_bridge_managed(void **state)
+{
+	const char *a[] = { "198.51.100.7", NULL };
+	struct fixture f1, f2;
+	struct vw_plan p;
+	struct vw_changes ch = { .bridges = true };
+
+	(void)state;
+	build(&f1, 1, a, false);
+	build(&f2, 1, a, false);
+	f2.br[0].managed = true;
+	assert_int_equal(vw_ruleset_diff(&f1.rs, &f2.rs, &ch, &p), 0);
+	assert_int_equal(p.n, 2);
+	assert_int_equal(p.ops[0].type, VW_OP_BRIDGE_DEL);
+	assert_false(p.ops[0].bridge->managed);
+	assert_int_equal(p.ops[1].type, VW_OP_BRIDGE_ADD);
+	assert_true(p.ops[1].bridge->managed);
+	vw_plan_done(&p);
+	/* unmarked, the bridges are not compared */
+	ch.bridges = false;
+	assert_int_equal(vw_ruleset_diff(&f1.rs, &f2.rs, &ch, &p), 0);
+	assert_int_equal(p.n, 0);
+	vw_plan_done(&p);
 	fixture_done(&f1);
 	fixture_done(&f2);
 }
@@ -436,9 +518,11 @@ int main(void)
 		cmocka_unit_test(test_boxset_merge_and_edges),
 		cmocka_unit_test(test_boxset_property),
 		cmocka_unit_test(test_boxset_ipv6_last_address),
+		cmocka_unit_test(test_box_cost),
 		cmocka_unit_test(test_diff_full),
 		cmocka_unit_test(test_diff_noop_and_elements),
 		cmocka_unit_test(test_diff_replace_orders_references),
+		cmocka_unit_test(test_diff_bridge_managed),
 		cmocka_unit_test(test_diff_source_moves),
 		cmocka_unit_test(test_diff_isolation),
 		cmocka_unit_test(test_audit_prefix_roundtrip),
