@@ -198,17 +198,16 @@ static void entry_free(struct entry *e)
 }
 
 /* Take back everything @e contributed; the entry is freed. */
-static int withdraw(struct vw_desired *d, struct vw_names *names, struct entry *e,
-		    struct touched *t, bool rebuilding)
+/* Take @e's contribution out. Its names stay cached: the caller forgets the unused ones. */
+static int withdraw(struct vw_desired *d, struct entry *e, struct touched *t)
 {
 	struct claim *c;
 	int r = 0;
 
 	for (size_t i = 0; i < e->n_names; i++) {
 		c = name_claim(d, e->names[i]);
-		/* Forgotten only when nobody uses it; a rebuild sweeps once at the end. */
-		if (c && claim_del(&d->names, c, e->id) && !rebuilding)
-			(void)vw_names_forget(names, e->names[i]);
+		if (c)
+			(void)claim_del(&d->names, c, e->id);
 	}
 	for (size_t i = 0; i < e->n_addrs; i++) {
 		c = addr_claim(d, &e->addrs[i]);
@@ -493,15 +492,37 @@ static int recompute(struct vw_desired *d, const struct vw_store *st, struct vw_
 {
 	struct entry *old = entry_find(d, id);
 	char copy[VW_ID_MAX + 1];
+	char(*used)[VW_DOMAIN_MAX + 1] = NULL;
+	size_t n_used = 0;
 	int r;
 
 	(void)vw_strscpy(copy, id, sizeof(copy));
 	if (old) {
-		r = withdraw(d, names, old, t, rebuilding);
-		if (r < 0)
+		/*
+		 * Its names are forgotten only if the new policy no longer uses them either:
+		 * forgetting first would drop the answers it is about to be compiled with, and
+		 * re-resolving them would mark it again, for ever.
+		 */
+		if (old->n_names && !rebuilding) {
+			used = malloc(old->n_names * sizeof(*used));
+			if (!used)
+				return -ENOMEM;
+			n_used = old->n_names;
+			memcpy(used, old->names, n_used * sizeof(*used));
+		}
+		r = withdraw(d, old, t);
+		if (r < 0) {
+			free(used);
 			return r;
+		}
 	}
-	return contribute(d, st, names, copy, now, t);
+	r = contribute(d, st, names, copy, now, t);
+	/* A rebuild sweeps the unused names once at the end. */
+	for (size_t i = 0; i < n_used; i++)
+		if (!name_claim(d, used[i]))
+			(void)vw_names_forget(names, used[i]);
+	free(used);
+	return r;
 }
 
 static int flush(struct vw_desired *d, const struct vw_store *st, struct vw_names *names,

@@ -256,10 +256,75 @@ static void test_desired_matches_full_compile(void **state)
 	vw_config_done(&w.cfg);
 }
 
+/* An answer reaches the container's boxes and is kept: recompiling must not forget it. */
+static void test_desired_name_answer_sticks(void **state)
+{
+	const char *none[] = { NULL };
+	struct world w = { 0 };
+	struct vw_container c = { .running = true };
+	struct vw_endpoint *ep = calloc(1, sizeof(*ep));
+	uint8_t want[16] = { 198, 51, 100, 7 };
+	const struct vw_rs_container *rc;
+	char err[256], id[VW_ID_MAX + 1];
+	int fam;
+
+	(void)state;
+	assert_non_null(ep);
+	assert_int_equal(vw_config_parse(&w.cfg, (char *const *)none, 0, NULL, err, sizeof(err)),
+			 0);
+	vw_store_init(&w.st);
+	vw_names_init(&w.names, 1, 60);
+	assert_int_equal(vw_desired_init(&w.d, &w.cfg), 0);
+	networks(&w, true);
+	assert_int_equal(vw_desired_rebuild(&w.d, &w.st, &w.names, 0), 0);
+	snprintf(c.id, sizeof(c.id), "%064x", 7);
+	snprintf(c.name, sizeof(c.name), "web");
+	snprintf(ep->network_id, sizeof(ep->network_id), NET_A);
+	ep->has4 = true;
+	memcpy(ep->addr4, (uint8_t[]){ 198, 18, 1, 2 }, 4);
+	c.eps = ep;
+	c.n_eps = 1;
+	assert_int_equal(vw_labels_add(&c.labels, "vpn.outbound", "n1.test"), 0);
+	memcpy(id, c.id, sizeof(id));
+	assert_int_equal(vw_store_put(&w.st, &c), 0); /* takes what @c holds */
+	assert_int_equal(vw_desired_mark(&w.d, id), 0);
+	assert_int_equal(vw_desired_flush(&w.d, &w.st, &w.names, 0), 0);
+	/* wanted, due now, nothing allowed yet */
+	assert_non_null(vw_ruleset_find(&w.d.rs, "0000000000000000"));
+	assert_non_null(vw_names_get(&w.names, "n1.test"));
+	assert_non_null(vw_names_next_due(&w.names, 0, &fam));
+
+	answer(&w, "n1.test", 7);
+	assert_true(vw_desired_is_dirty(&w.d));
+	assert_int_equal(vw_desired_flush(&w.d, &w.st, &w.names, 0), 0);
+	rc = vw_ruleset_find(&w.d.rs, "0000000000000000");
+	assert_non_null(rc);
+	assert_non_null(vw_boxset_find(&rc->dst[0], want, IPPROTO_TCP, 443));
+	/* the answer is still cached, not due again until its TTL: no re-resolve loop */
+	assert_non_null(vw_names_get(&w.names, "n1.test"));
+	assert_true(vw_names_get(&w.names, "n1.test")->fam[0].known);
+	while (vw_names_next_due(&w.names, 1000, &fam))
+		assert_int_equal(fam, 1); /* only AAAA, which was never answered */
+	assert_false(vw_desired_is_dirty(&w.d));
+
+	/* a policy without the name lets it go */
+	vw_labels_done(&vw_store_get(&w.st, id)->labels);
+	memset(&vw_store_get(&w.st, id)->labels, 0, sizeof(c.labels));
+	assert_int_equal(vw_desired_mark(&w.d, id), 0);
+	assert_int_equal(vw_desired_flush(&w.d, &w.st, &w.names, 0), 0);
+	assert_null(vw_names_get(&w.names, "n1.test"));
+
+	vw_desired_done(&w.d);
+	vw_names_done(&w.names);
+	vw_store_done(&w.st);
+	vw_config_done(&w.cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_desired_matches_full_compile),
+		cmocka_unit_test(test_desired_name_answer_sticks),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
