@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
-# One container whose policy cannot be applied (here: it needs more set elements than its
+# One container whose policy cannot be applied (here: it needs more kernel range rules than its
 # budget) is isolated alone: it reaches nothing, not even what its labels list, and says
 # why in the log, the API and the metrics. Every other change keeps applying at once:
 # new containers get their access, revocations take effect.
@@ -13,7 +13,8 @@ tb_up
 docker network create --subnet 198.18.40.0/24 reuse >/dev/null
 
 # m.test: 28 addresses with gaps between them (each its own stretch); 160 odd ports, each
-# for TCP and UDP: 28 x 160 x 2 = 8960 boxes, over the 4096 a container may have.
+# for TCP and UDP: 28 x 160 x 2 = 8960 boxes of one rule each, over the 4096 a container may
+# have.
 addrs=
 for i in $(seq 64 2 118); do addrs="$addrs 198.51.100.$i"; done
 # shellcheck disable=SC2086
@@ -28,7 +29,7 @@ tb_daemon_wait_ready
 tb_run ok --label vpn.outbound=198.51.100.10
 tb_expect_eventually_reach ok 198.51.100.10 80 "control: a normal container reaches its host"
 tb_run big --label "vpn.outbound=198.51.100.10${ports1}" --label "dockerwall.outbound=${ports2#,}"
-isolated_logged() { grep -q "container 'big' is isolated, it reaches nothing: its destinations need more than 4096 set elements" "$TB/vpnwalld.log"; }
+isolated_logged() { grep -q "container 'big' is isolated, it reaches nothing: its destinations need more than 4096 kernel range rules" "$TB/vpnwalld.log"; }
 tb_check "the log says why 'big' is isolated" tb_eventually 20 isolated_logged
 tb_expect_blocked big 198.51.100.10 80 "isolated: not even what its labels list"
 tb_expect_blocked big 198.51.100.11 80 "isolated: nor anything else"
