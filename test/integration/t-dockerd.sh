@@ -39,10 +39,10 @@ tb_dockerd_stop
 tb_check "dockerd down: the daemon notices (lost Docker)" tb_eventually 10 log_has "$off" "lost Docker"
 tb_check "dockerd down: the daemon keeps running" tb__pid_alive "$TB_DAEMON_PID"
 tb_check "dockerd down: table inet vpnwall stays" tb_nft list table inet vpnwall
-# Every bridge is policed unless skipped: dockerd going away must not skip any.
+# Every bridge is policed unless known to be left alone: dockerd going away changes neither.
 bridge_policed() {
 	tb_nft list chain inet vpnwall forward | grep -q 'meta iifkind "bridge" goto police' &&
-		! tb_nft list set inet vpnwall skip | grep -qF "\"$1\""
+		[ "$(tb_bridge_verdict "$1")" = "goto police" ]
 }
 tb_check "dockerd down: the default bridge is still policed" bridge_policed docker0
 tb_check "dockerd down: the user network's bridge is still policed" bridge_policed "$dnet_br"

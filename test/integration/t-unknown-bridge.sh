@@ -62,6 +62,9 @@ tb_daemon_stop
 tb_daemon_start GATEWAY_NETWORKS=bridge
 tb_daemon_wait_ready
 tb_expect_eventually_reach cu2 198.51.100.10 80 "explicit GATEWAY_NETWORKS: an excluded network is not policed"
+bridge_is() { [ "$(tb_bridge_verdict "$1")" = "$2" ]; }
+tb_check "explicit GATEWAY_NETWORKS: the excluded bridge is left alone in the map" bridge_is vwcust0 return
+tb_check "explicit GATEWAY_NETWORKS: control, the listed bridge is policed in the map" bridge_is docker0 "goto police"
 tb_expect_blocked known 198.51.100.11 80 "explicit GATEWAY_NETWORKS: the listed network is still policed"
 tb_check_fails "explicit GATEWAY_NETWORKS: the host bridge is still policed" lan_reaches
 tb_daemon_stop
@@ -82,6 +85,7 @@ tb_expect_blocked known 198.51.100.11 80 "IGNORE_BRIDGES=docker0: a managed brid
 tb_expect_reach known 198.51.100.10 80 "IGNORE_BRIDGES=docker0: control, its allowance holds"
 tb_expect_blocked cu2 198.51.100.10 80 "IGNORE_BRIDGES=vwcust+: a managed custom bridge is still policed"
 tb_expect_reach cu 198.51.100.10 80 "IGNORE_BRIDGES=vwcust+: control, the labeled container there reaches"
+tb_check "IGNORE_BRIDGES=vwcust+: the managed bridge is policed in the map" bridge_is vwcust0 "goto police"
 ignore_warned() { grep -q "IGNORE_BRIDGES pattern 'vwcust+' matches bridge vwcust0 of Docker network 'cust'" "$TB/vpnwalld.log"; }
 tb_check "IGNORE_BRIDGES on a managed bridge is warned about" ignore_warned
 

@@ -133,6 +133,13 @@ tb_inet_exec() { ip netns exec "$TB_INET_NS" "$@"; }
 # nft inside the host namespace (debugging output, "table still exists" checks).
 tb_nft() { ip netns exec "$TB_HOST_NS" nft "$@"; }
 
+# tb_bridge_verdict BRIDGE: what vpnwall's bridges map says about a Docker bridge: "goto
+# police" (managed), "return" (left alone), or nothing when the bridge is not in the map.
+tb_bridge_verdict() {
+	tb_nft list map inet vpnwall bridges | tr '\t\n{},' '     ' | sed 's/  */ /g' |
+		grep -o "\"$1\" : [a-z]* *[a-z]*" | sed 's/^[^:]*: //; s/ *$//'
+}
+
 # nft inside the fake internet, which tests own: probes that count what arrives there.
 tb_inet_nft() { ip netns exec "$TB_INET_NS" nft "$@"; }
 
