@@ -561,7 +561,10 @@ static void report_limits(struct vw_daemon *d, const struct vw_changes *ch, bool
 		uint64_t what = limits_of(c);
 
 		(void)vw_strscpy(probe.key, key, sizeof(probe.key));
-		p = bsearch(&probe, d->reported, d->n_reported, sizeof(*p), cmp_reported);
+		/* bsearch() wants a real array even for none. */
+		p = d->n_reported
+			    ? bsearch(&probe, d->reported, d->n_reported, sizeof(*p), cmp_reported)
+			    : NULL;
 		if (what == (p ? p->what : 0))
 			continue;
 		if (c && c->isolated[0])
@@ -715,6 +718,15 @@ static void on_audit(void *ud, const struct vw_nflog_packet *p)
 
 	if (vw_audit_prefix_parse(p->prefix, &would, &key) < 0)
 		return;
+	if (!key[0]) {
+		/* One log rule serves every container: its source tells whose packet it is. */
+		const struct vw_rs_source *s =
+			vw_ruleset_source_find(&d->rc.applied, p->family, p->src);
+
+		if (!s || !s->key[0])
+			return; /* logged just before the address changed hands */
+		key = s->key;
+	}
 	d->stats.audited++;
 	if (strcmp(key, VW_KEY_UNKNOWN) != 0) {
 		c = vw_ruleset_find(&d->rc.applied, key);

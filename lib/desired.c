@@ -582,7 +582,7 @@ int vw_desired_rebuild(struct vw_desired *d, const struct vw_store *st, struct v
 	clear_maps(d);
 	while (d->rs.n_containers > 0)
 		(void)vw_ruleset_remove(&d->rs, d->rs.containers[0]->key);
-	d->rs.n_sources = 0;
+	vw_ruleset_clear_sources(&d->rs);
 	d->changes.all = true;
 	r = set_bridges(d, st);
 	for (size_t i = 0; r >= 0 && i < st->n; i++)

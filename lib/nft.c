@@ -64,15 +64,37 @@
 #define CHAIN_FORWARD "forward"
 #define CHAIN_POLICE "police"
 #define MAP_BRIDGES "bridges"
-#define MAP_SRC4 "src4"
-#define MAP_SRC6 "src6"
-
 /*
- * A destination key is daddr . l4proto . th dport, each field in its own 32-bit register
- * (the kernel zero-pads the 1-byte protocol and the 2-byte port): 12 bytes for IPv4, 24 for
- * IPv6. The set is a concatenated range set, so every field is a range.
+ * No chain and no set per container: every container's destinations live in a few sets
+ * shared by all, keyed by the packet's source address first. The kernel looks up sets by
+ * name along a list, so a set per container made every change cost O(containers) (and a
+ * full load O(containers^2)); shared sets make a change cost what it adds. Per family:
+ *
+ *   exempt4          saddr of vpn.enable=false containers
+ *   exact4           saddr . daddr . l4proto . dport    (hash: one address, one port)
+ *   host4            saddr . daddr                      (hash: one address, any protocol)
+ *   range4           saddr . daddr . l4proto . dport    (concatenated ranges: the rest)
+ *   audit4           saddr of audited containers
+ *   allowed4/dropped4  saddr -> counter a_<key> / d_<key>  (object maps)
+ *   lograte4         saddr -> limit l_<key>             (object map, with an NFLOG group)
+ *
+ * A container's destinations are thus stored once per address it sends from (usually one
+ * per family). All of it is plain nft syntax: `nft list ruleset` shows it and `nft -f`
+ * loads it back. The key is built in registers from REG32_00 on: saddr, daddr, l4proto and
+ * th dport, each field 32-bit aligned (the kernel zero-pads the protocol and the port).
  */
-#define DST_FIELDS 3
+static const char *const set_exempt[2] = { "exempt4", "exempt6" };
+static const char *const set_audit[2] = { "audit4", "audit6" };
+static const char *const map_allowed[2] = { "allowed4", "allowed6" };
+static const char *const map_dropped[2] = { "dropped4", "dropped6" };
+static const char *const map_lograte[2] = { "lograte4", "lograte6" };
+
+enum box_kind { BOX_EXACT, BOX_HOST, BOX_RANGE, BOX_KINDS };
+static const char *const set_boxes[BOX_KINDS][2] = {
+	[BOX_EXACT] = { "exact4", "exact6" },
+	[BOX_HOST] = { "host4", "host6" },
+	[BOX_RANGE] = { "range4", "range6" },
+};
 
 struct monitor {
 	struct vw_io io; /* first: the loop hands us &io */
@@ -259,6 +281,46 @@ static struct nftnl_expr *e_counter(const char *name)
 	return e;
 }
 
+/* The object @sreg's key maps to in object map @set (counter name ip saddr map @m, ...). */
+static struct nftnl_expr *e_objref_map(uint32_t sreg, const char *set)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("objref");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_OBJREF_SET_SREG, sreg);
+		nftnl_expr_set_str(e, NFTNL_EXPR_OBJREF_SET_NAME, set);
+	}
+	return e;
+}
+
+static struct nftnl_expr *e_limit(unsigned rate)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("limit");
+
+	if (e) {
+		nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_RATE, rate);
+		nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_UNIT, 1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_BURST, rate * 2);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_TYPE, NFT_LIMIT_PKTS);
+	}
+	return e;
+}
+
+/* log prefix P group G: headers are all the audit needs (IPv6 40 + TCP 20, with room). */
+static struct nftnl_expr *e_log(uint16_t group, bool audit, const char *key)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("log");
+	char prefix[32];
+
+	vw_audit_prefix(prefix, sizeof(prefix), audit, key);
+	if (e) {
+		nftnl_expr_set_u16(e, NFTNL_EXPR_LOG_GROUP, group);
+		nftnl_expr_set_str(e, NFTNL_EXPR_LOG_PREFIX, prefix);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOG_SNAPLEN, 128);
+	}
+	return e;
+}
+
 static struct nftnl_expr *e_ct(uint32_t key, uint32_t dreg)
 {
 	struct nftnl_expr *e = nftnl_expr_alloc("ct");
@@ -312,14 +374,6 @@ static void put_nfproto(struct rule *rl, uint8_t family)
 	put(rl, e_cmp(NFT_REG_1, NFT_CMP_EQ, &nfproto, sizeof(nfproto)));
 }
 
-static void put_addr(struct rule *rl, uint8_t family, bool source)
-{
-	if (family == AF_INET)
-		put(rl, e_payload(NFT_PAYLOAD_NETWORK_HEADER, source ? 12 : 16, 4, NFT_REG_1));
-	else
-		put(rl, e_payload(NFT_PAYLOAD_NETWORK_HEADER, source ? 8 : 24, 16, NFT_REG_1));
-}
-
 static struct rule rule_new(void)
 {
 	struct rule rl = { .r = nftnl_rule_alloc() };
@@ -345,34 +399,16 @@ static int rule_emit(struct batch *b, struct rule *rl, const char *chain, const 
 	return msg_end(b);
 }
 
-/* limit rate N/second burst 2N packets log prefix P group G: the audit trail of a drop. */
-static int emit_audit_rule(struct batch *b, const struct vw_ruleset *rs, const char *chain,
-			   bool audit, const char *key)
+/* limit rate N/second burst 2N packets log prefix "D:unknown" group G */
+static int emit_unknown_log(struct batch *b, const struct vw_ruleset *rs)
 {
 	struct rule rl = rule_new();
-	struct nftnl_expr *e;
-	char prefix[32];
 
 	if (!rs->log_group)
 		return 0;
-	e = nftnl_expr_alloc("limit");
-	if (e) {
-		nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_RATE, rs->log_rate);
-		nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_UNIT, 1);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_BURST, rs->log_rate * 2);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_TYPE, NFT_LIMIT_PKTS);
-	}
-	put(&rl, e);
-	vw_audit_prefix(prefix, sizeof(prefix), audit, key);
-	e = nftnl_expr_alloc("log");
-	if (e) {
-		nftnl_expr_set_u16(e, NFTNL_EXPR_LOG_GROUP, rs->log_group);
-		nftnl_expr_set_str(e, NFTNL_EXPR_LOG_PREFIX, prefix);
-		/* Headers are all the audit needs: IPv6 (40) + TCP (20) with room to spare. */
-		nftnl_expr_set_u32(e, NFTNL_EXPR_LOG_SNAPLEN, 128);
-	}
-	put(&rl, e);
-	return rule_emit(b, &rl, chain, "rule: audit log");
+	put(&rl, e_limit(rs->log_rate));
+	put(&rl, e_log(rs->log_group, rs->dry_run, VW_KEY_UNKNOWN));
+	return rule_emit(b, &rl, CHAIN_POLICE, "rule police: log unknown source");
 }
 
 /* --- objects ----------------------------------------------------------------------------- */
@@ -476,12 +512,42 @@ static int emit_counter(struct batch *b, uint16_t type, const char *name, const 
 	return msg_end(b);
 }
 
+/* limit rate N/second burst 2N packets: the audit trail's budget, one per container. */
+static int emit_limit(struct batch *b, uint16_t type, const char *name, unsigned rate)
+{
+	struct nftnl_obj *o = nftnl_obj_alloc();
+	struct nlmsghdr *nlh;
+	char what[96];
+
+	if (!o)
+		return -ENOMEM;
+	nftnl_obj_set_str(o, NFTNL_OBJ_TABLE, b->n->table);
+	nftnl_obj_set_str(o, NFTNL_OBJ_NAME, name);
+	nftnl_obj_set_u32(o, NFTNL_OBJ_TYPE, NFT_OBJECT_LIMIT);
+	nftnl_obj_set_u32(o, NFTNL_OBJ_FAMILY, NFPROTO_INET);
+	if (type == NFT_MSG_NEWOBJ) {
+		nftnl_obj_set_u64(o, NFTNL_OBJ_LIMIT_RATE, rate);
+		nftnl_obj_set_u64(o, NFTNL_OBJ_LIMIT_UNIT, 1);
+		nftnl_obj_set_u32(o, NFTNL_OBJ_LIMIT_BURST, rate * 2);
+		nftnl_obj_set_u32(o, NFTNL_OBJ_LIMIT_TYPE, NFT_LIMIT_PKTS);
+	}
+	snprintf(what, sizeof(what), "%s limit %s", type == NFT_MSG_NEWOBJ ? "create" : "delete",
+		 name);
+	nlh = msg_begin(b, type, type == NFT_MSG_NEWOBJ ? NLM_F_CREATE | NLM_F_EXCL : 0, what);
+	nftnl_obj_nlmsg_build_payload(nlh, o);
+	nftnl_obj_free(o);
+	return msg_end(b);
+}
+
 struct set_spec {
 	const char *name;
 	uint32_t key_type;
 	uint32_t key_len;
 	uint32_t flags;
 	const uint8_t *fields; /* NFT_SET_CONCAT: the length of each field, 0-terminated */
+	uint32_t data_type; /* NFT_SET_MAP: 0 for verdicts, else the values' nft type... */
+	uint32_t data_len; /* ...and length */
+	uint32_t obj_type; /* NFT_SET_OBJECT: NFT_OBJECT_* */
 };
 
 /* nft's byte-order tag for a set key; without it `nft list` prints interface names as "". */
@@ -512,8 +578,14 @@ static int emit_set(struct batch *b, uint16_t type, const struct set_spec *spec)
 		nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, spec->key_len);
 		nftnl_set_set_u32(s, NFTNL_SET_FLAGS, spec->flags);
 		nftnl_set_set_u32(s, NFTNL_SET_ID, ++b->set_id);
-		if (spec->flags & NFT_SET_MAP)
+		if ((spec->flags & NFT_SET_MAP) && !spec->data_type)
 			nftnl_set_set_u32(s, NFTNL_SET_DATA_TYPE, NFT_DATA_VERDICT);
+		if ((spec->flags & NFT_SET_MAP) && spec->data_type) {
+			nftnl_set_set_u32(s, NFTNL_SET_DATA_TYPE, spec->data_type);
+			nftnl_set_set_u32(s, NFTNL_SET_DATA_LEN, spec->data_len);
+		}
+		if (spec->flags & NFT_SET_OBJECT)
+			nftnl_set_set_u32(s, NFTNL_SET_OBJ_TYPE, spec->obj_type);
 		if (spec->fields)
 			nftnl_set_set_data(s, NFTNL_SET_DESC_CONCAT, spec->fields,
 					   (uint32_t)strlen((const char *)spec->fields));
@@ -603,52 +675,66 @@ static struct nftnl_set_elem *elem_new(struct elems *el, int *ret_r)
 	return e;
 }
 
-/* The concatenated key of one corner of a box: daddr . proto . port, fields 32-bit aligned. */
-static uint32_t box_key(uint8_t family, const uint8_t *addr, uint8_t proto, uint16_t port,
-			uint8_t *key)
+/* Which shared set holds a box: hash sets for single points, the range set for the rest. */
+static enum box_kind box_kind(uint8_t family, const struct vw_box *b)
+{
+	if (memcmp(b->lo, b->hi, vw_addr_len(family)) != 0)
+		return BOX_RANGE;
+	if (b->proto_lo == 0 && b->proto_hi == UINT8_MAX && b->port_lo == 0 &&
+	    b->port_hi == UINT16_MAX)
+		return BOX_HOST;
+	if (b->proto_lo == b->proto_hi && b->port_lo == b->port_hi)
+		return BOX_EXACT;
+	return BOX_RANGE;
+}
+
+/* saddr . daddr [. proto . port]: the key of one corner of a box, fields 32-bit aligned. */
+static uint32_t box_key(uint8_t family, const uint8_t *saddr, const uint8_t *daddr, bool ports,
+			uint8_t proto, uint16_t port, uint8_t *key)
 {
 	uint32_t alen = (uint32_t)vw_addr_len(family);
 	uint16_t be = htons(port);
 
-	memset(key, 0, alen + 8);
-	memcpy(key, addr, alen);
-	key[alen] = proto;
-	memcpy(key + alen + 4, &be, sizeof(be));
-	return alen + 8;
+	memset(key, 0, 2 * alen + 8);
+	memcpy(key, saddr, alen);
+	memcpy(key + alen, daddr, alen);
+	if (!ports)
+		return 2 * alen;
+	key[2 * alen] = proto;
+	memcpy(key + 2 * alen + 4, &be, sizeof(be));
+	return 2 * alen + 8;
 }
 
-static int elem_box(struct elems *el, uint8_t family, const struct vw_box *bx)
+static int elem_box(struct elems *el, uint8_t family, const uint8_t *saddr, enum box_kind kind,
+		    const struct vw_box *bx)
 {
 	struct nftnl_set_elem *e;
-	uint8_t key[24];
+	uint8_t key[40];
 	uint32_t len;
 	int r;
 
 	e = elem_new(el, &r);
 	if (!e)
 		return r;
-	len = box_key(family, bx->lo, bx->proto_lo, bx->port_lo, key);
+	len = box_key(family, saddr, bx->lo, kind != BOX_HOST, bx->proto_lo, bx->port_lo, key);
 	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key, len);
-	len = box_key(family, bx->hi, bx->proto_hi, bx->port_hi, key);
-	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY_END, key, len);
+	if (kind == BOX_RANGE) {
+		len = box_key(family, saddr, bx->hi, true, bx->proto_hi, bx->port_hi, key);
+		nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY_END, key, len);
+	}
 	return 0;
 }
 
 /* --- names ------------------------------------------------------------------------------- */
 
-static void chain_name(char *buf, size_t size, const struct vw_rs_container *c)
-{
-	snprintf(buf, size, "c_%s", c->key);
-}
-
-static void set_name(char *buf, size_t size, const struct vw_rs_container *c, int f)
-{
-	snprintf(buf, size, "d%c_%s", f ? '6' : '4', c->key);
-}
-
 static void counter_name(char *buf, size_t size, const struct vw_rs_container *c, bool drop)
 {
 	snprintf(buf, size, "%c_%s", drop ? 'd' : 'a', c->key);
+}
+
+static void limit_name(char *buf, size_t size, const struct vw_rs_container *c)
+{
+	snprintf(buf, size, "l_%s", c->key);
 }
 
 /* The inverse of counter_name() for the kind: allow counters are "a_...". */
@@ -724,6 +810,76 @@ static int emit_counted_drop(struct batch *b, const char *counter, bool audit, c
 	return rule_emit(b, &rl, chain, what);
 }
 
+/* meta nfproto F; saddr . daddr [. l4proto . th dport] in the registers from REG32_00 on */
+static void put_key(struct rule *rl, int f, bool daddr, bool ports)
+{
+	/* Registers in 32-bit units: an address takes 1 (IPv4) or 4 (IPv6) of them. */
+	uint32_t width = f ? 4 : 1, proto_reg = NFT_REG32_00 + 2 * width;
+
+	put_nfproto(rl, f ? AF_INET6 : AF_INET);
+	put(rl, e_payload(NFT_PAYLOAD_NETWORK_HEADER, f ? 8 : 12, 4 * width, NFT_REG32_00));
+	if (!daddr)
+		return;
+	put(rl,
+	    e_payload(NFT_PAYLOAD_NETWORK_HEADER, f ? 24 : 16, 4 * width, NFT_REG32_00 + width));
+	if (!ports)
+		return;
+	put(rl, e_meta(NFT_META_L4PROTO, proto_reg));
+	/* th dport: the same offset in TCP, UDP, SCTP and UDP-Lite headers. */
+	put(rl, e_payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, proto_reg + 1));
+}
+
+/*
+ * What a source of family @f may do: exempt sources return; a container's packet to one of
+ * its destinations is counted and returns; otherwise it is counted (and logged, within its
+ * container's rate) and dropped, or only counted when the container is audited. A source
+ * that is no container's falls through all of them (the object maps have no entry for it).
+ */
+static int emit_dispatch(struct batch *b, const struct vw_ruleset *rs, int f)
+{
+	struct rule rl;
+	char what[96];
+	int r;
+
+	rl = rule_new();
+	put_key(&rl, f, false, false);
+	put(&rl, e_lookup(NFT_REG32_00, set_exempt[f], -1));
+	snprintf(what, sizeof(what), "rule police: saddr @%s return", set_exempt[f]);
+	r = emit_verdict_rule(b, &rl, NFT_RETURN, CHAIN_POLICE, what);
+	for (int k = 0; r >= 0 && k < BOX_KINDS; k++) {
+		rl = rule_new();
+		put_key(&rl, f, true, k != BOX_HOST);
+		put(&rl, e_lookup(NFT_REG32_00, set_boxes[k][f], -1));
+		put(&rl, e_objref_map(NFT_REG32_00, map_allowed[f]));
+		snprintf(what, sizeof(what), "rule police: saddr . daddr ... @%s return",
+			 set_boxes[k][f]);
+		r = emit_verdict_rule(b, &rl, NFT_RETURN, CHAIN_POLICE, what);
+	}
+	/* Audited: logged within the container's own limit, counted, let through. Then the
+	 * others the same way, but dropped. Over the limit, a log rule ends before its log. */
+	for (int audit = 1; r >= 0 && audit >= 0; audit--) {
+		if (rs->log_group) {
+			rl = rule_new();
+			put_key(&rl, f, false, false);
+			if (audit)
+				put(&rl, e_lookup(NFT_REG32_00, set_audit[f], -1));
+			put(&rl, e_objref_map(NFT_REG32_00, map_lograte[f]));
+			put(&rl, e_log(rs->log_group, audit, ""));
+			r = rule_emit(b, &rl, CHAIN_POLICE, "rule police: log");
+			if (r < 0)
+				break;
+		}
+		rl = rule_new();
+		put_key(&rl, f, false, false);
+		if (audit)
+			put(&rl, e_lookup(NFT_REG32_00, set_audit[f], -1));
+		put(&rl, e_objref_map(NFT_REG32_00, map_dropped[f]));
+		r = emit_verdict_rule(b, &rl, audit ? NFT_RETURN : NF_DROP, CHAIN_POLICE,
+				      audit ? "rule police: audited" : "rule police: drop");
+	}
+	return r;
+}
+
 static int emit_police(struct batch *b, const struct vw_ruleset *rs)
 {
 	static const uint8_t dir_reply = IP_CT_DIR_REPLY;
@@ -772,34 +928,71 @@ static int emit_police(struct batch *b, const struct vw_ruleset *rs)
 	if (r < 0)
 		return r;
 
-	for (int f = 0; f < 2; f++) {
-		uint8_t family = f == 0 ? AF_INET : AF_INET6;
-
-		rl = rule_new();
-		put_nfproto(&rl, family);
-		put_addr(&rl, family, true);
-		put(&rl, e_lookup(NFT_REG_1, f == 0 ? MAP_SRC4 : MAP_SRC6, NFT_REG_VERDICT));
-		r = rule_emit(b, &rl, CHAIN_POLICE, "rule police: saddr vmap");
-		if (r < 0)
-			return r;
-	}
+	for (int f = 0; r >= 0 && f < 2; f++)
+		r = emit_dispatch(b, rs, f);
+	if (r < 0)
+		return r;
 
 	/* Unknown source on a bridge: started while we were down, or not yet seen. */
-	r = emit_audit_rule(b, rs, CHAIN_POLICE, rs->dry_run, VW_KEY_UNKNOWN);
+	r = emit_unknown_log(b, rs);
 	if (r < 0)
 		return r;
 	return emit_counted_drop(b, VW_KEY_UNKNOWN, rs->dry_run, CHAIN_POLICE,
 				 "rule police: unknown source");
 }
 
+/* nft's type of a concatenation: each field's type in TYPE_BITS, the first field highest. */
+#define CONCAT2(a, b) ((a) << TYPE_BITS | (b))
+#define CONCAT4(a, b, c, d) \
+	((uint32_t)(a) << 3 * TYPE_BITS | (b) << 2 * TYPE_BITS | (c) << TYPE_BITS | (d))
+
 static int emit_base(struct batch *b, const struct vw_ruleset *rs)
 {
-	static const struct set_spec sets[] = {
-		{ MAP_BRIDGES, TYPE_IFNAME, VW_IFNAMSIZ, NFT_SET_MAP, NULL },
-		{ MAP_SRC4, TYPE_IPV4, 4, NFT_SET_MAP, NULL },
-		{ MAP_SRC6, TYPE_IPV6, 16, NFT_SET_MAP, NULL },
+	static const uint8_t range_fields[2][5] = { { 4, 4, 1, 2, 0 }, { 16, 16, 1, 2, 0 } };
+	struct set_spec sets[2 * 8 + 1] = {
+		{ .name = MAP_BRIDGES,
+		  .key_type = TYPE_IFNAME,
+		  .key_len = VW_IFNAMSIZ,
+		  .flags = NFT_SET_MAP },
 	};
+	size_t n = 1;
 	int r;
+
+	for (int f = 0; f < 2; f++) {
+		uint32_t t = f ? TYPE_IPV6 : TYPE_IPV4, alen = f ? 16 : 4;
+		uint32_t dst = CONCAT4(t, t, TYPE_INET_PROTO, TYPE_INET_SERVICE);
+
+		sets[n++] =
+			(struct set_spec){ .name = set_exempt[f], .key_type = t, .key_len = alen };
+		sets[n++] = (struct set_spec){ .name = set_boxes[BOX_EXACT][f],
+					       .key_type = dst,
+					       .key_len = 2 * alen + 8 };
+		sets[n++] = (struct set_spec){ .name = set_boxes[BOX_HOST][f],
+					       .key_type = CONCAT2(t, t),
+					       .key_len = 2 * alen };
+		sets[n++] = (struct set_spec){ .name = set_boxes[BOX_RANGE][f],
+					       .key_type = dst,
+					       .key_len = 2 * alen + 8,
+					       .flags = NFT_SET_INTERVAL | NFT_SET_CONCAT,
+					       .fields = range_fields[f] };
+		sets[n++] =
+			(struct set_spec){ .name = set_audit[f], .key_type = t, .key_len = alen };
+		sets[n++] = (struct set_spec){ .name = map_allowed[f],
+					       .key_type = t,
+					       .key_len = alen,
+					       .flags = NFT_SET_OBJECT,
+					       .obj_type = NFT_OBJECT_COUNTER };
+		sets[n++] = (struct set_spec){ .name = map_dropped[f],
+					       .key_type = t,
+					       .key_len = alen,
+					       .flags = NFT_SET_OBJECT,
+					       .obj_type = NFT_OBJECT_COUNTER };
+		sets[n++] = (struct set_spec){ .name = map_lograte[f],
+					       .key_type = t,
+					       .key_len = alen,
+					       .flags = NFT_SET_OBJECT,
+					       .obj_type = NFT_OBJECT_LIMIT };
+	}
 
 	/* Creating before deleting makes the delete valid whether or not the table existed. */
 	r = emit_table(b, NFT_MSG_NEWTABLE);
@@ -807,7 +1000,7 @@ static int emit_base(struct batch *b, const struct vw_ruleset *rs)
 		r = emit_table(b, NFT_MSG_DELTABLE);
 	if (r >= 0)
 		r = emit_table(b, NFT_MSG_NEWTABLE);
-	for (size_t i = 0; r >= 0 && i < ELEMENTSOF(sets); i++)
+	for (size_t i = 0; r >= 0 && i < n; i++)
 		r = emit_set(b, NFT_MSG_NEWSET, &sets[i]);
 	if (r >= 0)
 		r = emit_counter(b, NFT_MSG_NEWOBJ, VW_KEY_UNKNOWN, VW_KEY_UNKNOWN);
@@ -824,131 +1017,88 @@ static int emit_base(struct batch *b, const struct vw_ruleset *rs)
 	return r;
 }
 
-/* ip daddr . meta l4proto . th dport @d4_<key> counter a_<key> return (or the IPv6 form) */
-static int emit_dst_rule(struct batch *b, const struct vw_rs_container *c, int f, const char *chain)
+/* Boxes @v of family @f, for each source of that family in @srcs, in the sets they go in. */
+static int emit_boxes(struct batch *b, uint16_t type, int f, const struct vw_box *v, size_t n,
+		      const struct vw_rs_source *srcs, size_t n_srcs)
 {
 	uint8_t family = f ? AF_INET6 : AF_INET;
-	/* Registers in 32-bit units: the address takes 1 (IPv4) or 4 (IPv6) of them. */
-	uint32_t proto_reg = f ? NFT_REG32_04 : NFT_REG32_01;
-	char set[64], ctr[64], what[160];
-	struct rule rl = rule_new();
-
-	set_name(set, sizeof(set), c, f);
-	counter_name(ctr, sizeof(ctr), c, false);
-	put_nfproto(&rl, family);
-	put(&rl, e_payload(NFT_PAYLOAD_NETWORK_HEADER, f ? 24 : 16, f ? 16 : 4, NFT_REG32_00));
-	put(&rl, e_meta(NFT_META_L4PROTO, proto_reg));
-	/* th dport: the same offset in TCP, UDP, SCTP and UDP-Lite headers. */
-	put(&rl, e_payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, proto_reg + 1));
-	put(&rl, e_lookup(NFT_REG32_00, set, -1));
-	put(&rl, e_counter(ctr));
-	snprintf(what, sizeof(what), "rule %s: daddr . l4proto . dport @%s", chain, set);
-	return emit_verdict_rule(b, &rl, NFT_RETURN, chain, what);
-}
-
-static int emit_boxes(struct batch *b, uint16_t type, const struct vw_rs_container *c, int f,
-		      const struct vw_box *v, size_t n)
-{
-	char set[64];
-	struct elems el = { .b = b, .type = type, .set = set };
 	int r = 0;
 
-	set_name(set, sizeof(set), c, f);
-	for (size_t i = 0; r >= 0 && i < n; i++)
-		r = elem_box(&el, f ? AF_INET6 : AF_INET, &v[i]);
-	return elems_finish(&el, r);
-}
+	/* One pass per set keeps each message to one set. */
+	for (int k = 0; r >= 0 && k < BOX_KINDS; k++) {
+		struct elems el = { .b = b, .type = type, .set = set_boxes[k][f] };
 
-static int container_add(struct batch *b, const struct vw_ruleset *rs,
-			 const struct vw_rs_container *c)
-{
-	static const uint8_t fields[2][DST_FIELDS + 1] = { { 4, 1, 2, 0 }, { 16, 1, 2, 0 } };
-	char chain[64], name[64];
-	int r;
-
-	for (int f = 0; f < 2; f++) {
-		struct set_spec spec = {
-			name,
-			(uint32_t)((f ? TYPE_IPV6 : TYPE_IPV4) << (2 * TYPE_BITS) |
-				   TYPE_INET_PROTO << TYPE_BITS | TYPE_INET_SERVICE),
-			f ? 24 : 12,
-			NFT_SET_INTERVAL | NFT_SET_CONCAT,
-			fields[f],
-		};
-
-		set_name(name, sizeof(name), c, f);
-		r = emit_set(b, NFT_MSG_NEWSET, &spec);
-		if (r >= 0)
-			r = emit_boxes(b, NFT_MSG_NEWSETELEM, c, f, c->dst[f].v, c->dst[f].n);
-		if (r < 0)
-			return r;
-	}
-	for (int drop = 0; drop < 2; drop++) {
-		counter_name(name, sizeof(name), c, drop);
-		r = emit_counter(b, NFT_MSG_NEWOBJ, name, c->key);
-		if (r < 0)
-			return r;
-	}
-	chain_name(chain, sizeof(chain), c);
-	r = emit_chain(b, NFT_MSG_NEWCHAIN, chain, false);
-	for (int f = 0; r >= 0 && f < 2; f++)
-		r = emit_dst_rule(b, c, f, chain);
-	if (r >= 0)
-		r = emit_audit_rule(b, rs, chain, c->audit, c->key);
-	if (r < 0)
-		return r;
-	counter_name(name, sizeof(name), c, true);
-	return emit_counted_drop(b, name, c->audit, chain, c->audit ? "rule: audit" : "rule: drop");
-}
-
-static int container_del(struct batch *b, const struct vw_rs_container *c)
-{
-	char name[64];
-	int r;
-
-	/* Deleting the chain deletes its rules, which releases the sets and counters. */
-	chain_name(name, sizeof(name), c);
-	r = emit_chain(b, NFT_MSG_DELCHAIN, name, false);
-	for (int f = 0; r >= 0 && f < 2; f++) {
-		struct set_spec spec = { name, 0, 0, 0, NULL };
-
-		set_name(name, sizeof(name), c, f);
-		r = emit_set(b, NFT_MSG_DELSET, &spec);
-	}
-	for (int drop = 0; r >= 0 && drop < 2; drop++) {
-		counter_name(name, sizeof(name), c, drop);
-		r = emit_counter(b, NFT_MSG_DELOBJ, name, c->key);
+		for (size_t s = 0; r >= 0 && s < n_srcs; s++)
+			for (size_t i = 0; r >= 0 && srcs[s].family == family && i < n; i++)
+				if (box_kind(family, &v[i]) == (enum box_kind)k)
+					r = elem_box(&el, family, srcs[s].addr, (enum box_kind)k,
+						     &v[i]);
+		r = elems_finish(&el, r);
 	}
 	return r;
 }
 
-static int source_op(struct batch *b, uint16_t type, const struct vw_rs_source *s)
+/* The element @addr in set @set, mapped to object @obj when @set is an object map. */
+static int addr_elem(struct batch *b, uint16_t type, const char *set, uint8_t family,
+		     const uint8_t *addr, const char *obj)
 {
-	struct elems el = { .b = b,
-			    .type = type,
-			    .set = s->family == AF_INET ? MAP_SRC4 : MAP_SRC6 };
+	struct elems el = { .b = b, .type = type, .set = set };
 	struct nftnl_set_elem *e;
-	char chain[64];
 	int r;
 
 	e = elem_new(&el, &r);
 	if (e) {
-		nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, s->addr,
-				   (uint32_t)vw_addr_len(s->family));
-		if (type == NFT_MSG_NEWSETELEM) {
-			/* goto, not jump: the container chain's "return" then ends our table. */
-			if (s->key[0]) {
-				snprintf(chain, sizeof(chain), "c_%s", s->key);
-				nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_VERDICT,
-						       (uint32_t)NFT_GOTO);
-				nftnl_set_elem_set_str(e, NFTNL_SET_ELEM_CHAIN, chain);
-			} else {
-				nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_VERDICT,
-						       (uint32_t)NFT_RETURN);
-			}
-		}
+		nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, addr, (uint32_t)vw_addr_len(family));
+		if (obj && type == NFT_MSG_NEWSETELEM)
+			nftnl_set_elem_set_str(e, NFTNL_SET_ELEM_OBJREF, obj);
 	}
 	return elems_finish(&el, r);
+}
+
+/* A container's own objects: its counters, and its log limit with an NFLOG group. */
+static int container_objects(struct batch *b, uint16_t type, const struct vw_ruleset *rs,
+			     const struct vw_rs_container *c)
+{
+	char name[64];
+	int r = 0;
+
+	for (int drop = 0; r >= 0 && drop < 2; drop++) {
+		counter_name(name, sizeof(name), c, drop);
+		r = emit_counter(b, type, name, c->key);
+	}
+	if (r >= 0 && rs->log_group) {
+		limit_name(name, sizeof(name), c);
+		r = emit_limit(b, type, name, rs->log_rate);
+	}
+	return r;
+}
+
+/*
+ * A source address: exempt, or dispatched to container @c, whose destinations, counters,
+ * log limit and audit mark then apply to it (and are taken back from it on deletion).
+ */
+static int source_op(struct batch *b, uint16_t type, const struct vw_ruleset *rs,
+		     const struct vw_rs_source *s, const struct vw_rs_container *c)
+{
+	int f = vw_family_index(s->family);
+	char a[64], d[64], l[64];
+	int r;
+
+	if (!s->key[0] || !c)
+		return addr_elem(b, type, set_exempt[f], s->family, s->addr, NULL);
+	counter_name(a, sizeof(a), c, false);
+	counter_name(d, sizeof(d), c, true);
+	limit_name(l, sizeof(l), c);
+	r = addr_elem(b, type, map_allowed[f], s->family, s->addr, a);
+	if (r >= 0)
+		r = addr_elem(b, type, map_dropped[f], s->family, s->addr, d);
+	if (r >= 0 && rs->log_group)
+		r = addr_elem(b, type, map_lograte[f], s->family, s->addr, l);
+	if (r >= 0 && c->audit)
+		r = addr_elem(b, type, set_audit[f], s->family, s->addr, NULL);
+	if (r >= 0)
+		r = emit_boxes(b, type, f, c->dst[f].v, c->dst[f].n, s, 1);
+	return r;
 }
 
 static int bridge_op(struct batch *b, uint16_t type, const struct vw_rs_bridge *br)
@@ -978,18 +1128,18 @@ static int emit_op(struct batch *b, const struct vw_op *op)
 	case VW_OP_RESET:
 		return emit_base(b, op->rs);
 	case VW_OP_CONTAINER_DEL:
-		return container_del(b, op->c);
+		return container_objects(b, NFT_MSG_DELOBJ, op->rs, op->c);
 	case VW_OP_CONTAINER_ADD:
-		return container_add(b, op->rs, op->c);
+		return container_objects(b, NFT_MSG_NEWOBJ, op->rs, op->c);
 	case VW_OP_BOXES_DEL:
 	case VW_OP_BOXES_ADD:
 		return emit_boxes(
 			b, op->type == VW_OP_BOXES_ADD ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM,
-			op->c, vw_family_index(op->family), op->boxes, op->n_boxes);
+			vw_family_index(op->family), op->boxes, op->n_boxes, op->srcs, op->n_srcs);
 	case VW_OP_SOURCE_DEL:
-		return source_op(b, NFT_MSG_DELSETELEM, op->src);
+		return source_op(b, NFT_MSG_DELSETELEM, op->rs, op->src, op->c);
 	case VW_OP_SOURCE_ADD:
-		return source_op(b, NFT_MSG_NEWSETELEM, op->src);
+		return source_op(b, NFT_MSG_NEWSETELEM, op->rs, op->src, op->c);
 	case VW_OP_BRIDGE_DEL:
 		return bridge_op(b, NFT_MSG_DELSETELEM, op->bridge);
 	case VW_OP_BRIDGE_ADD:

@@ -543,6 +543,9 @@ int vw_policy_compile(const struct vw_container *const *cs, size_t n_cs,
 	if (cc.rs.n_sources > 1)
 		qsort(cc.rs.sources, cc.rs.n_sources, sizeof(*cc.rs.sources), cmp_source);
 	drop_bad_sources(&cc.rs);
+	r = vw_ruleset_index_sources(&cc.rs);
+	if (r < 0)
+		goto fail;
 	*ret_rs = cc.rs;
 	return 0;
 fail:

@@ -472,7 +472,7 @@ void vw_audit_prefix(char *buf, size_t size, bool audit, const char *key)
 
 int vw_audit_prefix_parse(const char *prefix, bool *ret_audit, const char **ret_key)
 {
-	if ((prefix[0] != 'D' && prefix[0] != 'W') || prefix[1] != ':' || !prefix[2])
+	if ((prefix[0] != 'D' && prefix[0] != 'W') || prefix[1] != ':')
 		return -EINVAL;
 	*ret_audit = prefix[0] == 'W';
 	*ret_key = prefix + 2;
@@ -566,6 +566,7 @@ void vw_ruleset_done(struct vw_ruleset *rs)
 		vw_rs_container_unref(rs->containers[i]);
 	free(rs->containers);
 	free(rs->sources);
+	free(rs->by_key);
 	free(rs->ignore);
 	free(rs->bridges);
 	*rs = (struct vw_ruleset){ 0 };
@@ -682,12 +683,121 @@ const struct vw_rs_source *vw_ruleset_source_find(const struct vw_ruleset *rs, u
 	return found ? &rs->sources[i] : NULL;
 }
 
+static int cmp_by_key(const struct vw_rs_source *a, const struct vw_rs_source *b)
+{
+	int c = strcmp(a->key, b->key);
+
+	return c ? c : cmp_source_key(a->family, a->addr, b->family, b->addr);
+}
+
+static int cmp_by_key_v(const void *a, const void *b)
+{
+	return cmp_by_key(a, b);
+}
+
+/* Index of @s in by_key, or where it would go. */
+static size_t find_by_key(const struct vw_ruleset *rs, const struct vw_rs_source *s, bool *found)
+{
+	size_t lo = 0, hi = rs->n_by_key;
+
+	*found = false;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = cmp_by_key(s, &rs->by_key[mid]);
+
+		if (c == 0) {
+			*found = true;
+			return mid;
+		}
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return lo;
+}
+
+static int index_add(struct vw_ruleset *rs, const struct vw_rs_source *s)
+{
+	bool found;
+	size_t i = find_by_key(rs, s, &found);
+	int r;
+
+	if (!s->key[0] || found)
+		return 0;
+	r = vw_grow((void **)&rs->by_key, &rs->cap_by_key, rs->n_by_key + 1, sizeof(*rs->by_key),
+		    SOURCES_MAX);
+	if (r < 0)
+		return r;
+	memmove(&rs->by_key[i + 1], &rs->by_key[i], (rs->n_by_key - i) * sizeof(*rs->by_key));
+	rs->by_key[i] = *s;
+	rs->n_by_key++;
+	return 0;
+}
+
+static void index_del(struct vw_ruleset *rs, const struct vw_rs_source *s)
+{
+	bool found;
+	size_t i = find_by_key(rs, s, &found);
+
+	if (!found)
+		return;
+	memmove(&rs->by_key[i], &rs->by_key[i + 1], (rs->n_by_key - i - 1) * sizeof(*rs->by_key));
+	rs->n_by_key--;
+}
+
+int vw_ruleset_index_sources(struct vw_ruleset *rs)
+{
+	size_t n = 0;
+	int r;
+
+	rs->n_by_key = 0;
+	r = vw_grow((void **)&rs->by_key, &rs->cap_by_key, rs->n_sources + 1, sizeof(*rs->by_key),
+		    SOURCES_MAX + 1);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < rs->n_sources; i++)
+		if (rs->sources[i].key[0])
+			rs->by_key[n++] = rs->sources[i];
+	qsort(rs->by_key, n, sizeof(*rs->by_key), cmp_by_key_v);
+	rs->n_by_key = n;
+	return 0;
+}
+
+const struct vw_rs_source *vw_ruleset_sources_of(const struct vw_ruleset *rs, const char *key,
+						 size_t *ret_n)
+{
+	struct vw_rs_source probe = { 0 };
+	size_t first, last;
+	bool found;
+
+	(void)vw_strscpy(probe.key, key, sizeof(probe.key));
+	/* Family 0 and address zero sort before any real source of the key. */
+	first = find_by_key(rs, &probe, &found);
+	for (last = first; last < rs->n_by_key && strcmp(rs->by_key[last].key, key) == 0; last++)
+		;
+	*ret_n = last - first;
+	return *ret_n ? &rs->by_key[first] : NULL;
+}
+
+void vw_ruleset_clear_sources(struct vw_ruleset *rs)
+{
+	rs->n_sources = rs->n_by_key = 0;
+}
+
 int vw_ruleset_put_source(struct vw_ruleset *rs, const struct vw_rs_source *s)
 {
 	bool found;
 	size_t i = find_source(rs, s->family, s->addr, &found);
 	int r;
 
+	/* Room in the index first, so that a failure leaves both as they were. */
+	r = vw_grow((void **)&rs->by_key, &rs->cap_by_key, rs->n_by_key + 1, sizeof(*rs->by_key),
+		    SOURCES_MAX);
+	if (r < 0)
+		return r;
+	if (found && strcmp(rs->sources[i].key, s->key) != 0)
+		index_del(rs, &rs->sources[i]);
 	if (!found) {
 		r = vw_grow((void **)&rs->sources, &rs->cap_sources, rs->n_sources + 1,
 			    sizeof(*rs->sources), SOURCES_MAX);
@@ -698,7 +808,7 @@ int vw_ruleset_put_source(struct vw_ruleset *rs, const struct vw_rs_source *s)
 		rs->n_sources++;
 	}
 	rs->sources[i] = *s;
-	return 0;
+	return index_add(rs, s);
 }
 
 bool vw_ruleset_remove_source(struct vw_ruleset *rs, uint8_t family, const uint8_t *addr)
@@ -708,6 +818,7 @@ bool vw_ruleset_remove_source(struct vw_ruleset *rs, uint8_t family, const uint8
 
 	if (!found)
 		return false;
+	index_del(rs, &rs->sources[i]);
 	memmove(&rs->sources[i], &rs->sources[i + 1],
 		(rs->n_sources - i - 1) * sizeof(*rs->sources));
 	rs->n_sources--;
@@ -787,6 +898,9 @@ int vw_ruleset_clone(const struct vw_ruleset *rs, struct vw_ruleset *ret)
 		memcpy(c.sources, rs->sources, rs->n_sources * sizeof(*c.sources));
 		c.n_sources = c.cap_sources = rs->n_sources;
 	}
+	/* Rebuilt rather than copied: a hand-built ruleset may come without one. */
+	if (vw_ruleset_index_sources(&c) < 0)
+		goto fail;
 	*ret = c;
 	return 0;
 fail:
@@ -964,8 +1078,37 @@ static int boxes_minus(const struct vw_boxset *a, const struct vw_boxset *b, str
 	return 0;
 }
 
-static int diff_boxes(struct vw_plan *p, const struct vw_rs_container *old,
-		      const struct vw_rs_container *new, bool add)
+/*
+ * The sources of @key that keep pointing at it (dispatched to it before and after): the
+ * addresses whose destinations change in place. Others lose or gain them whole through
+ * their SOURCE_* ops. A copy the plan owns.
+ */
+static int kept_sources(const struct vw_ruleset *a, const struct vw_ruleset *d, const char *key,
+			struct vw_rs_source **ret, size_t *ret_n)
+{
+	size_t n, k = 0;
+	const struct vw_rs_source *v = vw_ruleset_sources_of(a, key, &n);
+
+	*ret = NULL;
+	*ret_n = 0;
+	if (!n)
+		return 0;
+	*ret = malloc(n * sizeof(**ret));
+	if (!*ret)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		const struct vw_rs_source *o = vw_ruleset_source_find(d, v[i].family, v[i].addr);
+
+		if (o && strcmp(o->key, key) == 0)
+			(*ret)[k++] = v[i];
+	}
+	*ret_n = k;
+	return 0;
+}
+
+static int diff_boxes(struct vw_plan *p, const struct vw_ruleset *a, const struct vw_ruleset *d,
+		      const struct vw_rs_container *old, const struct vw_rs_container *new,
+		      bool add)
 {
 	int r;
 
@@ -976,17 +1119,16 @@ static int diff_boxes(struct vw_plan *p, const struct vw_rs_container *old,
 
 		r = add ? boxes_minus(&new->dst[f], &old->dst[f], &op.boxes, &op.n_boxes)
 			: boxes_minus(&old->dst[f], &new->dst[f], &op.boxes, &op.n_boxes);
+		if (r >= 0 && op.n_boxes)
+			r = kept_sources(a, d, new->key, &op.srcs, &op.n_srcs);
+		if (r >= 0 && op.n_boxes)
+			r = push(p, &op);
+		if (r < 0 || op.n_boxes == 0) {
+			free(op.boxes);
+			free(op.srcs);
+		}
 		if (r < 0)
 			return r;
-		if (op.n_boxes == 0) {
-			free(op.boxes);
-			continue;
-		}
-		r = push(p, &op);
-		if (r < 0) {
-			free(op.boxes);
-			return r;
-		}
 	}
 	return 0;
 }
@@ -1014,9 +1156,12 @@ static bool source_kept(const struct vw_ruleset *applied, const struct vw_rulese
 
 static bool has_bridge(const struct vw_ruleset *rs, const struct vw_rs_bridge *b)
 {
-	const struct vw_rs_bridge *o = bsearch(b->name, rs->bridges, rs->n_bridges,
-					       sizeof(*rs->bridges), cmp_name); /* name first */
+	const struct vw_rs_bridge *o;
 
+	if (!rs->n_bridges)
+		return false;
+	o = bsearch(b->name, rs->bridges, rs->n_bridges, sizeof(*rs->bridges),
+		    cmp_name); /* the name is the first member */
 	return o && o->managed == b->managed;
 }
 
@@ -1043,7 +1188,10 @@ static int diff_full(const struct vw_ruleset *desired, struct vw_plan *p)
 					     .c = desired->containers[i] });
 	for (size_t i = 0; r >= 0 && i < desired->n_sources; i++)
 		r = push(p,
-			 &(struct vw_op){ .type = VW_OP_SOURCE_ADD, .src = &desired->sources[i] });
+			 &(struct vw_op){ .type = VW_OP_SOURCE_ADD,
+					  .rs = desired,
+					  .src = &desired->sources[i],
+					  .c = vw_ruleset_find(desired, desired->sources[i].key) });
 	if (r >= 0)
 		r = bridge_ops(p, VW_OP_BRIDGE_ADD, desired, NULL);
 	return r < 0 ? r : 0;
@@ -1098,7 +1246,10 @@ static int diff_incremental(const struct vw_ruleset *a, const struct vw_ruleset 
 		const struct vw_rs_source *s = walk_source(&w, a, i);
 
 		if (s && !source_kept(a, d, s, d))
-			r = push(p, &(struct vw_op){ .type = VW_OP_SOURCE_DEL, .src = s });
+			r = push(p, &(struct vw_op){ .type = VW_OP_SOURCE_DEL,
+						     .rs = d,
+						     .src = s,
+						     .c = vw_ruleset_find(a, s->key) });
 	}
 	if (r >= 0 && bridges)
 		r = bridge_ops(p, VW_OP_BRIDGE_DEL, a, d);
@@ -1107,7 +1258,8 @@ static int diff_incremental(const struct vw_ruleset *a, const struct vw_ruleset 
 		const struct vw_rs_container *oc = vw_ruleset_find(a, walk_key(&w, a, i));
 
 		if (oc && container_replaced(a, d, oc->key))
-			r = push(p, &(struct vw_op){ .type = VW_OP_CONTAINER_DEL, .c = oc });
+			r = push(p,
+				 &(struct vw_op){ .type = VW_OP_CONTAINER_DEL, .rs = d, .c = oc });
 	}
 	/* 3. destinations that shrink, then new and re-created containers, then growth */
 	for (size_t i = 0; r >= 0 && i < walk_keys(&w, d); i++) {
@@ -1116,7 +1268,7 @@ static int diff_incremental(const struct vw_ruleset *a, const struct vw_ruleset 
 		const struct vw_rs_container *oc = vw_ruleset_find(a, key);
 
 		if (nc && oc && oc != nc && same_shape(oc, nc))
-			r = diff_boxes(p, oc, nc, false);
+			r = diff_boxes(p, a, d, oc, nc, false);
 	}
 	for (size_t i = 0; r >= 0 && i < walk_keys(&w, d); i++) {
 		const struct vw_rs_container *nc = vw_ruleset_find(d, walk_key(&w, d, i));
@@ -1131,14 +1283,17 @@ static int diff_incremental(const struct vw_ruleset *a, const struct vw_ruleset 
 		const struct vw_rs_container *oc = vw_ruleset_find(a, key);
 
 		if (nc && oc && oc != nc && same_shape(oc, nc))
-			r = diff_boxes(p, oc, nc, true);
+			r = diff_boxes(p, a, d, oc, nc, true);
 	}
 	/* 4. references last */
 	for (size_t i = 0; r >= 0 && i < walk_addrs(&w, d); i++) {
 		const struct vw_rs_source *s = walk_source(&w, d, i);
 
 		if (s && !source_kept(a, d, s, a))
-			r = push(p, &(struct vw_op){ .type = VW_OP_SOURCE_ADD, .src = s });
+			r = push(p, &(struct vw_op){ .type = VW_OP_SOURCE_ADD,
+						     .rs = d,
+						     .src = s,
+						     .c = vw_ruleset_find(d, s->key) });
 	}
 	if (r >= 0 && bridges)
 		r = bridge_ops(p, VW_OP_BRIDGE_ADD, d, a);
@@ -1176,8 +1331,10 @@ int vw_ruleset_diff(const struct vw_ruleset *applied, const struct vw_ruleset *d
 
 void vw_plan_done(struct vw_plan *p)
 {
-	for (size_t i = 0; i < p->n; i++)
+	for (size_t i = 0; i < p->n; i++) {
 		free(p->ops[i].boxes);
+		free(p->ops[i].srcs);
+	}
 	free(p->ops);
 	*p = (struct vw_plan){ 0 };
 }

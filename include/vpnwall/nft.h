@@ -15,11 +15,17 @@
  *       fib saddr . iif oif missing: counted as "spoofed" and dropped
  *       ct direction reply ct status dnat return      (replies of published ports)
  *       fib daddr . iif oif exists return              (stays on its bridge)
- *       ip saddr vmap @src4; ip6 saddr vmap @src6      (goto c_<key>, or return if exempt)
- *       rate-limited NFLOG "D:unknown"; counter "unknown"; drop
- *   c_<key>:
- *       ip daddr . meta l4proto . th dport @d4_<key> counter a_<key> return   (and IPv6)
- *       rate-limited NFLOG "D:<key>" ("W:<key>" when audited); counter d_<key>; drop
+ *       ip saddr @exempt4 return                        (vpn.enable=false)
+ *       ip saddr . ip daddr . meta l4proto . th dport @exact4
+ *           counter name ip saddr map @allowed4 return (also @host4 by saddr . daddr, @range4)
+ *       ip saddr @audit4 limit name ip saddr map @lograte4 log prefix "W:"
+ *       ip saddr @audit4 counter name ip saddr map @dropped4 return
+ *       limit name ip saddr map @lograte4 log prefix "D:"
+ *       counter name ip saddr map @dropped4 drop
+ *       (the same for IPv6), then rate-limited NFLOG "D:unknown"; counter "unknown"; drop
+ * A container owns only its counters a_<key>, d_<key> and its log limit l_<key>; its
+ * destinations are elements of the shared sets under each of its source addresses (see
+ * nft.c for why). Everything is plain nft syntax: `nft list` shows it, `nft -f` loads it.
  * Nothing in the table accepts: an accept would not override Docker's own rules anyway.
  */
 #ifndef VW_NFT_H

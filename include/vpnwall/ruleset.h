@@ -119,6 +119,10 @@ struct vw_ruleset {
 	struct vw_rs_source *sources; /* sorted by (family, addr) */
 	size_t n_sources;
 	size_t cap_sources;
+	/* The dispatched (keyed) sources again, by (key, family, addr): a container's own. */
+	struct vw_rs_source *by_key;
+	size_t n_by_key;
+	size_t cap_by_key;
 };
 
 /* What may differ between two rulesets: the diff looks at nothing else. */
@@ -135,23 +139,26 @@ struct vw_changes {
 
 enum vw_op_type {
 	VW_OP_RESET, /* replace everything by the base of op.rs: no containers, no sources */
-	VW_OP_CONTAINER_DEL, /* delete c's objects */
-	VW_OP_CONTAINER_ADD, /* create c's objects, destination boxes included */
-	VW_OP_BOXES_DEL, /* delete boxes from c's destinations of one family */
+	VW_OP_CONTAINER_DEL, /* delete c's own objects (no source points at c any more) */
+	VW_OP_CONTAINER_ADD, /* create c's own objects (its sources follow) */
+	VW_OP_BOXES_DEL, /* delete boxes from c's destinations of one family, for srcs */
 	VW_OP_BOXES_ADD,
-	VW_OP_SOURCE_DEL, /* stop dispatching an address */
-	VW_OP_SOURCE_ADD,
+	VW_OP_SOURCE_DEL, /* stop dispatching an address: c's destinations no longer apply */
+	VW_OP_SOURCE_ADD, /* dispatch an address to c: c's destinations apply to it whole */
 	VW_OP_BRIDGE_DEL, /* forget what a Docker bridge is */
 	VW_OP_BRIDGE_ADD, /* police a Docker bridge, or leave it alone */
 };
 
 struct vw_op {
 	enum vw_op_type type;
-	const struct vw_ruleset *rs; /* RESET, CONTAINER_ADD: the desired ruleset */
-	const struct vw_rs_container *c; /* CONTAINER_*, BOXES_* */
+	const struct vw_ruleset *rs; /* RESET, CONTAINER_*, SOURCE_*: the desired ruleset */
+	/* CONTAINER_*, BOXES_*; SOURCE_*: the container the source points at (NULL: exempt) */
+	const struct vw_rs_container *c;
 	uint8_t family; /* BOXES_* */
 	struct vw_box *boxes; /* BOXES_*: owned by the plan */
 	size_t n_boxes;
+	struct vw_rs_source *srcs; /* BOXES_*: c's sources before and after, owned by the plan */
+	size_t n_srcs;
 	const struct vw_rs_source *src; /* SOURCE_* */
 	const struct vw_rs_bridge *bridge; /* BRIDGE_* */
 };
@@ -201,8 +208,9 @@ const struct vw_box *vw_boxset_find(const struct vw_boxset *s, const uint8_t *ad
 bool vw_addr_next(uint8_t family, const uint8_t *addr, uint8_t *ret);
 
 /*
- * vw_audit_prefix - the NFLOG prefix of a container's (or VW_KEY_UNKNOWN's) drop rule:
- * "D:<key>", or "W:<key>" when @audit (the packet would be dropped, but is not).
+ * vw_audit_prefix - the NFLOG prefix of a drop rule: "D:<key>", or "W:<key>" when @audit
+ * (the packet would be dropped, but is not). The key is VW_KEY_UNKNOWN for unknown sources,
+ * or "" for "the container that owns the packet's source address".
  */
 void vw_audit_prefix(char *buf, size_t size, bool audit, const char *key);
 
@@ -256,6 +264,19 @@ int vw_ruleset_put_source(struct vw_ruleset *rs, const struct vw_rs_source *s);
 
 /* vw_ruleset_remove_source - stop dispatching an address; false when it was not. */
 bool vw_ruleset_remove_source(struct vw_ruleset *rs, uint8_t family, const uint8_t *addr);
+
+/* vw_ruleset_clear_sources - dispatch nothing. */
+void vw_ruleset_clear_sources(struct vw_ruleset *rs);
+
+/*
+ * vw_ruleset_index_sources - rebuild the by-key index after writing @rs->sources directly
+ * (sorted); put_source() and remove_source() keep it up to date. 0 or -ENOMEM.
+ */
+int vw_ruleset_index_sources(struct vw_ruleset *rs);
+
+/* vw_ruleset_sources_of - the sources dispatched to container @key (*ret_n of them). */
+const struct vw_rs_source *vw_ruleset_sources_of(const struct vw_ruleset *rs, const char *key,
+						 size_t *ret_n);
 
 /*
  * vw_ruleset_set_bridges - replace Docker's bridges by @n (sorted here; of two entries for

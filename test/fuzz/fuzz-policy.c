@@ -8,6 +8,9 @@
  *   - executing the plan never deletes what is absent, never adds what is present, never
  *     adds a box overlapping one still in the set, never points a source at a container
  *     that does not exist, and never deletes a container still referenced;
+ *   - destinations are held per source address, as the nft backend stores them: a source
+ *     gets its container's boxes whole when added and loses exactly them when deleted, and
+ *     box changes reach exactly the sources that keep their container;
  *   - afterwards the model equals b.
  *
  * Input: lines. "A<i> key=value" / "B<i> key=value" give container i a label in state A or
@@ -49,9 +52,9 @@ struct model {
 	struct vw_rs_bridge br[64];
 	size_t n_br;
 	struct {
-		char key[VW_KEY_LEN + 1];
+		struct vw_rs_source src; /* the source the box applies to (key unused) */
 		struct mbox b;
-	} boxes[N * VW_CONTAINER_COST_MAX];
+	} boxes[2 * N * VW_CONTAINER_COST_MAX];
 	size_t n_boxes;
 };
 
@@ -83,33 +86,46 @@ static bool overlap(uint8_t family, const struct vw_box *a, const struct vw_box 
 	       a->port_lo <= b->port_hi && b->port_lo <= a->port_hi;
 }
 
-static int box_index(const struct model *m, const char *key, uint8_t family, const struct vw_box *b)
+static bool same_src(const struct vw_rs_source *a, const struct vw_rs_source *b)
+{
+	return a->family == b->family && memcmp(a->addr, b->addr, vw_addr_len(a->family)) == 0;
+}
+
+static int box_index(const struct model *m, const struct vw_rs_source *src, const struct vw_box *b)
 {
 	for (size_t i = 0; i < m->n_boxes; i++)
-		if (strcmp(m->boxes[i].key, key) == 0 && m->boxes[i].b.family == family &&
-		    box_eq(&m->boxes[i].b.b, b))
+		if (same_src(&m->boxes[i].src, src) && box_eq(&m->boxes[i].b.b, b))
 			return (int)i;
 	return -1;
 }
 
-static void add_box(struct model *m, const char *key, uint8_t family, const struct vw_box *b)
+static void add_box(struct model *m, const struct vw_rs_source *src, const struct vw_box *b)
 {
-	check(box_index(m, key, family, b) < 0);
+	check(box_index(m, src, b) < 0);
 	for (size_t i = 0; i < m->n_boxes; i++)
-		if (strcmp(m->boxes[i].key, key) == 0 && m->boxes[i].b.family == family)
-			check(!overlap(family, &m->boxes[i].b.b, b));
+		if (same_src(&m->boxes[i].src, src))
+			check(!overlap(src->family, &m->boxes[i].b.b, b));
 	check(m->n_boxes < sizeof(m->boxes) / sizeof(m->boxes[0]));
-	memcpy(m->boxes[m->n_boxes].key, key, sizeof(m->boxes[0].key));
-	m->boxes[m->n_boxes].b.family = family;
+	m->boxes[m->n_boxes].src = *src;
+	m->boxes[m->n_boxes].b.family = src->family;
 	m->boxes[m->n_boxes++].b.b = *b;
 }
 
-static void del_box(struct model *m, const char *key, uint8_t family, const struct vw_box *b)
+static void del_box(struct model *m, const struct vw_rs_source *src, const struct vw_box *b)
 {
-	int i = box_index(m, key, family, b);
+	int i = box_index(m, src, b);
 
 	check(i >= 0);
 	m->boxes[i] = m->boxes[--m->n_boxes];
+}
+
+static size_t boxes_of(const struct model *m, const struct vw_rs_source *src)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < m->n_boxes; i++)
+		n += same_src(&m->boxes[i].src, src);
+	return n;
 }
 
 static int src_index(const struct model *m, const struct vw_rs_source *s)
@@ -142,11 +158,6 @@ static void run_op(struct model *m, const struct vw_op *op)
 		check(i >= 0);
 		for (size_t k = 0; k < m->n_src; k++)
 			check(strcmp(m->src[k].key, op->c->key) != 0);
-		for (size_t k = 0; k < m->n_boxes;)
-			if (strcmp(m->boxes[k].key, op->c->key) == 0)
-				m->boxes[k] = m->boxes[--m->n_boxes];
-			else
-				k++;
 		memcpy(m->keys[i], m->keys[m->n_keys - 1], sizeof(m->keys[0]));
 		m->audit[i] = m->audit[--m->n_keys];
 		break;
@@ -154,27 +165,56 @@ static void run_op(struct model *m, const struct vw_op *op)
 		check(key_index(m, op->c->key) < 0 && m->n_keys < 64);
 		memcpy(m->keys[m->n_keys], op->c->key, sizeof(m->keys[0]));
 		m->audit[m->n_keys++] = op->c->audit;
-		for (int f = 0; f < 2; f++)
-			for (size_t k = 0; k < op->c->dst[f].n; k++)
-				add_box(m, op->c->key, op->c->dst[f].family, &op->c->dst[f].v[k]);
 		break;
 	case VW_OP_BOXES_DEL:
 	case VW_OP_BOXES_ADD:
 		check(key_index(m, op->c->key) >= 0);
-		for (size_t k = 0; k < op->n_boxes; k++)
-			if (op->type == VW_OP_BOXES_ADD)
-				add_box(m, op->c->key, op->family, &op->boxes[k]);
-			else
-				del_box(m, op->c->key, op->family, &op->boxes[k]);
+		for (size_t s = 0; s < op->n_srcs; s++) {
+			const struct vw_rs_source *src = &op->srcs[s];
+
+			/* only sources that point at the container, now */
+			i = src_index(m, src);
+			check(i >= 0 && strcmp(m->src[i].key, op->c->key) == 0);
+			for (size_t k = 0; src->family == op->family && k < op->n_boxes; k++)
+				if (op->type == VW_OP_BOXES_ADD)
+					add_box(m, src, &op->boxes[k]);
+				else
+					del_box(m, src, &op->boxes[k]);
+		}
+		/* every source that does gets the change */
+		for (size_t s = 0; s < m->n_src; s++) {
+			bool listed = false;
+
+			for (size_t k = 0; k < op->n_srcs; k++)
+				listed |= same_src(&op->srcs[k], &m->src[s]);
+			check(listed || strcmp(m->src[s].key, op->c->key) != 0);
+		}
 		break;
 	case VW_OP_SOURCE_DEL:
 		i = src_index(m, op->src);
-		check(i >= 0);
+		check(i >= 0 && strcmp(m->src[i].key, op->src->key) == 0);
+		if (op->src->key[0]) {
+			const struct vw_boxset *bs = &op->c->dst[vw_family_index(op->src->family)];
+
+			/* the container the source pointed at, with the boxes it holds */
+			check(op->c && strcmp(op->c->key, op->src->key) == 0);
+			for (size_t k = 0; k < bs->n; k++)
+				del_box(m, op->src, &bs->v[k]);
+		}
+		check(boxes_of(m, op->src) == 0);
 		m->src[i] = m->src[--m->n_src];
 		break;
 	case VW_OP_SOURCE_ADD:
 		check(src_index(m, op->src) < 0 && m->n_src < 64);
 		check(!op->src->key[0] || key_index(m, op->src->key) >= 0);
+		check(boxes_of(m, op->src) == 0);
+		if (op->src->key[0]) {
+			const struct vw_boxset *bs = &op->c->dst[vw_family_index(op->src->family)];
+
+			check(op->c && strcmp(op->c->key, op->src->key) == 0);
+			for (size_t k = 0; k < bs->n; k++)
+				add_box(m, op->src, &bs->v[k]);
+		}
 		m->src[m->n_src++] = *op->src;
 		break;
 	case VW_OP_BRIDGE_DEL:
@@ -210,18 +250,21 @@ static void check_equal(const struct model *m, const struct vw_ruleset *rs)
 		int k = key_index(m, c->key);
 
 		check(k >= 0 && m->audit[k] == c->audit);
-		for (int f = 0; f < 2; f++) {
-			for (size_t b = 0; b < c->dst[f].n; b++)
-				check(box_index(m, c->key, c->dst[f].family, &c->dst[f].v[b]) >= 0);
-			boxes += c->dst[f].n;
-		}
+	}
+	/* each source holds exactly its container's boxes of its family */
+	for (size_t i = 0; i < rs->n_sources; i++) {
+		const struct vw_rs_source *s = &rs->sources[i];
+		const struct vw_rs_container *c = s->key[0] ? vw_ruleset_find(rs, s->key) : NULL;
+		int k = src_index(m, s);
+
+		check(k >= 0 && strcmp(m->src[k].key, s->key) == 0);
+		if (!c)
+			continue;
+		for (size_t b = 0; b < c->dst[vw_family_index(s->family)].n; b++)
+			check(box_index(m, s, &c->dst[vw_family_index(s->family)].v[b]) >= 0);
+		boxes += c->dst[vw_family_index(s->family)].n;
 	}
 	check(boxes == m->n_boxes);
-	for (size_t i = 0; i < rs->n_sources; i++) {
-		int k = src_index(m, &rs->sources[i]);
-
-		check(k >= 0 && strcmp(m->src[k].key, rs->sources[i].key) == 0);
-	}
 	for (size_t i = 0; i < rs->n_bridges; i++) {
 		int k = bridge_index(m, rs->bridges[i].name);
 

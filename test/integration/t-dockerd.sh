@@ -25,7 +25,7 @@ old_ra=$(tb_ip ra)
 old_rn=$(tb_ip rn dnet)
 dnet_br=br-$(docker network inspect -f '{{.Id}}' dnet | cut -c1-12)
 
-src4_has() { tb_nft list map inet vpnwall src4 | grep -qE "(^|[^0-9.])${1//./\\.} :"; }
+dispatched() { [ -n "$(tb_dispatched "$1")" ]; }
 log_from() { tail -c "+$(($1 + 1))" "$TB/vpnwalld.log"; }
 log_has() { log_from "$1" | grep -q -- "$2"; }
 # log_order OFF A B: A is logged after OFF and B after that A.
@@ -48,8 +48,8 @@ tb_check "dockerd down: the default bridge is still policed" bridge_policed dock
 tb_check "dockerd down: the user network's bridge is still policed" bridge_policed "$dnet_br"
 # Whether the stopped containers' entries are withdrawn depends on how many of their die
 # events the daemon could inspect before dockerd closed the API: logged, not asserted.
-if src4_has "$old_ra"; then window=kept; else window=withdrawn; fi
-tb_log "MEASURE dockerd down: src4 entry of the stopped ra ($old_ra) $window"
+if dispatched "$old_ra"; then window=kept; else window=withdrawn; fi
+tb_log "MEASURE dockerd down: dispatch entry of the stopped ra ($old_ra) $window"
 
 tb_dockerd_restart
 back=$SECONDS
@@ -64,7 +64,7 @@ tb_log "MEASURE resynced about $((SECONDS - back))s after dockerd answered again
 new_ra=$(tb_ip ra)
 new_rn=$(tb_ip rn dnet)
 tb_log "addresses across the restart: ra $old_ra -> $new_ra, rn $old_rn -> $new_rn"
-tb_check "dockerd back: ra's address ($new_ra) is in src4" tb_eventually 15 src4_has "$new_ra"
+tb_check "dockerd back: ra's address ($new_ra) is dispatched" tb_eventually 15 dispatched "$new_ra"
 
 tb_expect_eventually_reach ra 198.51.100.10 80 "after: bridge container reaches its host"
 tb_expect_blocked ra 198.51.100.11 80 "after: bridge container blocked elsewhere"
@@ -78,7 +78,7 @@ tb_run nl --label vpn.outbound=198.51.100.10
 tb_expect_blocked nu 198.51.100.10 80 "after: new unlabeled container blocked"
 tb_expect_eventually_reach nl 198.51.100.10 80 "after: new labeled container reaches its host"
 tb_expect_blocked nl 198.51.100.11 80 "after: new labeled container blocked elsewhere"
-tb_check "after: the new unlabeled container is known (in src4)" \
-	tb_eventually 15 src4_has "$(tb_ip nu)"
+tb_check "after: the new unlabeled container is known (dispatched)" \
+	tb_eventually 15 dispatched "$(tb_ip nu)"
 
 tb_finish

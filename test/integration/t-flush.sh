@@ -86,10 +86,10 @@ tb_expect_blocked lab 198.51.100.11 80 "restored: labeled container blocked else
 delete_one_element() {
 	local ip
 	ip=$(tb_ip unl)
-	tb_nft delete element inet vpnwall src4 "{ $ip }"
+	tb_nft delete element inet vpnwall dropped4 "{ $ip }"
 }
-tb_check "someone deletes a verdict-map element" delete_one_element
-unl_dispatched() { tb_nft list map inet vpnwall src4 | grep -q "$(tb_ip unl) :"; }
+tb_check "someone deletes an element of a map" delete_one_element
+unl_dispatched() { tb_nft_elements dropped4 | grep -q "^$(tb_ip unl) : "; }
 tb_check "the daemon puts the element back" tb_eventually 10 unl_dispatched
 make_dormant() { tb_nft add table inet vpnwall '{ flags dormant; }'; }
 tb_check "someone makes the table dormant" make_dormant

@@ -23,8 +23,10 @@ tb_daemon_wait_ready
 tb_run web6 --label 'vpn.outbound=[2001:db8:100::10]:80/tcp,v6.test:8080'
 has_ip6() { [ -n "$(ip6_of web6)" ]; }
 tb_check "the container has an IPv6 address" has_ip6
-in_src6() { tb_nft list map inet vpnwall src6 | grep -q "$(ip6_of web6) : goto c_"; }
-tb_check "its IPv6 address is dispatched to its chain" tb_eventually 10 in_src6
+in_src6() {
+	[ "$(tb_dispatched "$(ip6_of web6)")" = "$(docker inspect -f '{{.Id}}' web6 | cut -c1-16)" ]
+}
+tb_check "its IPv6 address is dispatched to its policy" tb_eventually 10 in_src6
 
 tb_expect_eventually_reach web6 2001:db8:100::10 80 "[addr]:80/tcp: allowed port"
 tb_expect_blocked web6 2001:db8:100::10 443 "[addr]:80/tcp: other port blocked"

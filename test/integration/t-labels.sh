@@ -14,7 +14,9 @@ tb_daemon_start
 tb_daemon_wait_ready
 
 key() { docker inspect -f '{{.Id}}' "$1" | cut -c1-16; }
-has_chain() { tb_nft list chain inet vpnwall "c_$(key "$1")" >/dev/null 2>&1; }
+# has_policy C: the container's address is dispatched to its own policy; exempt C: to none.
+has_policy() { [ "$(tb_dispatched "$(tb_ip "$1")")" = "$(key "$1")" ]; }
+exempt() { [ "$(tb_dispatched "$(tb_ip "$1")")" = exempt ]; }
 
 # warned NAME LABEL TOKEN [REASON]: the log has
 #   warn daemon: container 'NAME': label 'LABEL' entry 'TOKEN': REASON, ignoring
@@ -59,7 +61,7 @@ tb_expect_reach optout 198.51.100.13 8080 "vpn.enable=false: reaches .13:8080"
 tb_check "vpn.enable=false: the log says it is not managed" \
 	grep -qF "info daemon: container 'optout' opted out with vpn.enable=false: not managed" \
 	"$TB/vpnwalld.log"
-tb_check_fails "vpn.enable=false: no chain of its own" has_chain optout
+tb_check "vpn.enable=false: its address is exempt, no policy of its own" exempt optout
 
 # vpn.enable=maybe: fail closed, stays managed.
 tb_expect_eventually_reach maybe 198.51.100.12 8080 "vpn.enable=maybe: its vpn.outbound applies"
@@ -88,7 +90,7 @@ tb_expect_blocked alias 198.51.100.12 80 "dockerwall.outbound=.13: .12:80 blocke
 tb_check_fails "dockerwall.outbound is not reported as an error" label_warned alias
 
 # A wildcard alone: valid, managed, but nothing granted until the DNS proxy exists.
-tb_check "*.example.org: the container is managed (has its chain)" tb_eventually 15 has_chain wild
+tb_check "*.example.org: the container is managed (has its policy)" tb_eventually 15 has_policy wild
 for a in 198.51.100.10 198.51.100.11 198.51.100.12 198.51.100.13; do
 	tb_expect_blocked wild "$a" 80 "*.example.org alone grants nothing: $a:80 blocked"
 done

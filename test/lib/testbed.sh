@@ -133,6 +133,36 @@ tb_inet_exec() { ip netns exec "$TB_INET_NS" "$@"; }
 # nft inside the host namespace (debugging output, "table still exists" checks).
 tb_nft() { ip netns exec "$TB_HOST_NS" nft "$@"; }
 
+# tb_nft_elements TABLE-SET: the elements of an nft set or map of vpnwall's table, one per
+# line, whitespace squeezed ("198.18.1.2 . 198.51.100.10 . tcp . 80", "198.18.1.2 : \"a_...\"").
+tb_nft_elements() {
+	{ tb_nft list set inet vpnwall "$1" 2>/dev/null || tb_nft list map inet vpnwall "$1"; } |
+		awk '/elements = \{/ { on = 1; sub(/.*\{/, "") } on { print } /\}/ { on = 0 }' |
+		tr -d '{}\n' | tr ',' '\n' | sed 's/[ \t][ \t]*/ /g; s/^ //; s/ $//; /^$/d' | awk 1
+}
+
+# tb_dispatched ADDR: the key of the container whose policy applies to packets from ADDR
+# (vpnwall's allowed maps send them to its counter a_KEY), "exempt", or nothing.
+tb_dispatched() {
+	local f=4
+	case $1 in *:*) f=6 ;; esac
+	if tb_nft_elements "exempt$f" | grep -qxF "$1"; then
+		echo exempt
+		return
+	fi
+	tb_nft_elements "allowed$f" | sed -n "s/^$1 : \"a_\([0-9a-f]*\)\"\$/\1/p"
+}
+
+# tb_destinations ADDR: the destination addresses (or ranges) vpnwall lets source ADDR
+# reach, one per line, sorted and unique.
+tb_destinations() {
+	local f=4 s
+	case $1 in *:*) f=6 ;; esac
+	for s in exact$f host$f range$f; do
+		tb_nft_elements "$s" | awk -v a="$1" '$1 == a && $2 == "." { print $3 }'
+	done | sort -u
+}
+
 # tb_bridge_verdict BRIDGE: what vpnwall's bridges map says about a Docker bridge: "goto
 # police" (managed), "return" (left alone), or nothing when the bridge is not in the map.
 tb_bridge_verdict() {

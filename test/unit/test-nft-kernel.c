@@ -82,6 +82,14 @@ static void container(struct rs *r, size_t i, const char *key, bool audit, struc
 	snprintf(r->src[i].key, sizeof(r->src[i].key), "%s", key);
 }
 
+/* a's IPv6 address as a fourth source (sorted after the IPv4 ones), and the by-key index. */
+static void add_v6_and_index(struct rs *r)
+{
+	r->src[3] = (struct vw_rs_source){ .family = AF_INET6, .key = "aaaaaaaaaaaaaaaa" };
+	assert_int_equal(inet_pton(AF_INET6, "2001:db8:1::2", r->src[3].addr), 1);
+	assert_int_equal(vw_ruleset_index_sources(&r->rs), 0);
+}
+
 /* Version 1: three containers, overlapping entries, IPv6, one audited. */
 static void build_v1(struct rs *r)
 {
@@ -110,7 +118,8 @@ static void build_v1(struct rs *r)
 				     .containers = r->cp,
 				     .n_containers = 3,
 				     .sources = r->src,
-				     .n_sources = 3 };
+				     .n_sources = 4 };
+	add_v6_and_index(r);
 }
 
 /*
@@ -143,11 +152,13 @@ static void build_v2(struct rs *r)
 				     .containers = r->cp,
 				     .n_containers = 3,
 				     .sources = r->src,
-				     .n_sources = 3 };
+				     .n_sources = 4 };
+	add_v6_and_index(r);
 }
 
 static void rs_done(struct rs *r)
 {
+	free(r->rs.by_key);
 	for (size_t i = 0; i < 4; i++)
 		vw_rs_container_done(&r->c[i]);
 }
@@ -202,62 +213,119 @@ static struct nftnl_set *dump_set(const char *name)
 	return s;
 }
 
-static void key_of(uint8_t family, const uint8_t *addr, uint8_t proto, uint16_t port, uint8_t *key)
+/* saddr . daddr [. proto . port], fields 32-bit aligned, as the shared sets key boxes. */
+static size_t key_of(uint8_t family, const uint8_t *saddr, const uint8_t *daddr, bool ports,
+		     uint8_t proto, uint16_t port, uint8_t *key)
 {
 	size_t alen = vw_addr_len(family);
 	uint16_t be = htons(port);
 
-	memset(key, 0, alen + 8);
-	memcpy(key, addr, alen);
-	key[alen] = proto;
-	memcpy(key + alen + 4, &be, 2);
+	memset(key, 0, 2 * alen + 8);
+	memcpy(key, saddr, alen);
+	memcpy(key + alen, daddr, alen);
+	if (!ports)
+		return 2 * alen;
+	key[2 * alen] = proto;
+	memcpy(key + 2 * alen + 4, &be, 2);
+	return 2 * alen + 8;
 }
 
-/* The kernel's set of container @c, family @f, holds exactly its boxes. */
-static void assert_set_is(const struct vw_rs_container *c, int f)
+enum kind { EXACT, HOST, RANGE };
+
+static enum kind kind_of(uint8_t family, const struct vw_box *b)
 {
+	if (memcmp(b->lo, b->hi, vw_addr_len(family)) != 0)
+		return RANGE;
+	if (b->proto_lo == 0 && b->proto_hi == 255 && b->port_lo == 0 && b->port_hi == 65535)
+		return HOST;
+	return b->proto_lo == b->proto_hi && b->port_lo == b->port_hi ? EXACT : RANGE;
+}
+
+/*
+ * The kernel's shared sets hold, under source @s, exactly the boxes of its container @c in
+ * the source's family: single points in the hash sets, the rest in the range set.
+ */
+static void assert_source_is(const struct vw_rs_source *s, const struct vw_rs_container *c)
+{
+	static const char *const names[3][2] = { { "exact4", "exact6" },
+						 { "host4", "host6" },
+						 { "range4", "range6" } };
+	int f = vw_family_index(s->family);
 	const struct vw_boxset *bs = &c->dst[f];
-	size_t klen = f ? 24 : 12, n = 0;
-	char name[32];
-	struct nftnl_set *s;
-	struct nftnl_set_elems_iter *it;
-	struct nftnl_set_elem *e;
+	size_t alen = vw_addr_len(s->family), n = 0;
 
-	snprintf(name, sizeof(name), "d%c_%s", f ? '6' : '4', c->key);
-	s = dump_set(name);
-	it = nftnl_set_elems_iter_create(s);
-	while ((e = nftnl_set_elems_iter_next(it))) {
-		uint8_t want[24];
-		const void *k;
-		uint32_t len;
-		bool found = false;
+	for (int k = EXACT; k <= RANGE; k++) {
+		struct nftnl_set *set = dump_set(names[k][f]);
+		struct nftnl_set_elems_iter *it = nftnl_set_elems_iter_create(set);
+		struct nftnl_set_elem *e;
 
-		k = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &len);
-		assert_int_equal(len, klen);
-		for (size_t i = 0; i < bs->n && !found; i++) {
-			key_of(bs->family, bs->v[i].lo, bs->v[i].proto_lo, bs->v[i].port_lo, want);
-			if (memcmp(k, want, klen) != 0)
-				continue;
-			found = true;
-			k = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY_END, &len);
-			key_of(bs->family, bs->v[i].hi, bs->v[i].proto_hi, bs->v[i].port_hi, want);
-			assert_int_equal(len, klen);
-			assert_memory_equal(k, want, klen);
+		while ((e = nftnl_set_elems_iter_next(it))) {
+			uint8_t want[40];
+			const void *key;
+			uint32_t len;
+			size_t wlen;
+			bool found = false;
+
+			key = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &len);
+			if (memcmp(key, s->addr, alen) != 0)
+				continue; /* another source's */
+			for (size_t i = 0; i < bs->n && !found; i++) {
+				const struct vw_box *b = &bs->v[i];
+
+				if (kind_of(s->family, b) != (enum kind)k)
+					continue;
+				wlen = key_of(s->family, s->addr, b->lo, k != HOST, b->proto_lo,
+					      b->port_lo, want);
+				if (wlen != len || memcmp(key, want, len) != 0)
+					continue;
+				found = true;
+				if (k != RANGE)
+					continue;
+				key = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY_END, &len);
+				wlen = key_of(s->family, s->addr, b->hi, true, b->proto_hi,
+					      b->port_hi, want);
+				assert_int_equal(len, wlen);
+				assert_memory_equal(key, want, wlen);
+			}
+			if (!found)
+				fail_msg(
+					"set %s holds an element of %s's source that is not one of its boxes",
+					names[k][f], c->key);
+			n++;
 		}
-		if (!found)
-			fail_msg("set %s holds an element that is not a box", name);
-		n++;
+		nftnl_set_elems_iter_destroy(it);
+		nftnl_set_free(set);
 	}
-	nftnl_set_elems_iter_destroy(it);
-	nftnl_set_free(s);
 	assert_int_equal(n, bs->n);
 }
 
+/* Every dispatched source carries its container's boxes, and nothing else is in the sets. */
 static void assert_sets(const struct vw_ruleset *rs)
 {
-	for (size_t i = 0; i < rs->n_containers; i++)
-		for (int f = 0; f < 2; f++)
-			assert_set_is(rs->containers[i], f);
+	static const char *const all[] = {
+		"exact4", "exact6", "host4", "host6", "range4", "range6"
+	};
+	size_t total = 0, want = 0;
+
+	for (size_t i = 0; i < rs->n_sources; i++) {
+		const struct vw_rs_source *s = &rs->sources[i];
+		const struct vw_rs_container *c = s->key[0] ? vw_ruleset_find(rs, s->key) : NULL;
+
+		if (!c)
+			continue;
+		assert_source_is(s, c);
+		want += c->dst[vw_family_index(s->family)].n;
+	}
+	for (size_t k = 0; k < sizeof(all) / sizeof(all[0]); k++) {
+		struct nftnl_set *set = dump_set(all[k]);
+		struct nftnl_set_elems_iter *it = nftnl_set_elems_iter_create(set);
+
+		while (nftnl_set_elems_iter_next(it))
+			total++;
+		nftnl_set_elems_iter_destroy(it);
+		nftnl_set_free(set);
+	}
+	assert_int_equal(total, want);
 }
 
 static void test_kernel_full_then_incremental(void **state)

@@ -508,7 +508,10 @@ static void test_audit_prefix_roundtrip(void **state)
 	assert_false(audit);
 	assert_string_equal(key, VW_KEY_UNKNOWN);
 	assert_int_equal(vw_audit_prefix_parse("X:abc", &audit, &key), -EINVAL);
-	assert_int_equal(vw_audit_prefix_parse("D:", &audit, &key), -EINVAL);
+	/* no key: the container that owns the packet's source */
+	assert_int_equal(vw_audit_prefix_parse("D:", &audit, &key), 0);
+	assert_string_equal(key, "");
+	assert_int_equal(vw_audit_prefix_parse("D", &audit, &key), -EINVAL);
 }
 
 int main(void)
