@@ -561,7 +561,10 @@ static void report_limits(struct vw_daemon *d, const struct vw_changes *ch, bool
 		uint64_t what = limits_of(c);
 
 		(void)vw_strscpy(probe.key, key, sizeof(probe.key));
-		p = bsearch(&probe, d->reported, d->n_reported, sizeof(*p), cmp_reported);
+		/* bsearch() wants a real array even for none. */
+		p = d->n_reported ? bsearch(&probe, d->reported, d->n_reported, sizeof(*p),
+					    cmp_reported)
+				  : NULL;
 		if (what == (p ? p->what : 0))
 			continue;
 		if (c && c->isolated[0])

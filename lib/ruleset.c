@@ -1014,9 +1014,12 @@ static bool source_kept(const struct vw_ruleset *applied, const struct vw_rulese
 
 static bool has_bridge(const struct vw_ruleset *rs, const struct vw_rs_bridge *b)
 {
-	const struct vw_rs_bridge *o = bsearch(b->name, rs->bridges, rs->n_bridges,
-					       sizeof(*rs->bridges), cmp_name); /* name first */
+	const struct vw_rs_bridge *o;
 
+	if (!rs->n_bridges)
+		return false;
+	o = bsearch(b->name, rs->bridges, rs->n_bridges, sizeof(*rs->bridges),
+		    cmp_name); /* the name is the first member */
 	return o && o->managed == b->managed;
 }
 
