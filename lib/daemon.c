@@ -562,9 +562,9 @@ static void report_limits(struct vw_daemon *d, const struct vw_changes *ch, bool
 
 		(void)vw_strscpy(probe.key, key, sizeof(probe.key));
 		/* bsearch() wants a real array even for none. */
-		p = d->n_reported ? bsearch(&probe, d->reported, d->n_reported, sizeof(*p),
-					    cmp_reported)
-				  : NULL;
+		p = d->n_reported
+			    ? bsearch(&probe, d->reported, d->n_reported, sizeof(*p), cmp_reported)
+			    : NULL;
 		if (what == (p ? p->what : 0))
 			continue;
 		if (c && c->isolated[0])
