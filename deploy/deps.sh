@@ -10,6 +10,7 @@ PACKAGES="
   libmicrohttpd-dev libc-ares-dev libcmocka-dev
   docker.io busybox-static dnsmasq nftables iproute2 conntrack procps curl jq
   wireguard-tools wireguard-go prometheus
+  iperf3 ipset iptables
 "
 
 if [ "${1:-}" = "--if-missing" ]; then
