@@ -523,7 +523,7 @@ static void test_nft_container_objects(void **state)
 					       { "a_" KEY, KEY },
 					       { "d_" KEY, KEY } };
 	struct fixture *f = *state;
-	struct nftnl_obj *o = nftnl_obj_alloc();
+	struct nftnl_obj *o;
 
 	assert_null(find_msg(f, NFT_MSG_NEWCHAIN, 2)); /* police and forward only */
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
@@ -531,6 +531,8 @@ static void test_nft_container_objects(void **state)
 		const void *ud;
 		uint32_t len;
 
+		/* A fresh object per message: parsing into a used one leaks its old strings. */
+		o = nftnl_obj_alloc();
 		assert_int_equal(nftnl_obj_nlmsg_parse(find_msg(f, NFT_MSG_NEWOBJ, (int)i), o), 0);
 		assert_string_equal(nftnl_obj_get_str(o, NFTNL_OBJ_NAME), want[i][0]);
 		assert_int_equal(nftnl_obj_get_u32(o, NFTNL_OBJ_TYPE), NFT_OBJECT_COUNTER);
@@ -538,7 +540,9 @@ static void test_nft_container_objects(void **state)
 		ud = nftnl_obj_get_data(o, NFTNL_OBJ_USERDATA, &len);
 		assert_true(nftnl_udata_parse(ud, len, counter_key_cb, &comment) >= 0);
 		assert_string_equal(comment, want[i][1]);
+		nftnl_obj_free(o);
 	}
+	o = nftnl_obj_alloc();
 	assert_int_equal(nftnl_obj_nlmsg_parse(find_msg(f, NFT_MSG_NEWOBJ, 4), o), 0);
 	assert_string_equal(nftnl_obj_get_str(o, NFTNL_OBJ_NAME), "l_" KEY);
 	assert_int_equal(nftnl_obj_get_u32(o, NFTNL_OBJ_TYPE), NFT_OBJECT_LIMIT);
