@@ -186,9 +186,10 @@ static int set_default_outbound(struct vw_config *c, const char *v, char *err, s
 		r = -EINVAL;
 		goto out;
 	}
-	free(c->default_outbound);
+	vw_dsts_free(c->default_outbound, c->n_default_outbound);
 	c->default_outbound = TAKE_PTR(l.outbound);
 	c->n_default_outbound = l.n_outbound;
+	l.n_outbound = 0;
 out:
 	vw_labels_done(&l);
 	return r;
@@ -467,7 +468,7 @@ void vw_config_done(struct vw_config *c)
 {
 	free_strv(c->networks_include, c->n_include);
 	free_strv(c->networks_exclude, c->n_exclude);
-	free(c->default_outbound);
+	vw_dsts_free(c->default_outbound, c->n_default_outbound);
 	free(c->ignore_bridges);
 	*c = (struct vw_config){ 0 };
 }

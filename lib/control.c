@@ -5,6 +5,7 @@
  */
 #include "vpnwall/control.h"
 
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -198,9 +199,10 @@ static void api_explain(const struct vw_control *ctl, const struct vw_http_reque
 	const struct vw_container *c;
 	struct vw_api_container ac;
 	struct vw_explanation x;
-	struct vw_dst q;
+	struct vw_dst q = { 0 };
 	const char *reason;
 	char msg[512];
+	int r;
 
 	if (!ref || !*ref) {
 		respond(ret, 400, type, vw_api_error("missing ?container=", json));
@@ -225,10 +227,14 @@ static void api_explain(const struct vw_control *ctl, const struct vw_http_reque
 		return;
 	}
 	reason = "give one address or name, not a CIDR or a wildcard";
-	if (vw_dst_parse(dst, &q, &reason) < 0 ||
-	    (q.kind == VW_DST_WILDCARD ||
-	     (q.kind == VW_DST_NET && q.prefix != (q.family == AF_INET ? 32 : 128))) ||
-	    explain_one(ctl, &ac, &q, &x) < 0) {
+	r = vw_dst_parse(dst, &q, &reason);
+	if (r == 0 && (q.kind == VW_DST_WILDCARD ||
+		       (q.kind == VW_DST_NET && q.prefix != (q.family == AF_INET ? 32 : 128))))
+		r = -EINVAL;
+	if (r == 0)
+		r = explain_one(ctl, &ac, &q, &x);
+	vw_dst_done(&q);
+	if (r < 0) {
 		char safe[300];
 
 		(void)vw_strscpy(safe, dst, sizeof(safe));

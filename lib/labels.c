@@ -230,8 +230,6 @@ int vw_dst_parse(const char *s, struct vw_dst *ret_dst, const char **ret_reason)
 			r = parse_domain(host, ret_reason);
 			d.kind = VW_DST_NAME;
 		}
-		if (r == 0 && d.kind != VW_DST_NET)
-			(void)vw_strscpy(d.name, host, sizeof(d.name));
 	}
 	if (r < 0)
 		return r;
@@ -244,7 +242,55 @@ int vw_dst_parse(const char *s, struct vw_dst *ret_dst, const char **ret_reason)
 		if (r < 0)
 			return r;
 	}
+	if (d.kind != VW_DST_NET) {
+		/* Last, so that no error path above has a name to free. */
+		d.name = strdup(host);
+		if (!d.name) {
+			*ret_reason = "out of memory";
+			return -ENOMEM;
+		}
+	}
 	*ret_dst = d;
+	return 0;
+}
+
+void vw_dst_done(struct vw_dst *d)
+{
+	free(d->name);
+	d->name = NULL;
+}
+
+void vw_dsts_free(struct vw_dst *v, size_t n)
+{
+	if (!v)
+		return;
+	for (size_t i = 0; i < n; i++)
+		vw_dst_done(&v[i]);
+	free(v);
+}
+
+int vw_dsts_copy(const struct vw_dst *v, size_t n, struct vw_dst **ret)
+{
+	struct vw_dst *c;
+
+	if (n == 0) {
+		*ret = NULL;
+		return 0;
+	}
+	c = malloc(n * sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	memcpy(c, v, n * sizeof(*c));
+	for (size_t i = 0; i < n; i++) {
+		if (!v[i].name)
+			continue;
+		c[i].name = strdup(v[i].name);
+		if (!c[i].name) {
+			vw_dsts_free(c, i); /* the entries from i on still borrow v's names */
+			return -ENOMEM;
+		}
+	}
+	*ret = c;
 	return 0;
 }
 
@@ -356,13 +402,18 @@ static int add_list(struct vw_labels *l, const char *key, const char *value, boo
 		} else {
 			memcpy(tok, start, len);
 			tok[len] = '\0';
-			if (vw_dst_parse(tok, &d, &reason) < 0)
+			r = vw_dst_parse(tok, &d, &reason);
+			if (r == -EINVAL) {
 				r = add_error(l, key, start, len, reason);
-			else if (nets_only && d.kind != VW_DST_NET)
+			} else if (r == 0 && nets_only && d.kind != VW_DST_NET) {
+				vw_dst_done(&d);
 				r = add_error(l, key, start, len,
 					      "vpn.allow takes addresses and CIDRs, not names");
-			else
+			} else if (r == 0) {
 				r = add_dst(v, n, &d);
+				if (r < 0)
+					vw_dst_done(&d);
+			}
 		}
 		if (r < 0)
 			return r;
@@ -414,8 +465,8 @@ int vw_labels_add(struct vw_labels *l, const char *key, const char *value)
 
 void vw_labels_done(struct vw_labels *l)
 {
-	free(l->outbound);
-	free(l->allow);
+	vw_dsts_free(l->outbound, l->n_outbound);
+	vw_dsts_free(l->allow, l->n_allow);
 	free(l->errors);
 	*l = (struct vw_labels){ 0 };
 }
@@ -443,9 +494,8 @@ int vw_labels_copy(const struct vw_labels *src, struct vw_labels *dst)
 	c.outbound = NULL;
 	c.allow = NULL;
 	c.errors = NULL;
-	if (dup_array(src->outbound, src->n_outbound, sizeof(*src->outbound),
-		      (void **)&c.outbound) < 0 ||
-	    dup_array(src->allow, src->n_allow, sizeof(*src->allow), (void **)&c.allow) < 0 ||
+	if (vw_dsts_copy(src->outbound, src->n_outbound, &c.outbound) < 0 ||
+	    vw_dsts_copy(src->allow, src->n_allow, &c.allow) < 0 ||
 	    dup_array(src->errors, src->n_errors, sizeof(*src->errors), (void **)&c.errors) < 0) {
 		vw_labels_done(&c);
 		return -ENOMEM;

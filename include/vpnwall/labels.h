@@ -50,7 +50,12 @@ struct vw_dst {
 	uint8_t protos; /* 0: every protocol and port; else VW_PROTO_* bits for port_lo..hi */
 	uint16_t port_lo; /* first allowed port, host order (protos != 0) */
 	uint16_t port_hi; /* last allowed port, inclusive */
-	char name[VW_DOMAIN_MAX + 1]; /* NAME: lowercase FQDN, no final dot; WILDCARD: suffix */
+	/*
+	 * NAME: lowercase FQDN, no final dot; WILDCARD: the suffix; NULL for NET. Owned by the
+	 * entry (vw_dst_done). Not inline: most entries are addresses, and a container's labels
+	 * are kept for as long as it runs, thousands of them.
+	 */
+	char *name;
 };
 
 struct vw_label_error {
@@ -73,10 +78,19 @@ struct vw_labels {
 
 /*
  * vw_dst_parse - parse one destination entry (no surrounding blanks).
- * Returns 0, or -EINVAL with *ret_reason set to a static explanation. *ret_dst is written
- * only on success.
+ * Returns 0, -ENOMEM, or -EINVAL with *ret_reason set to a static explanation. *ret_dst is
+ * written only on success, and then owns a name: release it with vw_dst_done().
  */
 int vw_dst_parse(const char *s, struct vw_dst *ret_dst, const char **ret_reason);
+
+/* vw_dst_done - free what @d holds. */
+void vw_dst_done(struct vw_dst *d);
+
+/* vw_dsts_free - vw_dst_done() on each of the @n entries of @v, then free(@v). */
+void vw_dsts_free(struct vw_dst *v, size_t n);
+
+/* vw_dsts_copy - deep copy of @n entries into *@ret (NULL when @n is 0). 0 or -ENOMEM. */
+int vw_dsts_copy(const struct vw_dst *v, size_t n, struct vw_dst **ret);
 
 /* vw_dst_format - canonical text of @d (what a user would write), truncated to @size. */
 void vw_dst_format(const struct vw_dst *d, char *buf, size_t size);

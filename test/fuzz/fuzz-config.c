@@ -52,12 +52,12 @@ static bool only_chars(const char *s, const char *extra)
 static void check_dst(const struct vw_dst *d)
 {
 	check(d->kind == VW_DST_NET || d->kind == VW_DST_NAME || d->kind == VW_DST_WILDCARD);
-	check(is_terminated(d->name, sizeof(d->name)));
+	check((d->kind == VW_DST_NET) == (d->name == NULL));
 	if (d->kind == VW_DST_NET)
 		check((d->family == AF_INET && d->prefix <= 32) ||
 		      (d->family == AF_INET6 && d->prefix <= 128));
 	else
-		check(d->name[0] != '\0');
+		check(d->name[0] != '\0' && strlen(d->name) <= VW_DOMAIN_MAX);
 	if (d->protos)
 		check(!(d->protos & ~(VW_PROTO_TCP | VW_PROTO_UDP)) && d->port_lo <= d->port_hi);
 }

@@ -24,8 +24,10 @@ static void check_roundtrip(const struct vw_dst *d)
 	if (again.kind != d->kind || again.family != d->family || again.prefix != d->prefix ||
 	    memcmp(again.addr, d->addr, sizeof(d->addr)) != 0 || again.protos != d->protos ||
 	    again.port_lo != d->port_lo || again.port_hi != d->port_hi ||
-	    strcmp(again.name, d->name) != 0)
+	    (again.name == NULL) != (d->name == NULL) ||
+	    (again.name && strcmp(again.name, d->name) != 0))
 		abort();
+	vw_dst_done(&again);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

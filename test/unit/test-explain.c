@@ -138,6 +138,7 @@ static struct vw_explanation explain_compiled(struct world *w, const char *query
 								.names = w->names },
 				    &q, &x),
 			 0);
+	vw_dst_done(&q);
 	return x;
 }
 
@@ -664,6 +665,7 @@ static void test_explain_rejects_ranges(void **state)
 				 -EINVAL);
 		/* ret stays untouched on failure */
 		assert_memory_equal(&x, &untouched, sizeof(x));
+		vw_dst_done(&q);
 	}
 }
 

@@ -50,6 +50,7 @@ static void assert_format(const char *in, const char *out)
 	char buf[300];
 
 	vw_dst_format(&d, buf, sizeof(buf));
+	vw_dst_done(&d);
 	assert_string_equal(buf, out);
 }
 
@@ -115,17 +116,26 @@ static void test_dst_names(void **state)
 
 	assert_int_equal(d.kind, VW_DST_NAME);
 	assert_string_equal(d.name, "api.github.com");
+	vw_dst_done(&d);
+	assert_null(d.name);
 
 	d = parse_ok("api.github.com:443/tcp");
 	assert_string_equal(d.name, "api.github.com");
 	assert_int_equal(d.port_lo, 443);
+	vw_dst_done(&d);
 
 	d = parse_ok("*.example.org");
 	assert_int_equal(d.kind, VW_DST_WILDCARD);
 	assert_string_equal(d.name, "example.org");
+	vw_dst_done(&d);
 
 	d = parse_ok("_dmarc.example.org");
 	assert_int_equal(d.kind, VW_DST_NAME);
+	vw_dst_done(&d);
+
+	/* addresses own no name */
+	d = parse_ok("198.51.100.7:443/tcp");
+	assert_null(d.name);
 }
 
 static void test_dst_rejects(void **state)

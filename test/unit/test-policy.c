@@ -1277,6 +1277,7 @@ static void test_policy_entry_atoms(void **state)
 	assert_int_equal(atoms[0].v[0].port_hi, 90);
 
 	/* a name: its current addresses of both families, with its port scope */
+	vw_dst_done(&d);
 	assert_int_equal(vw_dst_parse("both.test:443/tcp", &d, &reason), 0);
 	assert_int_equal(vw_policy_entry_atoms(&d, &f->names, atoms), 0);
 	assert_int_equal(atoms[0].n, 2);
@@ -1291,6 +1292,7 @@ static void test_policy_entry_atoms(void **state)
 	assert_int_equal(atoms[1].v[0].port_lo, 443);
 
 	/* an any-protocol entry spans every port */
+	vw_dst_done(&d);
 	assert_int_equal(vw_dst_parse("2001:db8::/32", &d, &reason), 0);
 	assert_int_equal(vw_policy_entry_atoms(&d, &f->names, atoms), 0);
 	assert_int_equal(atoms[1].n, 2);
@@ -1301,16 +1303,21 @@ static void test_policy_entry_atoms(void **state)
 	assert_memory_equal(atoms[1].v[1].hi, a, 16);
 
 	/* nothing: a wildcard, a name not resolved yet, a name without a cache */
+	vw_dst_done(&d);
 	assert_int_equal(vw_dst_parse("*.both.test", &d, &reason), 0);
 	assert_int_equal(vw_policy_entry_atoms(&d, &f->names, atoms), 0);
+	vw_dst_done(&d);
 	assert_int_equal(vw_dst_parse("pending.test", &d, &reason), 0);
 	assert_int_equal(vw_policy_entry_atoms(&d, &f->names, atoms), 0);
+	vw_dst_done(&d);
 	assert_int_equal(vw_dst_parse("unknown.test", &d, &reason), 0);
 	assert_int_equal(vw_policy_entry_atoms(&d, &f->names, atoms), 0);
+	vw_dst_done(&d);
 	assert_int_equal(vw_dst_parse("both.test", &d, &reason), 0);
 	assert_int_equal(vw_policy_entry_atoms(&d, NULL, atoms), 0);
 	assert_int_equal(atoms[0].n, 2);
 	assert_int_equal(atoms[1].n, 2);
+	vw_dst_done(&d);
 	vw_atoms_done(&atoms[0]);
 	vw_atoms_done(&atoms[1]);
 }
