@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -655,6 +656,13 @@ static void reconcile(struct vw_daemon *d)
 			(unsigned long long)(d->rc.failures - failures));
 	report_limits(d, ch, all);
 	vw_changes_reset(ch);
+	/*
+	 * A full step follows a parse of Docker's whole container list and a compile of every
+	 * policy: megabytes of short-lived allocations, freed now but scattered through the
+	 * heap. Give those pages back, or the daemon's size stays at that peak for good.
+	 */
+	if (all)
+		(void)malloc_trim(0);
 	vw_pending_committed(&d->pending, vw_now_ns(), observe_latency, &d->stats);
 	set_ready(d);
 }
