@@ -70,6 +70,13 @@ char *vw_api_status(const struct vw_status *st, bool json)
 		cJSON_AddNumberToObject(r, "updates", (double)st->ruleset_updates);
 		cJSON_AddNumberToObject(r, "failures", (double)st->ruleset_failures);
 		cJSON_AddBoolToObject(r, "dry_run", st->dry_run);
+		if (st->vpn_interface[0]) {
+			d = cJSON_AddObjectToObject(j, "vpn");
+			cJSON_AddStringToObject(d, "interface", st->vpn_interface);
+			cJSON_AddBoolToObject(d, "up", st->vpn_up);
+			if (st->vpn_up)
+				cJSON_AddStringToObject(d, "link", st->vpn_link);
+		}
 		cJSON_AddNumberToObject(j, "containers", (double)st->containers);
 		cJSON_AddNumberToObject(j, "managed_containers", (double)st->managed);
 		cJSON_AddNumberToObject(j, "bridges", (double)st->bridges);
@@ -99,6 +106,10 @@ char *vw_api_status(const struct vw_status *st, bool json)
 		      st->table, st->ruleset_applied ? "applied" : "not applied",
 		      (unsigned long long)st->ruleset_updates,
 		      (unsigned long long)st->ruleset_failures, st->dry_run ? ", DRY RUN" : "");
+	if (st->vpn_interface[0])
+		vw_buf_printf(&b, "vpn:        %s %s%s%s\n", st->vpn_interface,
+			      st->vpn_up ? "up (" : "DOWN, only the LAN is reachable",
+			      st->vpn_up ? st->vpn_link : "", st->vpn_up ? ")" : "");
 	vw_buf_printf(&b, "containers: %zu running, %zu managed, %zu bridge(s), %zu name(s)\n",
 		      st->containers, st->managed, st->bridges, st->names);
 	if (st->isolated)
@@ -382,6 +393,7 @@ char *vw_api_explain(const struct vw_api_container *c, const struct vw_config *c
 			if (x->entry[0]) {
 				cJSON_AddStringToObject(e, "label", x->label);
 				cJSON_AddStringToObject(e, "entry", x->entry);
+				cJSON_AddStringToObject(e, "path", vw_path_name(x->path));
 			}
 			if (x->container[0])
 				cJSON_AddStringToObject(e, "label_of", x->container);

@@ -236,6 +236,102 @@ static int set_nft_table(struct vw_config *c, const char *v, char *err, size_t e
 	return 0;
 }
 
+static int set_vpn_interface(struct vw_config *c, const char *v, char *err, size_t errsize)
+{
+	size_t len = strlen(v);
+
+	if (len == 0) {
+		c->vpn_interface[0] = '\0';
+		return 0;
+	}
+	if (!valid_ifname_pattern(v, len)) {
+		snprintf(err, errsize,
+			 "VPN_INTERFACE='%s': not an interface name (or a prefix ending in '+', "
+			 "like wg+ or tun+)",
+			 v);
+		return -EINVAL;
+	}
+	memcpy(c->vpn_interface, v, len + 1);
+	return 0;
+}
+
+/* Whether @d lies in a range that is no one's on the internet: private, CGN, link-local. */
+static bool is_private(const struct vw_dst *d)
+{
+	static const struct {
+		uint8_t family;
+		uint8_t prefix;
+		uint8_t addr[16];
+	} lans[] = {
+		{ AF_INET, 8, { 10 } },		  { AF_INET, 12, { 172, 16 } },
+		{ AF_INET, 16, { 192, 168 } },	  { AF_INET, 10, { 100, 64 } },
+		{ AF_INET, 16, { 169, 254 } },	  { AF_INET6, 7, { 0xfc } },
+		{ AF_INET6, 10, { 0xfe, 0x80 } },
+	};
+
+	for (size_t i = 0; i < ELEMENTSOF(lans); i++) {
+		unsigned bits = lans[i].prefix;
+
+		if (lans[i].family != d->family || d->prefix < bits)
+			continue;
+		if (memcmp(d->addr, lans[i].addr, bits / 8) == 0 &&
+		    (bits % 8 == 0 || ((d->addr[bits / 8] ^ lans[i].addr[bits / 8]) &
+				       (uint8_t)(0xff << (8 - bits % 8))) == 0))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Networks reached outside the tunnel. A default route here would switch the kill switch
+ * off for everything, which is never what "my LAN" means: refused. Anything wider than a
+ * private range is allowed but worth a warning.
+ */
+static int set_vpn_allow(struct vw_config *c, const char *v, char *err, size_t errsize)
+{
+	struct vw_labels l = { 0 };
+	int r;
+
+	c->vpn_allow_warning[0] = '\0';
+	r = vw_labels_add(&l, VW_LABEL_ALLOW, v);
+	if (r < 0) {
+		snprintf(err, errsize, "out of memory");
+		goto out;
+	}
+	if (l.n_errors > 0) {
+		snprintf(err, errsize, "VPN_ALLOW: '%s': %s", l.errors[0].token,
+			 l.errors[0].reason);
+		r = -EINVAL;
+		goto out;
+	}
+	for (size_t i = 0; i < l.n_allow; i++) {
+		const struct vw_dst *d = &l.allow[i];
+		char text[64];
+
+		vw_dst_format(d, text, sizeof(text));
+		if (d->prefix == 0) {
+			snprintf(err, errsize,
+				 "VPN_ALLOW: '%s' is the whole internet, not a LAN: it would "
+				 "bypass the VPN for everything",
+				 text);
+			r = -EINVAL;
+			goto out;
+		}
+		if (!is_private(d) && !c->vpn_allow_warning[0])
+			snprintf(c->vpn_allow_warning, sizeof(c->vpn_allow_warning),
+				 "VPN_ALLOW: '%s' is not a private network: everything in it is "
+				 "reached outside the VPN",
+				 text);
+	}
+	vw_dsts_free(c->vpn_allow, c->n_vpn_allow);
+	c->vpn_allow = TAKE_PTR(l.allow);
+	c->n_vpn_allow = l.n_allow;
+	l.n_allow = 0;
+out:
+	vw_labels_done(&l);
+	return r;
+}
+
 static int set_dns_servers(struct vw_config *c, const char *v, char *err, size_t errsize)
 {
 	/* Only the shape is checked here; c-ares validates each address when it is applied. */
@@ -365,6 +461,10 @@ static const struct setting settings[] = {
 	  "host bridges that are not Docker's, never policed (e.g. br0,virbr+)" },
 	{ "DEFAULT_OUTBOUND", "--default-outbound", false, set_default_outbound,
 	  "destinations every managed container may reach (vpn.outbound syntax)" },
+	{ "VPN_INTERFACE", "--vpn-interface", false, set_vpn_interface,
+	  "kill switch: managed containers reach the internet only through it (wg0, tun+)" },
+	{ "VPN_ALLOW", "--vpn-allow", false, set_vpn_allow,
+	  "networks every managed container reaches outside the VPN (the LAN; CIDRs)" },
 	{ "DRY_RUN", "--dry-run", true, set_dry_run, "count what would be dropped, drop nothing" },
 	{ "LOG_LEVEL", "--log-level", false, set_log_level,
 	  "error, warn, info (default) or debug" },
@@ -469,6 +569,7 @@ void vw_config_done(struct vw_config *c)
 	free_strv(c->networks_include, c->n_include);
 	free_strv(c->networks_exclude, c->n_exclude);
 	vw_dsts_free(c->default_outbound, c->n_default_outbound);
+	vw_dsts_free(c->vpn_allow, c->n_vpn_allow);
 	free(c->ignore_bridges);
 	*c = (struct vw_config){ 0 };
 }

@@ -47,6 +47,8 @@ static char *render_metrics(const struct vw_control *ctl)
 		.audit_lost = ctl->audit_lost,
 		.ready = ctl->ready,
 		.synced = ctl->synced,
+		.vpn_interface = ctl->cfg->vpn_interface,
+		.vpn_up = ctl->vpn_up,
 		.version = VW_VERSION,
 	};
 	size_t n = 0;
@@ -89,6 +91,9 @@ static void status_of(const struct vw_control *ctl, struct vw_status *st)
 		.names = ctl->names->n,
 		.table = ctl->cfg->nft_table,
 		.dry_run = ctl->cfg->dry_run,
+		.vpn_interface = ctl->cfg->vpn_interface,
+		.vpn_up = ctl->vpn_up,
+		.vpn_link = ctl->vpn_link,
 		.nflog_group = ctl->cfg->nflog_group,
 		.audit_active = ctl->audit_active,
 		.uptime_s = (vw_now_ms() - ctl->started_ms) / 1000,

@@ -46,6 +46,7 @@
 #include "vpnwall/reconcile.h"
 #include "vpnwall/ruleset.h"
 #include "vpnwall/store.h"
+#include "vpnwall/tunnel.h"
 #include "vpnwall/util.h"
 
 #define VW_LOG_MODULE "daemon"
@@ -107,6 +108,9 @@ struct vw_daemon {
 
 	struct vw_http *http;
 	struct vw_nflog *nflog; /* NULL: audit off or not bound (yet) */
+	struct vw_tunnel *tunnel; /* NULL: no VPN_INTERFACE, or not watchable */
+	bool vpn_up; /* an interface matching VPN_INTERFACE is up */
+	char vpn_link[16]; /* that interface */
 	struct aux aux[AUX_N];
 	uint64_t started_ms;
 	char not_ready[256]; /* why not ready, for /readyz */
@@ -526,6 +530,15 @@ static void set_ready(struct vw_daemon *d)
 {
 	bool ready = d->synced && d->rc.have_applied && !d->rc.full && !d->rc.retry_at;
 
+	/* Not a safety matter (the rules hold either way), but what anyone alerting wants. */
+	if (ready && d->cfg->vpn_interface[0] && !d->vpn_up) {
+		snprintf(d->not_ready, sizeof(d->not_ready),
+			 "VPN interface %s is down: managed containers reach only what they may "
+			 "reach outside the VPN",
+			 d->cfg->vpn_interface);
+		ready = false;
+	}
+
 	if (ready && !d->ready)
 		log_info("ready: %zu managed container(s)%s", d->rc.applied.n_containers,
 			 d->cfg->dry_run ? " (dry run: nothing is dropped)" : "");
@@ -673,13 +686,10 @@ static void reconcile(struct vw_daemon *d)
  */
 static int apply_base(struct vw_daemon *d, const char *why)
 {
-	const struct vw_ruleset *rs = &d->desired.rs;
-	struct vw_ruleset base = { .dry_run = rs->dry_run,
-				   .log_group = rs->log_group,
-				   .log_rate = rs->log_rate,
-				   .ignore = rs->ignore,
-				   .n_ignore = rs->n_ignore };
+	struct vw_ruleset base;
 	int r;
+
+	vw_ruleset_base(&d->desired.rs, &base);
 
 	d->base_needed = false;
 	vw_reconcile_force_full(&d->rc);
@@ -696,6 +706,22 @@ static int apply_base(struct vw_daemon *d, const char *why)
 		"%s: base ruleset applied, containers on bridges reach nothing until Docker is synced",
 		why);
 	return 0;
+}
+
+static void on_tunnel(void *ud, bool up, const char *ifname)
+{
+	struct vw_daemon *d = ud;
+
+	d->vpn_up = up;
+	(void)vw_strscpy(d->vpn_link, ifname, sizeof(d->vpn_link));
+	if (up)
+		log_info("VPN interface %s is up", ifname);
+	else
+		log_warn("no VPN interface %s is up: managed containers reach only vpn.allow "
+			 "and VPN_ALLOW until one is (nothing leaks)",
+			 d->cfg->vpn_interface);
+	if (!up || d->ready || d->synced)
+		set_ready(d);
 }
 
 /* Someone else touched our table: put the whole intended state back. */
@@ -871,6 +897,8 @@ static void on_http(void *ud, const struct vw_http_request *req, const char *pat
 		.audit_lost = vw_nflog_lost(d->nflog),
 		.audit_active = d->nflog != NULL,
 		.spoofed = d->spoofed_pkts,
+		.vpn_up = d->vpn_up,
+		.vpn_link = d->vpn_link,
 		.started_ms = d->started_ms,
 		.refresh = refresh_counters,
 		.label_errors = label_errors,
@@ -1003,6 +1031,13 @@ int vw_daemon_new(const struct vw_config *cfg, struct vw_daemon **ret_daemon)
 	r = vw_http_new(d->loop, on_http, d, &d->http);
 	if (r < 0)
 		goto fail;
+	if (cfg->vpn_interface[0]) {
+		/* Only for reports: the kill switch is in the rules, not in this watch. */
+		r = vw_tunnel_new(d->loop, cfg->vpn_interface, on_tunnel, d, &d->tunnel);
+		if (r < 0)
+			log_error_errno(r, "cannot watch network interfaces; the kill switch "
+					   "holds, but the VPN's state is not reported");
+	}
 	*ret_daemon = d;
 	return 0;
 fail:
@@ -1016,6 +1051,7 @@ void vw_daemon_free(struct vw_daemon *d)
 		return;
 	vw_http_free(d->http);
 	vw_nflog_free(d->nflog);
+	vw_tunnel_free(d->tunnel);
 	vw_docker_free(d->docker);
 	vw_dns_free(d->dns);
 	vw_nft_free(d->nft);
@@ -1076,8 +1112,11 @@ int vw_daemon_run(struct vw_daemon *d)
 	r = start_enforcing(d);
 	if (r < 0 && !d->base_needed)
 		return r;
-	log_info("starting: table inet %s, Docker at %s%s", d->cfg->nft_table,
-		 d->cfg->docker_socket, d->cfg->dry_run ? ", dry run" : "");
+	log_info("starting: table inet %s, Docker at %s%s%s%s", d->cfg->nft_table,
+		 d->cfg->docker_socket, d->cfg->dry_run ? ", dry run" : "",
+		 d->cfg->vpn_interface[0] ? ", internet only through " : "", d->cfg->vpn_interface);
+	if (d->cfg->vpn_allow_warning[0])
+		log_warn("%s", d->cfg->vpn_allow_warning);
 	for (int k = 0; k < AUX_N; k++)
 		aux_try(d, k, vw_now_ms());
 	r = vw_docker_start(d->docker);

@@ -408,19 +408,8 @@ static int settle(struct vw_desired *d, struct touched *t)
 
 int vw_desired_init(struct vw_desired *d, const struct vw_config *cfg)
 {
-	*d = (struct vw_desired){ .cfg = cfg,
-				  .rs = { .dry_run = cfg->dry_run,
-					  .log_group = cfg->nflog_group,
-					  .log_rate = cfg->audit_rate } };
-	if (cfg->n_ignore_bridges) {
-		d->rs.ignore = calloc(cfg->n_ignore_bridges, sizeof(*d->rs.ignore));
-		if (!d->rs.ignore)
-			return -ENOMEM;
-		memcpy(d->rs.ignore, cfg->ignore_bridges,
-		       cfg->n_ignore_bridges * sizeof(*d->rs.ignore));
-		d->rs.n_ignore = cfg->n_ignore_bridges;
-	}
-	return 0;
+	*d = (struct vw_desired){ .cfg = cfg };
+	return vw_policy_settings(cfg, &d->rs);
 }
 
 static void clear_maps(struct vw_desired *d)

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "vpnwall/config.h"
 #include "vpnwall/names.h"
 #include "vpnwall/policy.h"
 #include "vpnwall/ruleset.h"
@@ -152,7 +153,7 @@ int vw_explain(const struct vw_explain_input *in, const struct vw_dst *q,
 	struct vw_explanation x = { .verdict = VW_VERDICT_BLOCKED };
 	struct targets t;
 	struct attribution at = { .in = in, .q = q, .t = &t };
-	char qtext[300], etext[300];
+	char qtext[300], etext[300], via[64] = "";
 	int verdict = 0, lowest = 2, highest = 0, r;
 
 	if (q->kind == VW_DST_WILDCARD ||
@@ -162,7 +163,15 @@ int vw_explain(const struct vw_explain_input *in, const struct vw_dst *q,
 	targets_of(q, in->names, &t);
 	/* A name is allowed when all its addresses are, in part when some are. */
 	for (size_t i = 0; i < t.n; i++) {
-		int c = boxes_cover(&in->compiled->dst[vw_family_index(t.family[i])], t.addr[i], q);
+		int c = 0;
+
+		/* The kernel tries the paths in turn: the better one decides. */
+		for (int p = 0; p < VW_PATHS; p++) {
+			int k = vw_boxset_index(p, t.family[i]);
+			int cp = boxes_cover(&in->compiled->dst[k], t.addr[i], q);
+
+			c = cp > c ? cp : c;
+		}
 
 		lowest = c < lowest ? c : lowest;
 		highest = c > highest ? c : highest;
@@ -184,13 +193,20 @@ int vw_explain(const struct vw_explain_input *in, const struct vw_dst *q,
 		if (at.ref.container && strcmp(at.ref.container, in->c->name) != 0)
 			(void)vw_strscpy(x.container, at.ref.container, sizeof(x.container));
 		x.verdict = verdict == 2 ? VW_VERDICT_ALLOWED : VW_VERDICT_PARTIAL;
-		snprintf(x.reason, sizeof(x.reason), "%s %s by %s entry '%s'%s%s%s%s", qtext,
+		x.path = at.ref.path;
+		if (in->cfg->vpn_interface[0])
+			snprintf(via, sizeof(via),
+				 x.path == VW_PATH_VPN ? ", only through %s"
+						       : ", by any path (not only %s)",
+				 in->cfg->vpn_interface);
+		snprintf(x.reason, sizeof(x.reason), "%s %s by %s entry '%s'%s%s%s%s%s", qtext,
 			 verdict == 2 ? "is allowed" : "is allowed only in part", at.ref.origin,
 			 etext, x.container[0] ? " of container '" : "", x.container,
 			 x.container[0] ? "'" : "",
 			 at.ref.dst->kind == VW_DST_NAME && q->kind == VW_DST_NET
 				 ? " (the name currently resolves to it)"
-				 : "");
+				 : "",
+			 via);
 	} else if (verdict > 0) {
 		x.verdict = verdict == 2 ? VW_VERDICT_ALLOWED : VW_VERDICT_PARTIAL;
 		snprintf(x.reason, sizeof(x.reason), "%s is allowed by the compiled policy", qtext);

@@ -460,6 +460,15 @@ int vw_labels_add(struct vw_labels *l, const char *key, const char *value)
 	}
 	if (strcmp(key, VW_LABEL_DRYRUN) == 0)
 		return parse_bool(l, key, value, &l->dry_run);
+	if (strcmp(key, VW_LABEL_TUNNEL) == 0) {
+		bool on = true;
+		int r;
+
+		/* Leaving the tunnel is an exception: only an exact "false" asks for it. */
+		r = parse_bool(l, key, value, &on);
+		l->no_tunnel = !on;
+		return r;
+	}
 	return add_error(l, key, key, strlen(key), "unknown vpnwall label");
 }
 

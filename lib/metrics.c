@@ -529,6 +529,15 @@ char *vw_metrics_render(const struct vw_metrics_view *v)
 	gauge(&b, "vpnwall_ready", "1 when Docker is synced and the ruleset applied.", v->ready);
 	gauge(&b, "vpnwall_docker_synced", "1 while the Docker events stream is up and synced.",
 	      v->synced);
+	if (v->vpn_interface && v->vpn_interface[0]) {
+		name = "vpnwall_vpn_up";
+		vw_metrics_family(&b, name, "gauge",
+				  "1 while an interface matching VPN_INTERFACE is up; else managed "
+				  "containers reach only their LAN.");
+		vw_metrics_sample(&b, name,
+				  (const char *const[]){ "interface", v->vpn_interface, NULL },
+				  v->vpn_up);
+	}
 
 	name = "vpnwall_build_info";
 	vw_metrics_family(&b, name, "gauge", "Build information.");

@@ -51,7 +51,7 @@
 #define BATCH_OVERRUN (UINT16_MAX + 4096) /* the largest single message */
 #define ELEMS_PER_MSG 256 /* keeps a NEWSETELEM well below the 64 KiB attribute limit */
 #define RCVBUF (4 * 1024 * 1024)
-#define FORWARD_PRIORITY (-10) /* before Docker's filter chains at priority 0 */
+#define HOOK_PRIORITY (-10) /* before Docker's filter chains at priority 0 */
 
 /* nft's datatype ids, so that `nft list ruleset` shows our sets with their real types. */
 #define TYPE_IPV4 7
@@ -61,9 +61,19 @@
 #define TYPE_IFNAME 41
 #define TYPE_BITS 6
 
+/*
+ * Chains: forward and input are the hooks; a packet from a bridge goes to police (routed
+ * on) or police_in (to the host itself), which check what only that hook can, and both
+ * end in dispatch, which applies the container's destinations. Each hook has its own map
+ * of Docker's bridges, as a map's verdict names the chain.
+ */
 #define CHAIN_FORWARD "forward"
+#define CHAIN_INPUT "input"
 #define CHAIN_POLICE "police"
+#define CHAIN_POLICE_IN "police_in"
+#define CHAIN_DISPATCH "dispatch"
 #define MAP_BRIDGES "bridges"
+#define MAP_BRIDGES_IN "bridges_in"
 /*
  * No chain and no set per container: every container's destinations live in a few sets
  * shared by all, keyed by the packet's source address first. The kernel looks up sets by
@@ -74,6 +84,8 @@
  *   exact4           saddr . daddr . l4proto . dport    (hash: one address, one port)
  *   host4            saddr . daddr                      (hash: one address, any protocol)
  *   range4           saddr . daddr . l4proto . dport    (concatenated ranges: the rest)
+ *   anyexact4, anyhost4, anyrange4   the same for destinations reached by any path; the
+ *                    three above only through the VPN interface, when there is one
  *   audit4           saddr of audited containers
  *   allowed4/dropped4  saddr -> counter a_<key> / d_<key>  (object maps)
  *   lograte4         saddr -> limit l_<key>             (object map, with an NFLOG group)
@@ -90,10 +102,17 @@ static const char *const map_dropped[2] = { "dropped4", "dropped6" };
 static const char *const map_lograte[2] = { "lograte4", "lograte6" };
 
 enum box_kind { BOX_EXACT, BOX_HOST, BOX_RANGE, BOX_KINDS };
-static const char *const set_boxes[BOX_KINDS][2] = {
-	[BOX_EXACT] = { "exact4", "exact6" },
-	[BOX_HOST] = { "host4", "host6" },
-	[BOX_RANGE] = { "range4", "range6" },
+static const char *const set_boxes[VW_PATHS][BOX_KINDS][2] = {
+	[VW_PATH_VPN] = {
+		[BOX_EXACT] = { "exact4", "exact6" },
+		[BOX_HOST] = { "host4", "host6" },
+		[BOX_RANGE] = { "range4", "range6" },
+	},
+	[VW_PATH_ANY] = {
+		[BOX_EXACT] = { "anyexact4", "anyexact6" },
+		[BOX_HOST] = { "anyhost4", "anyhost6" },
+		[BOX_RANGE] = { "anyrange4", "anyrange6" },
+	},
 };
 
 struct monitor {
@@ -332,6 +351,20 @@ static struct nftnl_expr *e_ct(uint32_t key, uint32_t dreg)
 	return e;
 }
 
+/* range eq @sreg from @lo to @hi (inclusive, @len bytes, network order) */
+static struct nftnl_expr *e_range(uint32_t sreg, const void *lo, const void *hi, uint32_t len)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("range");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_RANGE_SREG, sreg);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_RANGE_OP, NFT_RANGE_EQ);
+		nftnl_expr_set(e, NFTNL_EXPR_RANGE_FROM_DATA, lo, len);
+		nftnl_expr_set(e, NFTNL_EXPR_RANGE_TO_DATA, hi, len);
+	}
+	return e;
+}
+
 /* dreg = (sreg & mask) ^ 0 */
 static struct nftnl_expr *e_and(uint32_t reg, const void *mask, uint32_t len)
 {
@@ -408,7 +441,7 @@ static int emit_unknown_log(struct batch *b, const struct vw_ruleset *rs)
 		return 0;
 	put(&rl, e_limit(rs->log_rate));
 	put(&rl, e_log(rs->log_group, rs->dry_run, VW_KEY_UNKNOWN));
-	return rule_emit(b, &rl, CHAIN_POLICE, "rule police: log unknown source");
+	return rule_emit(b, &rl, CHAIN_DISPATCH, "rule dispatch: log unknown source");
 }
 
 /* --- objects ----------------------------------------------------------------------------- */
@@ -452,7 +485,8 @@ static int emit_table(struct batch *b, uint16_t type)
 	return msg_end(b);
 }
 
-static int emit_chain(struct batch *b, uint16_t type, const char *name, bool base)
+/* @hook: NF_INET_FORWARD or NF_INET_LOCAL_IN for a base chain, -1 for a regular one. */
+static int emit_chain(struct batch *b, uint16_t type, const char *name, int hook)
 {
 	struct nftnl_chain *c = nftnl_chain_alloc();
 	struct nlmsghdr *nlh;
@@ -463,9 +497,9 @@ static int emit_chain(struct batch *b, uint16_t type, const char *name, bool bas
 	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, b->n->table);
 	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name);
 	nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
-	if (base) {
-		nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, NF_INET_FORWARD);
-		nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, FORWARD_PRIORITY);
+	if (hook >= 0) {
+		nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, (uint32_t)hook);
+		nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, HOOK_PRIORITY);
 		nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "filter");
 		nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
 	}
@@ -752,51 +786,55 @@ static int emit_verdict_rule(struct batch *b, struct rule *rl, int verdict, cons
 	return rule_emit(b, rl, chain, what);
 }
 
-/* iifname <pattern> return: nft's "x+" compares only the prefix, a full name all 16 bytes. */
-static int emit_ignore_rule(struct batch *b, const char *pattern)
+/* <iifname|oifname> <pattern>: nft's "x+" compares only the prefix, a full name 16 bytes. */
+static void put_ifname(struct rule *rl, uint32_t key, const char *pattern)
 {
-	char name[VW_IFNAMSIZ] = { 0 }, what[64];
+	char name[VW_IFNAMSIZ] = { 0 };
 	size_t len = strlen(pattern);
-	struct rule rl = rule_new();
 
 	(void)vw_strscpy(name, pattern, sizeof(name));
 	if (len > 0 && pattern[len - 1] == '+')
 		len--;
 	else
 		len = sizeof(name);
-	put(&rl, e_meta(NFT_META_IIFNAME, NFT_REG_1));
-	put(&rl, e_cmp(NFT_REG_1, NFT_CMP_EQ, name, (uint32_t)len));
-	snprintf(what, sizeof(what), "rule forward: iifname %s return", pattern);
-	return emit_verdict_rule(b, &rl, NFT_RETURN, CHAIN_FORWARD, what);
+	put(rl, e_meta(key, NFT_REG_1));
+	put(rl, e_cmp(NFT_REG_1, NFT_CMP_EQ, name, (uint32_t)len));
 }
 
-static int emit_forward(struct batch *b, const struct vw_ruleset *rs)
+/*
+ * A hook's base chain: Docker's bridges first (a managed one is policed before the ignored
+ * patterns are looked at, so IGNORE_BRIDGES=br-+ cannot wave its containers through), then
+ * the bridges the settings ignore, then every other bridge: a network created while we
+ * were down, or with a custom bridge name, is policed (its sources are unknown, so
+ * dropped) until we learn it.
+ */
+static int emit_hook_chain(struct batch *b, const struct vw_ruleset *rs, const char *chain,
+			   const char *map, const char *police)
 {
 	static const char bridge[VW_IFNAMSIZ] = "bridge";
+	char what[96];
 	struct rule rl;
 	int r;
 
 	rl = rule_new();
-	/*
-	 * Docker's bridges first: a managed one is policed before the ignored patterns are
-	 * looked at, so IGNORE_BRIDGES=br-+ cannot wave its containers through.
-	 */
 	put(&rl, e_meta(NFT_META_IIFNAME, NFT_REG_1));
-	put(&rl, e_lookup(NFT_REG_1, MAP_BRIDGES, NFT_REG_VERDICT));
-	r = rule_emit(b, &rl, CHAIN_FORWARD, "rule forward: iifname vmap @bridges");
-	for (size_t i = 0; r >= 0 && i < rs->n_ignore; i++)
-		r = emit_ignore_rule(b, rs->ignore[i]);
+	put(&rl, e_lookup(NFT_REG_1, map, NFT_REG_VERDICT));
+	snprintf(what, sizeof(what), "rule %s: iifname vmap @%s", chain, map);
+	r = rule_emit(b, &rl, chain, what);
+	for (size_t i = 0; r >= 0 && i < rs->n_ignore; i++) {
+		rl = rule_new();
+		put_ifname(&rl, NFT_META_IIFNAME, rs->ignore[i]);
+		snprintf(what, sizeof(what), "rule %s: iifname %s return", chain, rs->ignore[i]);
+		r = emit_verdict_rule(b, &rl, NFT_RETURN, chain, what);
+	}
 	if (r < 0)
 		return r;
-	/*
-	 * Every bridge, known or not: a network created while we were down, or with a custom
-	 * bridge name, is policed (its sources are unknown, so dropped) until we learn it.
-	 */
 	rl = rule_new();
 	put(&rl, e_meta(NFT_META_IIFKIND, NFT_REG_1));
 	put(&rl, e_cmp(NFT_REG_1, NFT_CMP_EQ, bridge, sizeof(bridge)));
-	put(&rl, e_verdict(NFT_GOTO, CHAIN_POLICE));
-	return rule_emit(b, &rl, CHAIN_FORWARD, "rule forward: meta iifkind bridge goto police");
+	put(&rl, e_verdict(NFT_GOTO, police));
+	snprintf(what, sizeof(what), "rule %s: meta iifkind bridge goto %s", chain, police);
+	return rule_emit(b, &rl, chain, what);
 }
 
 static int emit_counted_drop(struct batch *b, const char *counter, bool audit, const char *chain,
@@ -831,30 +869,40 @@ static void put_key(struct rule *rl, int f, bool daddr, bool ports)
 
 /*
  * What a source of family @f may do: exempt sources return; a container's packet to one of
- * its destinations is counted and returns; otherwise it is counted (and logged, within its
- * container's rate) and dropped, or only counted when the container is audited. A source
- * that is no container's falls through all of them (the object maps have no entry for it).
+ * its destinations is counted and returns, one reached by any path first, then one only
+ * through the VPN (with a VPN interface set, only if the packet leaves by it: sent to the
+ * host itself, or routed elsewhere because the tunnel is down, it does not); otherwise it
+ * is counted (and logged, within its container's rate) and dropped, or only counted when
+ * the container is audited. A source that is no container's falls through all of them
+ * (the object maps have no entry for it).
  */
 static int emit_dispatch(struct batch *b, const struct vw_ruleset *rs, int f)
 {
 	struct rule rl;
-	char what[96];
+	char what[128];
 	int r;
 
 	rl = rule_new();
 	put_key(&rl, f, false, false);
 	put(&rl, e_lookup(NFT_REG32_00, set_exempt[f], -1));
-	snprintf(what, sizeof(what), "rule police: saddr @%s return", set_exempt[f]);
-	r = emit_verdict_rule(b, &rl, NFT_RETURN, CHAIN_POLICE, what);
-	for (int k = 0; r >= 0 && k < BOX_KINDS; k++) {
-		rl = rule_new();
-		put_key(&rl, f, true, k != BOX_HOST);
-		put(&rl, e_lookup(NFT_REG32_00, set_boxes[k][f], -1));
-		put(&rl, e_objref_map(NFT_REG32_00, map_allowed[f]));
-		snprintf(what, sizeof(what), "rule police: saddr . daddr ... @%s return",
-			 set_boxes[k][f]);
-		r = emit_verdict_rule(b, &rl, NFT_RETURN, CHAIN_POLICE, what);
-	}
+	snprintf(what, sizeof(what), "rule dispatch: saddr @%s return", set_exempt[f]);
+	r = emit_verdict_rule(b, &rl, NFT_RETURN, CHAIN_DISPATCH, what);
+	for (int p = VW_PATHS - 1; r >= 0 && p >= 0; p--)
+		for (int k = 0; r >= 0 && k < BOX_KINDS; k++) {
+			bool tunnel = p == VW_PATH_VPN && rs->vpn_iface[0];
+
+			rl = rule_new();
+			if (tunnel)
+				put_ifname(&rl, NFT_META_OIFNAME, rs->vpn_iface);
+			put_key(&rl, f, true, k != BOX_HOST);
+			put(&rl, e_lookup(NFT_REG32_00, set_boxes[p][k][f], -1));
+			put(&rl, e_objref_map(NFT_REG32_00, map_allowed[f]));
+			snprintf(what, sizeof(what),
+				 "rule dispatch: %s%ssaddr . daddr ... @%s return",
+				 tunnel ? "oifname " : "", tunnel ? rs->vpn_iface : "",
+				 set_boxes[p][k][f]);
+			r = emit_verdict_rule(b, &rl, NFT_RETURN, CHAIN_DISPATCH, what);
+		}
 	/* Audited: logged within the container's own limit, counted, let through. Then the
 	 * others the same way, but dropped. Over the limit, a log rule ends before its log. */
 	for (int audit = 1; r >= 0 && audit >= 0; audit--) {
@@ -865,7 +913,7 @@ static int emit_dispatch(struct batch *b, const struct vw_ruleset *rs, int f)
 				put(&rl, e_lookup(NFT_REG32_00, set_audit[f], -1));
 			put(&rl, e_objref_map(NFT_REG32_00, map_lograte[f]));
 			put(&rl, e_log(rs->log_group, audit, ""));
-			r = rule_emit(b, &rl, CHAIN_POLICE, "rule police: log");
+			r = rule_emit(b, &rl, CHAIN_DISPATCH, "rule dispatch: log");
 			if (r < 0)
 				break;
 		}
@@ -874,12 +922,60 @@ static int emit_dispatch(struct batch *b, const struct vw_ruleset *rs, int f)
 		if (audit)
 			put(&rl, e_lookup(NFT_REG32_00, set_audit[f], -1));
 		put(&rl, e_objref_map(NFT_REG32_00, map_dropped[f]));
-		r = emit_verdict_rule(b, &rl, audit ? NFT_RETURN : NF_DROP, CHAIN_POLICE,
-				      audit ? "rule police: audited" : "rule police: drop");
+		r = emit_verdict_rule(b, &rl, audit ? NFT_RETURN : NF_DROP, CHAIN_DISPATCH,
+				      audit ? "rule dispatch: audited" : "rule dispatch: drop");
 	}
 	return r;
 }
 
+static int emit_dispatch_chain(struct batch *b, const struct vw_ruleset *rs)
+{
+	int r = 0;
+
+	for (int f = 0; r >= 0 && f < 2; f++)
+		r = emit_dispatch(b, rs, f);
+	if (r < 0)
+		return r;
+	/* Unknown source on a bridge: started while we were down, or not yet seen. */
+	r = emit_unknown_log(b, rs);
+	if (r < 0)
+		return r;
+	return emit_counted_drop(b, VW_KEY_UNKNOWN, rs->dry_run, CHAIN_DISPATCH,
+				 "rule dispatch: unknown source");
+}
+
+/*
+ * The source must be routable back through the bridge it came from. Checked first: a
+ * forged packet must not reach the rules below, least of all create conntrack state (a
+ * container sending "X -> itself" via its gateway would otherwise make every later
+ * "itself -> X" packet a reply).
+ */
+static int emit_source_check(struct batch *b, const struct vw_ruleset *rs, const char *chain)
+{
+	static const uint32_t zero = 0;
+	struct rule rl = rule_new();
+	char what[96];
+
+	put(&rl, e_fib_iif(true, NFT_REG_1));
+	put(&rl, e_cmp(NFT_REG_1, NFT_CMP_EQ, &zero, sizeof(zero)));
+	put(&rl, e_counter(VW_KEY_SPOOFED));
+	if (!rs->dry_run)
+		put(&rl, e_verdict(NF_DROP, NULL));
+	snprintf(what, sizeof(what), "rule %s: fib saddr . iif oif missing drop", chain);
+	return rule_emit(b, &rl, chain, what);
+}
+
+static int emit_goto_dispatch(struct batch *b, const char *chain)
+{
+	struct rule rl = rule_new();
+	char what[64];
+
+	put(&rl, e_verdict(NFT_GOTO, CHAIN_DISPATCH));
+	snprintf(what, sizeof(what), "rule %s: goto dispatch", chain);
+	return rule_emit(b, &rl, chain, what);
+}
+
+/* Routed traffic from a bridge. */
 static int emit_police(struct batch *b, const struct vw_ruleset *rs)
 {
 	static const uint8_t dir_reply = IP_CT_DIR_REPLY;
@@ -887,26 +983,14 @@ static int emit_police(struct batch *b, const struct vw_ruleset *rs)
 	struct rule rl;
 	int r;
 
-	/*
-	 * The source must be routable back through the bridge it came from. Checked first: a
-	 * forged packet must not reach the rules below, least of all create conntrack state
-	 * (a container sending "X -> itself" via its gateway would otherwise make every later
-	 * "itself -> X" packet a reply).
-	 */
-	rl = rule_new();
-	put(&rl, e_fib_iif(true, NFT_REG_1));
-	put(&rl, e_cmp(NFT_REG_1, NFT_CMP_EQ, &zero, sizeof(zero)));
-	put(&rl, e_counter(VW_KEY_SPOOFED));
-	if (!rs->dry_run)
-		put(&rl, e_verdict(NF_DROP, NULL));
-	r = rule_emit(b, &rl, CHAIN_POLICE, "rule police: fib saddr . iif oif missing drop");
+	r = emit_source_check(b, rs, CHAIN_POLICE);
 	if (r < 0)
 		return r;
 
 	/*
 	 * Replies of connections someone opened to a published port (DNAT'd by Docker) are not
 	 * egress. Nothing else in the reply direction is exempt: a container's own flows are
-	 * checked packet by packet, so a tightened policy cuts them at once.
+	 * checked packet by packet, so a tightened policy (or a tunnel gone) cuts them at once.
 	 */
 	rl = rule_new();
 	put(&rl, e_ct(NFT_CT_DIRECTION, NFT_REG_1));
@@ -927,18 +1011,52 @@ static int emit_police(struct batch *b, const struct vw_ruleset *rs)
 			      "rule police: fib daddr . iif oif exists return");
 	if (r < 0)
 		return r;
+	return emit_goto_dispatch(b, CHAIN_POLICE);
+}
 
-	for (int f = 0; r >= 0 && f < 2; f++)
-		r = emit_dispatch(b, rs, f);
+/*
+ * Traffic from a bridge to the host itself: a resolver or a proxy on the host is a way out
+ * like any other, so the same destinations apply (with a VPN, only those reached by any
+ * path: nothing sent to the host goes through the tunnel). Let through: neighbour discovery
+ * and multicast listener messages, without which IPv6 stops working on the bridge (before
+ * the source check: duplicate address detection comes from "::"), and the replies of
+ * connections the host opened.
+ */
+static int emit_police_in(struct batch *b, const struct vw_ruleset *rs)
+{
+	static const uint8_t dir_reply = IP_CT_DIR_REPLY, icmpv6 = IPPROTO_ICMPV6;
+	/* MLD query, report, done (130-132); RS, RA, NS, NA, redirect (133-137); MLDv2 (143) */
+	static const uint8_t nd_lo = 130, nd_hi = 137, mld2 = 143;
+	struct rule rl;
+	int r;
+
+	for (int k = 0; k < 2; k++) {
+		rl = rule_new();
+		put_nfproto(&rl, AF_INET6);
+		put(&rl, e_meta(NFT_META_L4PROTO, NFT_REG_1));
+		put(&rl, e_cmp(NFT_REG_1, NFT_CMP_EQ, &icmpv6, sizeof(icmpv6)));
+		put(&rl, e_payload(NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1, NFT_REG_1));
+		if (k == 0)
+			put(&rl, e_range(NFT_REG_1, &nd_lo, &nd_hi, 1));
+		else
+			put(&rl, e_cmp(NFT_REG_1, NFT_CMP_EQ, &mld2, sizeof(mld2)));
+		r = emit_verdict_rule(b, &rl, NFT_RETURN, CHAIN_POLICE_IN,
+				      k == 0 ? "rule police_in: icmpv6 type 130-137 return"
+					     : "rule police_in: icmpv6 type 143 return");
+		if (r < 0)
+			return r;
+	}
+	r = emit_source_check(b, rs, CHAIN_POLICE_IN);
 	if (r < 0)
 		return r;
-
-	/* Unknown source on a bridge: started while we were down, or not yet seen. */
-	r = emit_unknown_log(b, rs);
+	rl = rule_new();
+	put(&rl, e_ct(NFT_CT_DIRECTION, NFT_REG_1));
+	put(&rl, e_cmp(NFT_REG_1, NFT_CMP_EQ, &dir_reply, sizeof(dir_reply)));
+	r = emit_verdict_rule(b, &rl, NFT_RETURN, CHAIN_POLICE_IN,
+			      "rule police_in: ct direction reply return");
 	if (r < 0)
 		return r;
-	return emit_counted_drop(b, VW_KEY_UNKNOWN, rs->dry_run, CHAIN_POLICE,
-				 "rule police: unknown source");
+	return emit_goto_dispatch(b, CHAIN_POLICE_IN);
 }
 
 /* nft's type of a concatenation: each field's type in TYPE_BITS, the first field highest. */
@@ -949,13 +1067,17 @@ static int emit_police(struct batch *b, const struct vw_ruleset *rs)
 static int emit_base(struct batch *b, const struct vw_ruleset *rs)
 {
 	static const uint8_t range_fields[2][5] = { { 4, 4, 1, 2, 0 }, { 16, 16, 1, 2, 0 } };
-	struct set_spec sets[2 * 8 + 1] = {
+	struct set_spec sets[2 * 11 + 2] = {
 		{ .name = MAP_BRIDGES,
 		  .key_type = TYPE_IFNAME,
 		  .key_len = VW_IFNAMSIZ,
 		  .flags = NFT_SET_MAP },
+		{ .name = MAP_BRIDGES_IN,
+		  .key_type = TYPE_IFNAME,
+		  .key_len = VW_IFNAMSIZ,
+		  .flags = NFT_SET_MAP },
 	};
-	size_t n = 1;
+	size_t n = 2;
 	int r;
 
 	for (int f = 0; f < 2; f++) {
@@ -964,17 +1086,19 @@ static int emit_base(struct batch *b, const struct vw_ruleset *rs)
 
 		sets[n++] =
 			(struct set_spec){ .name = set_exempt[f], .key_type = t, .key_len = alen };
-		sets[n++] = (struct set_spec){ .name = set_boxes[BOX_EXACT][f],
-					       .key_type = dst,
-					       .key_len = 2 * alen + 8 };
-		sets[n++] = (struct set_spec){ .name = set_boxes[BOX_HOST][f],
-					       .key_type = CONCAT2(t, t),
-					       .key_len = 2 * alen };
-		sets[n++] = (struct set_spec){ .name = set_boxes[BOX_RANGE][f],
-					       .key_type = dst,
-					       .key_len = 2 * alen + 8,
-					       .flags = NFT_SET_INTERVAL | NFT_SET_CONCAT,
-					       .fields = range_fields[f] };
+		for (int p = 0; p < VW_PATHS; p++) {
+			sets[n++] = (struct set_spec){ .name = set_boxes[p][BOX_EXACT][f],
+						       .key_type = dst,
+						       .key_len = 2 * alen + 8 };
+			sets[n++] = (struct set_spec){ .name = set_boxes[p][BOX_HOST][f],
+						       .key_type = CONCAT2(t, t),
+						       .key_len = 2 * alen };
+			sets[n++] = (struct set_spec){ .name = set_boxes[p][BOX_RANGE][f],
+						       .key_type = dst,
+						       .key_len = 2 * alen + 8,
+						       .flags = NFT_SET_INTERVAL | NFT_SET_CONCAT,
+						       .fields = range_fields[f] };
+		}
 		sets[n++] =
 			(struct set_spec){ .name = set_audit[f], .key_type = t, .key_len = alen };
 		sets[n++] = (struct set_spec){ .name = map_allowed[f],
@@ -1007,26 +1131,39 @@ static int emit_base(struct batch *b, const struct vw_ruleset *rs)
 	if (r >= 0)
 		r = emit_counter(b, NFT_MSG_NEWOBJ, VW_KEY_SPOOFED, VW_KEY_SPOOFED);
 	if (r >= 0)
-		r = emit_chain(b, NFT_MSG_NEWCHAIN, CHAIN_POLICE, false);
+		r = emit_chain(b, NFT_MSG_NEWCHAIN, CHAIN_DISPATCH, -1);
 	if (r >= 0)
-		r = emit_chain(b, NFT_MSG_NEWCHAIN, CHAIN_FORWARD, true);
+		r = emit_chain(b, NFT_MSG_NEWCHAIN, CHAIN_POLICE, -1);
 	if (r >= 0)
-		r = emit_forward(b, rs);
+		r = emit_chain(b, NFT_MSG_NEWCHAIN, CHAIN_POLICE_IN, -1);
+	if (r >= 0)
+		r = emit_chain(b, NFT_MSG_NEWCHAIN, CHAIN_FORWARD, NF_INET_FORWARD);
+	if (r >= 0)
+		r = emit_chain(b, NFT_MSG_NEWCHAIN, CHAIN_INPUT, NF_INET_LOCAL_IN);
+	if (r >= 0)
+		r = emit_dispatch_chain(b, rs);
 	if (r >= 0)
 		r = emit_police(b, rs);
+	if (r >= 0)
+		r = emit_police_in(b, rs);
+	if (r >= 0)
+		r = emit_hook_chain(b, rs, CHAIN_FORWARD, MAP_BRIDGES, CHAIN_POLICE);
+	if (r >= 0)
+		r = emit_hook_chain(b, rs, CHAIN_INPUT, MAP_BRIDGES_IN, CHAIN_POLICE_IN);
 	return r;
 }
 
-/* Boxes @v of family @f, for each source of that family in @srcs, in the sets they go in. */
-static int emit_boxes(struct batch *b, uint16_t type, int f, const struct vw_box *v, size_t n,
-		      const struct vw_rs_source *srcs, size_t n_srcs)
+/* Boxes @v of family @f and path @p, for each source of that family in @srcs, in the sets
+ * they go in. */
+static int emit_boxes(struct batch *b, uint16_t type, int p, int f, const struct vw_box *v,
+		      size_t n, const struct vw_rs_source *srcs, size_t n_srcs)
 {
 	uint8_t family = f ? AF_INET6 : AF_INET;
 	int r = 0;
 
 	/* One pass per set keeps each message to one set. */
 	for (int k = 0; r >= 0 && k < BOX_KINDS; k++) {
-		struct elems el = { .b = b, .type = type, .set = set_boxes[k][f] };
+		struct elems el = { .b = b, .type = type, .set = set_boxes[p][k][f] };
 
 		for (size_t s = 0; r >= 0 && s < n_srcs; s++)
 			for (size_t i = 0; r >= 0 && srcs[s].family == family && i < n; i++)
@@ -1096,30 +1233,41 @@ static int source_op(struct batch *b, uint16_t type, const struct vw_ruleset *rs
 		r = addr_elem(b, type, map_lograte[f], s->family, s->addr, l);
 	if (r >= 0 && c->audit)
 		r = addr_elem(b, type, set_audit[f], s->family, s->addr, NULL);
-	if (r >= 0)
-		r = emit_boxes(b, type, f, c->dst[f].v, c->dst[f].n, s, 1);
+	for (int p = 0; r >= 0 && p < VW_PATHS; p++) {
+		const struct vw_boxset *bs = &c->dst[vw_boxset_index(p, s->family)];
+
+		r = emit_boxes(b, type, p, f, bs->v, bs->n, s, 1);
+	}
 	return r;
 }
 
+/* A Docker bridge in both hooks' maps: managed, it goes to that hook's police chain. */
 static int bridge_op(struct batch *b, uint16_t type, const struct vw_rs_bridge *br)
 {
+	static const char *const maps[2][2] = { { MAP_BRIDGES, CHAIN_POLICE },
+						{ MAP_BRIDGES_IN, CHAIN_POLICE_IN } };
 	char key[VW_IFNAMSIZ] = { 0 };
-	struct elems el = { .b = b, .type = type, .set = MAP_BRIDGES };
-	struct nftnl_set_elem *e;
-	int r;
+	int r = 0;
 
 	(void)vw_strscpy(key, br->name, sizeof(key));
-	e = elem_new(&el, &r);
-	if (e) {
-		nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key, sizeof(key));
-		if (type == NFT_MSG_NEWSETELEM && br->managed) {
-			nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_VERDICT, (uint32_t)NFT_GOTO);
-			nftnl_set_elem_set_str(e, NFTNL_SET_ELEM_CHAIN, CHAIN_POLICE);
-		} else if (type == NFT_MSG_NEWSETELEM) {
-			nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_VERDICT, (uint32_t)NFT_RETURN);
+	for (int m = 0; r >= 0 && m < 2; m++) {
+		struct elems el = { .b = b, .type = type, .set = maps[m][0] };
+		struct nftnl_set_elem *e = elem_new(&el, &r);
+
+		if (e) {
+			nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key, sizeof(key));
+			if (type == NFT_MSG_NEWSETELEM && br->managed) {
+				nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_VERDICT,
+						       (uint32_t)NFT_GOTO);
+				nftnl_set_elem_set_str(e, NFTNL_SET_ELEM_CHAIN, maps[m][1]);
+			} else if (type == NFT_MSG_NEWSETELEM) {
+				nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_VERDICT,
+						       (uint32_t)NFT_RETURN);
+			}
 		}
+		r = elems_finish(&el, r);
 	}
-	return elems_finish(&el, r);
+	return r;
 }
 
 static int emit_op(struct batch *b, const struct vw_op *op)
@@ -1135,7 +1283,8 @@ static int emit_op(struct batch *b, const struct vw_op *op)
 	case VW_OP_BOXES_ADD:
 		return emit_boxes(
 			b, op->type == VW_OP_BOXES_ADD ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM,
-			vw_family_index(op->family), op->boxes, op->n_boxes, op->srcs, op->n_srcs);
+			op->path, vw_family_index(op->family), op->boxes, op->n_boxes, op->srcs,
+			op->n_srcs);
 	case VW_OP_SOURCE_DEL:
 		return source_op(b, NFT_MSG_DELSETELEM, op->rs, op->src, op->c);
 	case VW_OP_SOURCE_ADD:

@@ -125,14 +125,16 @@ static bool name_granted(struct entries_walk *w, const char *name)
 }
 
 static int walk(struct entries_walk *w, const char *origin, const char *container,
-		const struct vw_dst *v, size_t n)
+		enum vw_path path, const struct vw_dst *v, size_t n)
 {
 	int r;
 
 	for (size_t i = 0; i < n; i++) {
-		struct vw_entry_ref e = {
-			.origin = origin, .container = container, .dst = &v[i], .granted = true
-		};
+		struct vw_entry_ref e = { .origin = origin,
+					  .container = container,
+					  .dst = &v[i],
+					  .granted = true,
+					  .path = path };
 
 		if (container && v[i].kind == VW_DST_NAME)
 			e.granted = name_granted(w, v[i].name);
@@ -143,28 +145,32 @@ static int walk(struct entries_walk *w, const char *origin, const char *containe
 	return 0;
 }
 
-static int walk_labels(struct entries_walk *w, const struct vw_container *c)
+/* @outbound: the path of the outbound entries (the namespace owner's vpn.tunnel decides). */
+static int walk_labels(struct entries_walk *w, const struct vw_container *c, enum vw_path outbound)
 {
 	int r;
 
-	r = walk(w, VW_LABEL_OUTBOUND, c->name, c->labels.outbound, c->labels.n_outbound);
+	r = walk(w, VW_LABEL_OUTBOUND, c->name, outbound, c->labels.outbound, c->labels.n_outbound);
 	if (r < 0)
 		return r;
-	return walk(w, VW_LABEL_ALLOW, c->name, c->labels.allow, c->labels.n_allow);
+	return walk(w, VW_LABEL_ALLOW, c->name, VW_PATH_ANY, c->labels.allow, c->labels.n_allow);
 }
 
 int vw_policy_entries(const struct vw_container *c, const struct vw_container *const *sharers,
 		      size_t n_sharers, const struct vw_config *cfg, vw_entry_fn fn, void *ud)
 {
 	struct entries_walk w = { .fn = fn, .ud = ud };
+	enum vw_path outbound = c->labels.no_tunnel ? VW_PATH_ANY : VW_PATH_VPN;
 	int r;
 
-	r = walk_labels(&w, c);
+	r = walk_labels(&w, c, outbound);
 	for (size_t i = 0; r >= 0 && i < n_sharers; i++)
-		r = walk_labels(&w, sharers[i]);
+		r = walk_labels(&w, sharers[i], outbound);
 	if (r >= 0)
-		r = walk(&w, "DEFAULT_OUTBOUND", NULL, cfg->default_outbound,
+		r = walk(&w, "DEFAULT_OUTBOUND", NULL, outbound, cfg->default_outbound,
 			 cfg->n_default_outbound);
+	if (r >= 0)
+		r = walk(&w, "VPN_ALLOW", NULL, VW_PATH_ANY, cfg->vpn_allow, cfg->n_vpn_allow);
 	return r;
 }
 
@@ -199,7 +205,7 @@ int vw_policy_entry_atoms(const struct vw_dst *d, const struct vw_names *names,
 
 struct compile_ctx {
 	const struct vw_names *names;
-	struct vw_atoms atoms[2];
+	struct vw_atoms atoms[VW_BOXSETS]; /* at vw_boxset_index(path, family) */
 	size_t over_quota; /* name entries beyond the quota */
 	bool too_many; /* more than VW_CONTAINER_ATOMS_MAX atoms */
 };
@@ -207,6 +213,7 @@ struct compile_ctx {
 static int collect(void *ud, const struct vw_entry_ref *e)
 {
 	struct compile_ctx *x = ud;
+	size_t n = 0;
 
 	if (!e->granted) {
 		x->over_quota++;
@@ -214,11 +221,15 @@ static int collect(void *ud, const struct vw_entry_ref *e)
 	}
 	/* Containers sharing the network namespace add their entries without bound; stop
 	 * before their atoms make the decomposition itself the cost. */
-	if (x->atoms[0].n + x->atoms[1].n > VW_CONTAINER_ATOMS_MAX) {
+
+	for (int i = 0; i < VW_BOXSETS; i++)
+		n += x->atoms[i].n;
+	if (n > VW_CONTAINER_ATOMS_MAX) {
 		x->too_many = true;
 		return -E2BIG;
 	}
-	return vw_policy_entry_atoms(e->dst, x->names, x->atoms);
+	return vw_policy_entry_atoms(e->dst, x->names,
+				     &x->atoms[vw_boxset_index(e->path, AF_INET)]);
 }
 
 /* @global: @budget is what the whole ruleset has left, not the container's own. */
@@ -227,23 +238,25 @@ static int compile_container(const struct vw_container *c,
 			     const struct vw_config *cfg, const struct vw_names *names,
 			     size_t budget, bool global, struct vw_rs_container *ret)
 {
-	struct compile_ctx x = { .names = names,
-				 .atoms = { { .family = AF_INET }, { .family = AF_INET6 } } };
-	struct vw_rs_container rc = { .audit = cfg->dry_run || c->labels.dry_run,
-				      .dst = { { .family = AF_INET }, { .family = AF_INET6 } } };
+	struct compile_ctx x = { .names = names };
+	struct vw_rs_container rc = { .audit = cfg->dry_run || c->labels.dry_run };
 	int r;
+
+	vw_rs_container_init(&rc);
+	for (int i = 0; i < VW_BOXSETS; i++)
+		x.atoms[i].family = rc.dst[i].family;
 
 	(void)vw_strscpy(rc.key, c->id, sizeof(rc.key));
 	(void)vw_strscpy(rc.id, c->id, sizeof(rc.id));
 	(void)vw_strscpy(rc.name, c->name, sizeof(rc.name));
 	r = vw_policy_entries(c, sharers, n_sharers, cfg, collect, &x);
-	for (int f = 0; r >= 0 && f < 2; f++) {
+	for (int i = 0; r >= 0 && i < VW_BOXSETS; i++) {
 		size_t left = budget - vw_rs_container_cost(&rc);
 
-		r = vw_boxset_build(&x.atoms[f], left, &rc.dst[f]);
+		r = vw_boxset_build(&x.atoms[i], left, &rc.dst[i]);
 	}
-	vw_atoms_done(&x.atoms[0]);
-	vw_atoms_done(&x.atoms[1]);
+	for (int i = 0; i < VW_BOXSETS; i++)
+		vw_atoms_done(&x.atoms[i]);
 	if (r == -E2BIG) {
 		/* All or nothing: a policy cut short could allow some of what it means and not the
 		 * rest, which nobody can reason about; reaching nothing is at least obvious. */
@@ -460,14 +473,29 @@ static bool key_collides(const struct vw_container *const *v, const bool *manage
 	return false;
 }
 
+int vw_policy_settings(const struct vw_config *cfg, struct vw_ruleset *rs)
+{
+	rs->dry_run = cfg->dry_run;
+	rs->log_group = cfg->nflog_group;
+	rs->log_rate = cfg->audit_rate;
+	(void)vw_strscpy(rs->vpn_iface, cfg->vpn_interface, sizeof(rs->vpn_iface));
+	if (cfg->n_ignore_bridges) {
+		rs->ignore = calloc(cfg->n_ignore_bridges, sizeof(*rs->ignore));
+		if (!rs->ignore)
+			return -ENOMEM;
+		memcpy(rs->ignore, cfg->ignore_bridges,
+		       cfg->n_ignore_bridges * sizeof(*rs->ignore));
+		rs->n_ignore = cfg->n_ignore_bridges;
+	}
+	return 0;
+}
+
 int vw_policy_compile(const struct vw_container *const *cs, size_t n_cs,
 		      const struct vw_network *networks, size_t n_networks,
 		      const struct vw_config *cfg, struct vw_names *names, uint64_t now,
 		      struct vw_ruleset *ret_rs)
 {
-	struct compiler cc = { .rs = { .dry_run = cfg->dry_run,
-				       .log_group = cfg->nflog_group,
-				       .log_rate = cfg->audit_rate } };
+	struct compiler cc = { 0 };
 	_cleanup_free_ const struct vw_container **byid = NULL;
 	_cleanup_free_ const struct vw_container **joined = NULL;
 	_cleanup_free_ enum vw_managed *states = NULL;
@@ -475,14 +503,9 @@ int vw_policy_compile(const struct vw_container *const *cs, size_t n_cs,
 	size_t n_joined = 0;
 	int r = 0;
 
-	if (cfg->n_ignore_bridges) {
-		cc.rs.ignore = calloc(cfg->n_ignore_bridges, sizeof(*cc.rs.ignore));
-		if (!cc.rs.ignore)
-			return -ENOMEM;
-		memcpy(cc.rs.ignore, cfg->ignore_bridges,
-		       cfg->n_ignore_bridges * sizeof(*cc.rs.ignore));
-		cc.rs.n_ignore = cfg->n_ignore_bridges;
-	}
+	r = vw_policy_settings(cfg, &cc.rs);
+	if (r < 0)
+		goto fail;
 	r = vw_policy_bridges(networks, n_networks, cfg, &cc.rs);
 	if (r < 0)
 		goto fail;

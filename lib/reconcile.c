@@ -94,9 +94,9 @@ static uint64_t fingerprint(const struct vw_rs_container *c)
 {
 	uint64_t h = c->audit ? 0x5bd1e995u : 0;
 
-	for (int f = 0; f < 2; f++)
-		if (c->dst[f].n)
-			h = h * 31 + vw_hash(c->dst[f].v, c->dst[f].n * sizeof(*c->dst[f].v));
+	for (int i = 0; i < VW_BOXSETS; i++)
+		if (c->dst[i].n)
+			h = h * 31 + vw_hash(c->dst[i].v, c->dst[i].n * sizeof(*c->dst[i].v));
 	return h;
 }
 
@@ -265,8 +265,12 @@ static bool is_suspect(const struct vw_reconcile *rc, const struct vw_rs_contain
 	if (vw_rs_container_boxes(c) == 0)
 		return false;
 	old = rc->have_applied && !rc->full ? vw_ruleset_find(&rc->applied, c->key) : NULL;
-	return !old || old->audit != c->audit || !same_boxes(&old->dst[0], &c->dst[0]) ||
-	       !same_boxes(&old->dst[1], &c->dst[1]);
+	if (!old || old->audit != c->audit)
+		return true;
+	for (int i = 0; i < VW_BOXSETS; i++)
+		if (!same_boxes(&old->dst[i], &c->dst[i]))
+			return true;
+	return false;
 }
 
 static int add_suspect(struct saved **v, size_t *n, size_t *cap, struct vw_rs_container *c)
@@ -325,11 +329,12 @@ static int restore(struct vw_reconcile *rc, struct vw_ruleset *desired, struct s
 	for (size_t i = lo; r >= 0 && i < hi; i++) {
 		const struct vw_rs_container *c = vw_ruleset_find(&rc->applied, v[i].c->key);
 
-		for (int f = 0; c && r >= 0 && f < 2; f++) {
+		for (int k = 0; c && r >= 0 && k < VW_BOXSETS; k++) {
 			struct vw_op op = { .type = VW_OP_BOXES_ADD,
 					    .c = c,
-					    .family = v[i].c->dst[f].family,
-					    .n_boxes = v[i].c->dst[f].n };
+					    .family = v[i].c->dst[k].family,
+					    .path = v[i].c->dst[k].path,
+					    .n_boxes = v[i].c->dst[k].n };
 
 			if (!op.n_boxes)
 				continue;
@@ -341,7 +346,7 @@ static int restore(struct vw_reconcile *rc, struct vw_ruleset *desired, struct s
 				r = -ENOMEM;
 				break;
 			}
-			memcpy(op.boxes, v[i].c->dst[f].v, op.n_boxes * sizeof(*op.boxes));
+			memcpy(op.boxes, v[i].c->dst[k].v, op.n_boxes * sizeof(*op.boxes));
 			plan.ops[plan.n++] = op;
 		}
 	}
@@ -387,11 +392,9 @@ static void bisect(struct vw_reconcile *rc, struct vw_ruleset *desired, struct s
  */
 static int give_up(struct vw_reconcile *rc, const struct vw_ruleset *desired, int r, uint64_t now)
 {
-	struct vw_ruleset base = { .dry_run = desired->dry_run,
-				   .log_group = desired->log_group,
-				   .log_rate = desired->log_rate,
-				   .ignore = desired->ignore,
-				   .n_ignore = desired->n_ignore };
+	struct vw_ruleset base;
+
+	vw_ruleset_base(desired, &base);
 
 	rc->full = true;
 	(void)commit(rc, &base, NULL);

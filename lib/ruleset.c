@@ -34,6 +34,16 @@ int vw_family_index(uint8_t family)
 	return family == AF_INET6 ? 1 : 0;
 }
 
+int vw_boxset_index(enum vw_path path, uint8_t family)
+{
+	return (int)path * 2 + vw_family_index(family);
+}
+
+const char *vw_path_name(enum vw_path path)
+{
+	return path == VW_PATH_ANY ? "any" : "vpn";
+}
+
 /* Big-endian increment; false on wrap-around (the input was the last address). */
 static bool addr_inc(uint8_t *a, size_t len)
 {
@@ -483,25 +493,44 @@ int vw_audit_prefix_parse(const char *prefix, bool *ret_audit, const char **ret_
 
 size_t vw_rs_container_boxes(const struct vw_rs_container *c)
 {
-	return c->dst[0].n + c->dst[1].n;
+	size_t n = 0;
+
+	for (int i = 0; i < VW_BOXSETS; i++)
+		n += c->dst[i].n;
+	return n;
 }
 
 size_t vw_rs_container_cost(const struct vw_rs_container *c)
 {
-	return c->dst[0].cost + c->dst[1].cost;
+	size_t n = 0;
+
+	for (int i = 0; i < VW_BOXSETS; i++)
+		n += c->dst[i].cost;
+	return n;
 }
 
 void vw_rs_container_isolate(struct vw_rs_container *c, const char *why)
 {
-	for (int f = 0; f < 2; f++)
-		c->dst[f].n = c->dst[f].cost = 0;
+	for (int i = 0; i < VW_BOXSETS; i++)
+		c->dst[i].n = c->dst[i].cost = 0;
 	(void)vw_strscpy(c->isolated, why, sizeof(c->isolated));
 }
 
 void vw_rs_container_done(struct vw_rs_container *c)
 {
-	vw_boxset_done(&c->dst[0]);
-	vw_boxset_done(&c->dst[1]);
+	for (int i = 0; i < VW_BOXSETS; i++)
+		vw_boxset_done(&c->dst[i]);
+}
+
+void vw_rs_container_init(struct vw_rs_container *c)
+{
+	for (int p = 0; p < VW_PATHS; p++)
+		for (int f = 0; f < 2; f++) {
+			struct vw_boxset *s = &c->dst[p * 2 + f];
+
+			s->family = f ? AF_INET6 : AF_INET;
+			s->path = (uint8_t)p;
+		}
 }
 
 struct vw_rs_container *vw_rs_container_new(void)
@@ -510,8 +539,7 @@ struct vw_rs_container *vw_rs_container_new(void)
 
 	if (c) {
 		c->refs = 1;
-		c->dst[0].family = AF_INET;
-		c->dst[1].family = AF_INET6;
+		vw_rs_container_init(c);
 	}
 	return c;
 }
@@ -532,7 +560,7 @@ void vw_rs_container_unref(struct vw_rs_container *c)
 
 static int boxset_copy(const struct vw_boxset *src, struct vw_boxset *dst)
 {
-	*dst = (struct vw_boxset){ .family = src->family };
+	*dst = (struct vw_boxset){ .family = src->family, .path = src->path };
 	if (!src->n)
 		return 0;
 	dst->v = malloc(src->n * sizeof(*dst->v));
@@ -552,11 +580,13 @@ struct vw_rs_container *vw_rs_container_clone(const struct vw_rs_container *c)
 		return NULL;
 	*n = *c;
 	n->refs = 1;
-	n->dst[0].v = n->dst[1].v = NULL;
-	if (boxset_copy(&c->dst[0], &n->dst[0]) < 0 || boxset_copy(&c->dst[1], &n->dst[1]) < 0) {
-		vw_rs_container_unref(n);
-		return NULL;
-	}
+	for (int i = 0; i < VW_BOXSETS; i++)
+		n->dst[i].v = NULL;
+	for (int i = 0; i < VW_BOXSETS; i++)
+		if (boxset_copy(&c->dst[i], &n->dst[i]) < 0) {
+			vw_rs_container_unref(n);
+			return NULL;
+		}
 	return n;
 }
 
@@ -873,13 +903,22 @@ static int dup_names(char (*src)[VW_IFNAMSIZ], size_t n, char (**ret)[VW_IFNAMSI
 	return 0;
 }
 
+void vw_ruleset_base(const struct vw_ruleset *rs, struct vw_ruleset *ret)
+{
+	*ret = (struct vw_ruleset){ .dry_run = rs->dry_run,
+				    .log_group = rs->log_group,
+				    .log_rate = rs->log_rate,
+				    .ignore = rs->ignore,
+				    .n_ignore = rs->n_ignore };
+	memcpy(ret->vpn_iface, rs->vpn_iface, sizeof(ret->vpn_iface));
+}
+
 int vw_ruleset_clone(const struct vw_ruleset *rs, struct vw_ruleset *ret)
 {
-	struct vw_ruleset c = { .dry_run = rs->dry_run,
-				.log_group = rs->log_group,
-				.log_rate = rs->log_rate,
-				.n_ignore = rs->n_ignore };
+	struct vw_ruleset c;
 
+	vw_ruleset_base(rs, &c);
+	c.ignore = NULL; /* borrowed: the copy gets its own */
 	if (dup_names(rs->ignore, rs->n_ignore, &c.ignore) < 0 ||
 	    vw_ruleset_set_bridges(&c, rs->bridges, rs->n_bridges) < 0)
 		goto fail;
@@ -1112,13 +1151,14 @@ static int diff_boxes(struct vw_plan *p, const struct vw_ruleset *a, const struc
 {
 	int r;
 
-	for (int f = 0; f < 2; f++) {
+	for (int i = 0; i < VW_BOXSETS; i++) {
 		struct vw_op op = { .type = add ? VW_OP_BOXES_ADD : VW_OP_BOXES_DEL,
 				    .c = new,
-				    .family = new->dst[f].family };
+				    .family = new->dst[i].family,
+				    .path = new->dst[i].path };
 
-		r = add ? boxes_minus(&new->dst[f], &old->dst[f], &op.boxes, &op.n_boxes)
-			: boxes_minus(&old->dst[f], &new->dst[f], &op.boxes, &op.n_boxes);
+		r = add ? boxes_minus(&new->dst[i], &old->dst[i], &op.boxes, &op.n_boxes)
+			: boxes_minus(&old->dst[i], &new->dst[i], &op.boxes, &op.n_boxes);
 		if (r >= 0 && op.n_boxes)
 			r = kept_sources(a, d, new->key, &op.srcs, &op.n_srcs);
 		if (r >= 0 && op.n_boxes)
@@ -1300,9 +1340,12 @@ static int diff_incremental(const struct vw_ruleset *a, const struct vw_ruleset 
 	return r < 0 ? r : 0;
 }
 
-static bool same_ignore(const struct vw_ruleset *a, const struct vw_ruleset *b)
+/* Whether the rules themselves (not the sets) are the same: else only a replace will do. */
+static bool same_base(const struct vw_ruleset *a, const struct vw_ruleset *b)
 {
-	return a->n_ignore == b->n_ignore &&
+	return a->dry_run == b->dry_run && a->log_group == b->log_group &&
+	       a->log_rate == b->log_rate && strcmp(a->vpn_iface, b->vpn_iface) == 0 &&
+	       a->n_ignore == b->n_ignore &&
 	       (a->n_ignore == 0 ||
 		memcmp(a->ignore, b->ignore, a->n_ignore * sizeof(*a->ignore)) == 0);
 }
@@ -1315,9 +1358,7 @@ int vw_ruleset_diff(const struct vw_ruleset *applied, const struct vw_ruleset *d
 
 	if (ch && ch->all)
 		ch = NULL;
-	if (!applied || applied->dry_run != desired->dry_run ||
-	    applied->log_group != desired->log_group || applied->log_rate != desired->log_rate ||
-	    !same_ignore(applied, desired))
+	if (!applied || !same_base(applied, desired))
 		r = diff_full(desired, &p);
 	else
 		r = diff_incremental(applied, desired, ch, &p);

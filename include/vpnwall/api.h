@@ -45,6 +45,9 @@ struct vw_status {
 	size_t names;
 	const char *table;
 	bool dry_run;
+	const char *vpn_interface; /* VPN_INTERFACE, "" = no kill switch */
+	bool vpn_up; /* an interface matching it is up */
+	const char *vpn_link; /* that interface */
 	uint16_t nflog_group; /* 0 = audit off */
 	bool audit_active; /* the group is bound */
 	uint64_t uptime_s;

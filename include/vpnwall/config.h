@@ -28,6 +28,11 @@ struct vw_config {
 	size_t n_ignore_bridges;
 	struct vw_dst *default_outbound; /* DEFAULT_OUTBOUND, granted to every managed container */
 	size_t n_default_outbound;
+	char vpn_interface[16]; /* VPN_INTERFACE: the tunnel, "x+" = prefix; "" = no kill switch */
+	struct vw_dst *vpn_allow; /* VPN_ALLOW: networks every managed container reaches by any
+				     path (the LAN), tunnel or not */
+	size_t n_vpn_allow;
+	char vpn_allow_warning[200]; /* VPN_ALLOW is valid but suspiciously broad: log this */
 	bool dry_run; /* DRY_RUN: count what would be dropped, drop nothing */
 	enum vw_log_level log_level; /* LOG_LEVEL */
 	char nft_table[65]; /* NFT_TABLE: name of our table in the inet family */

@@ -39,6 +39,8 @@ struct vw_control {
 	uint64_t audit_lost;
 	bool audit_active;
 	uint64_t spoofed;
+	bool vpn_up; /* with a VPN_INTERFACE: one matching it is up */
+	const char *vpn_link; /* that interface, or "" */
 	uint64_t started_ms;
 	struct vw_status_endpoint endpoints[3];
 	void (*refresh)(void *ud); /* before /metrics: fold the kernel's counters in */

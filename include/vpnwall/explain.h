@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 #include "vpnwall/labels.h"
+#include "vpnwall/ruleset.h"
 
 struct vw_config;
 struct vw_container;
@@ -26,6 +27,7 @@ enum vw_verdict {
 
 struct vw_explanation {
 	enum vw_verdict verdict;
+	enum vw_path path; /* how the deciding entry may be reached (when allowed) */
 	char label[32]; /* the deciding entry's origin: vpn.outbound, vpn.allow, DEFAULT_OUTBOUND */
 	char entry[300]; /* the deciding entry, canonical text; "" when blocked */
 	char container[128]; /* whose label the entry is, when another container's; else "" */

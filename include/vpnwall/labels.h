@@ -11,6 +11,8 @@
  *   vpn.allow=<cidr>[,...]          destinations reachable outside the VPN
  *   vpn.enable=true|false           false: the container is not managed at all
  *   vpn.dryrun=true|false           audit this container only: count, never drop
+ *   vpn.tunnel=true|false           false: with a VPN_INTERFACE, its destinations may be
+ *                                   reached by any path, not only through the tunnel
  *                                   (exactly "true" or "false"; anything else is an error
  *                                   and leaves the default: managed, enforced)
  */
@@ -31,6 +33,7 @@
 #define VW_LABEL_ALLOW "vpn.allow"
 #define VW_LABEL_ENABLE "vpn.enable"
 #define VW_LABEL_DRYRUN "vpn.dryrun"
+#define VW_LABEL_TUNNEL "vpn.tunnel"
 
 enum vw_dst_kind {
 	VW_DST_NET, /* an address or CIDR */
@@ -67,6 +70,8 @@ struct vw_label_error {
 struct vw_labels {
 	bool disabled; /* vpn.enable=false: explicitly not managed */
 	bool dry_run; /* vpn.dryrun=true */
+	bool no_tunnel; /* vpn.tunnel=false: its destinations by any path (the kill switch's
+			   explicit exception) */
 	struct vw_dst *outbound; /* vpn.outbound and its alias, in label order */
 	size_t n_outbound;
 	struct vw_dst *allow; /* vpn.allow */

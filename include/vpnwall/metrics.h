@@ -216,6 +216,8 @@ struct vw_metrics_view {
 	uint64_t rejected; /* containers Docker described beyond our caps, not tracked */
 	bool ready;
 	bool synced;
+	const char *vpn_interface; /* VPN_INTERFACE, or "" */
+	bool vpn_up; /* an interface matching it is up */
 	const char *version;
 };
 

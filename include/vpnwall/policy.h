@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "vpnwall/labels.h"
+#include "vpnwall/ruleset.h"
 
 struct vw_atoms;
 struct vw_config;
@@ -105,11 +106,12 @@ void vw_container_done(struct vw_container *c);
 
 /* One destination entry that applies to a container, in the order the policy uses them. */
 struct vw_entry_ref {
-	const char *origin; /* "vpn.outbound", "vpn.allow" or "DEFAULT_OUTBOUND" */
+	const char *origin; /* "vpn.outbound", "vpn.allow", "DEFAULT_OUTBOUND" or "VPN_ALLOW" */
 	const char *container; /* whose label it is (a sharer's, for joined containers); NULL for
 				  DEFAULT_OUTBOUND */
 	const struct vw_dst *dst;
 	bool granted; /* false: a name beyond VW_CONTAINER_NAMES_MAX, which grants nothing */
+	enum vw_path path; /* the way it may be reached (only through the VPN, or any) */
 };
 
 typedef int (*vw_entry_fn)(void *ud, const struct vw_entry_ref *e);
@@ -117,7 +119,10 @@ typedef int (*vw_entry_fn)(void *ud, const struct vw_entry_ref *e);
 /*
  * vw_policy_entries - call @fn for every destination entry of managed container @c: its own
  * labels, those of the containers sharing its network namespace (@sharers), then
- * DEFAULT_OUTBOUND. Stops at and returns the first negative value of @fn.
+ * DEFAULT_OUTBOUND, then VPN_ALLOW. vpn.allow and VPN_ALLOW entries may be reached by any
+ * path, the others only through the VPN unless @c says vpn.tunnel=false (its network
+ * namespace, so it decides for the containers sharing it). Stops at and returns the first
+ * negative value of @fn.
  */
 int vw_policy_entries(const struct vw_container *c, const struct vw_container *const *sharers,
 		      size_t n_sharers, const struct vw_config *cfg, vw_entry_fn fn, void *ud);
@@ -149,6 +154,13 @@ int vw_policy_build_container(const struct vw_container *c,
 			      const struct vw_container *const *sharers, size_t n_sharers,
 			      const struct vw_config *cfg, const struct vw_names *names,
 			      size_t used, struct vw_rs_container **ret);
+
+/*
+ * vw_policy_settings - the parts of a ruleset the settings alone decide (audit, logging,
+ * the kill switch's interface, ignored bridges) into @rs, which is otherwise empty.
+ * Returns 0 or -ENOMEM.
+ */
+int vw_policy_settings(const struct vw_config *cfg, struct vw_ruleset *rs);
 
 /*
  * vw_policy_compile - the desired ruleset for the containers @cs on @networks under @cfg.

@@ -53,9 +53,24 @@ struct vw_box {
 	uint8_t proto_hi;
 };
 
-/* Boxes of one family, sorted by (lo, proto_lo, port_lo) and pairwise disjoint. */
+/*
+ * Which way a destination may be reached. With a VPN interface set (the kill switch), a
+ * VW_PATH_VPN destination only through it; a VW_PATH_ANY one (the LAN: vpn.allow,
+ * VPN_ALLOW, or every entry of a container with vpn.tunnel=false) by whatever route the
+ * host has, the host itself included. Without one, both mean "allowed".
+ */
+enum vw_path {
+	VW_PATH_VPN,
+	VW_PATH_ANY,
+	VW_PATHS,
+};
+
+#define VW_BOXSETS (2 * VW_PATHS) /* a container's boxes: per path, per family */
+
+/* Boxes of one family and path, sorted by (lo, proto_lo, port_lo) and pairwise disjoint. */
 struct vw_boxset {
 	uint8_t family; /* AF_INET or AF_INET6 */
+	uint8_t path; /* enum vw_path */
 	struct vw_box *v;
 	size_t n;
 	size_t cap;
@@ -90,7 +105,7 @@ struct vw_rs_container {
 	bool audit; /* count what would be dropped, drop nothing */
 	char isolated[128]; /* why it reaches nothing at all ("" = not isolated) */
 	char note[160]; /* a limit hit while compiling that did not isolate it, or "" */
-	struct vw_boxset dst[2]; /* [0] IPv4, [1] IPv6 */
+	struct vw_boxset dst[VW_BOXSETS]; /* at vw_boxset_index(path, family) */
 };
 
 struct vw_rs_source {
@@ -107,6 +122,9 @@ struct vw_rs_bridge {
 
 struct vw_ruleset {
 	bool dry_run; /* unknown and spoofed sources are counted, not dropped */
+	/* The kill switch: VW_PATH_VPN destinations leave only through an interface of this
+	 * name ("x+": any name starting with x); "" = no VPN, every path is fine. */
+	char vpn_iface[VW_IFNAMSIZ];
 	uint16_t log_group; /* NFLOG group for audited drops; 0 = none */
 	unsigned log_rate; /* audited packets per second, per container */
 	char (*ignore)[VW_IFNAMSIZ]; /* bridges never policed (settings); "x+" is a prefix */
@@ -155,6 +173,7 @@ struct vw_op {
 	/* CONTAINER_*, BOXES_*; SOURCE_*: the container the source points at (NULL: exempt) */
 	const struct vw_rs_container *c;
 	uint8_t family; /* BOXES_* */
+	uint8_t path; /* BOXES_*: enum vw_path */
 	struct vw_box *boxes; /* BOXES_*: owned by the plan */
 	size_t n_boxes;
 	struct vw_rs_source *srcs; /* BOXES_*: c's sources before and after, owned by the plan */
@@ -174,6 +193,12 @@ size_t vw_addr_len(uint8_t family);
 
 /* vw_family_index - 0 for AF_INET, 1 for AF_INET6. */
 int vw_family_index(uint8_t family);
+
+/* vw_boxset_index - where a container keeps its boxes of @path and @family. */
+int vw_boxset_index(enum vw_path path, uint8_t family);
+
+/* vw_path_name - "vpn" or "any", for logs and tests. */
+const char *vw_path_name(enum vw_path path);
 
 /* vw_atoms_add_prefix - add addr/prefix with a port scope (@protos 0: any). */
 int vw_atoms_add_prefix(struct vw_atoms *a, const uint8_t *addr, unsigned prefix, uint8_t protos,
@@ -216,6 +241,9 @@ void vw_audit_prefix(char *buf, size_t size, bool audit, const char *key);
 
 /* vw_audit_prefix_parse - the reverse; -EINVAL for a prefix that is not ours. */
 int vw_audit_prefix_parse(const char *prefix, bool *ret_audit, const char **ret_key);
+
+/* vw_rs_container_init - label the (empty) boxsets of @c with their path and family. */
+void vw_rs_container_init(struct vw_rs_container *c);
 
 /* vw_rs_container_new - an empty container (no boxes), one reference. NULL without memory. */
 struct vw_rs_container *vw_rs_container_new(void);
@@ -283,6 +311,13 @@ const struct vw_rs_source *vw_ruleset_sources_of(const struct vw_ruleset *rs, co
  * one name the managed one is kept).
  */
 int vw_ruleset_set_bridges(struct vw_ruleset *rs, const struct vw_rs_bridge *v, size_t n);
+
+/*
+ * vw_ruleset_base - the settings of @rs into @ret, with nothing dispatched: every policed
+ * packet is dropped. The ignored bridges are borrowed from @rs (set ret->ignore to NULL
+ * before vw_ruleset_done(@ret)).
+ */
+void vw_ruleset_base(const struct vw_ruleset *rs, struct vw_ruleset *ret);
 
 /*
  * vw_ruleset_clone - a copy of @rs sharing its containers (by reference). *ret is written

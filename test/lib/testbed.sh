@@ -67,6 +67,12 @@ TB_CLEANED=
 TB_DOCKERD_ARGV=()
 TB_DNSMASQ_PID=
 TB_STORAGE=
+TB_CLEANUP_FILES= # files outside $TB a test made (e.g. wireguard-go's sockets)
+TB_VPN_NS=
+TB_VPN_IF=
+TB_VPN_SERVER_IP=198.18.100.1
+TB_VPN_HOST_TUN_IP=198.18.200.2
+TB_VPN_TABLE=200
 
 # ---------------------------------------------------------------------------
 # small utilities
@@ -379,6 +385,9 @@ tb_cleanup() {
 	for m in $TB_BG_PIDS; do
 		tb__pid_alive "$m" && kill -KILL "$m" 2>/dev/null
 	done
+	for m in $TB_CLEANUP_FILES; do
+		rm -f "$m"
+	done
 	tb__kill_cgroup_pids
 	tb__umount_all
 	tb__rm_cgroups
@@ -560,6 +569,86 @@ tb_dns_set() {
 	kill -HUP "$TB_DNSMASQ_PID" || tb__die "dnsmasq is gone"
 	tb_wait_until 10 tb__dns_answers "$name" "$@" ||
 		tb__die "dnsmasq still answers '$(tb_dns_query "$name" | tr '\n' ' ')' for $name, want '$*'"
+}
+
+# ---------------------------------------------------------------------------
+# A WireGuard VPN, with wireguard-go (this kernel has no WireGuard module):
+#
+#   [host ns]  wg$TB_ID 198.18.200.2/24 ---udp---> 198.18.100.1:51820, over eth0 (the uplink)
+#              containers on docker0 are routed into the tunnel (ip rule iif docker0 ->
+#              table 200: default dev wg$TB_ID); without the tunnel that route is gone and
+#              the main table's default, the uplink, is the leak path
+#   [inet ns]  vs0 198.18.100.2/30
+#   [vpn ns]   eth0 198.18.100.1/30, ws$TB_ID 198.18.200.1/24, masquerading out of eth0
+#
+# The fake internet tells the paths apart: through the tunnel, packets arrive over vs0 from
+# 198.18.100.1; leaked, over eth0 from the host.
+
+# tb__wg_start NS IFACE: a wireguard-go interface in NS, once it exists.
+tb__wg_start() {
+	local ns=$1 ifc=$2
+	TB_CLEANUP_FILES="$TB_CLEANUP_FILES /var/run/wireguard/$ifc.sock"
+	nsenter --net="/run/netns/$ns" env WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1 \
+		wireguard-go -f "$ifc" </dev/null >>"$TB/wireguard-$ifc.log" 2>&1 &
+	TB_BG_PIDS="$TB_BG_PIDS $!"
+	tb_wait_until 10 test -S "/var/run/wireguard/$ifc.sock" ||
+		tb__die "wireguard-go $ifc did not start: $(tail -3 "$TB/wireguard-$ifc.log")"
+}
+
+# tb_vpn_up: the VPN server, and the tunnel up with containers routed into it.
+tb_vpn_up() {
+	local k=$TB/vpn
+	command -v wireguard-go >/dev/null && command -v wg >/dev/null ||
+		tb__die "wireguard-go and wg are needed (apt-get install wireguard-go wireguard-tools)"
+	mkdir -p "$k"
+	(umask 077 && wg genkey >"$k/server.key" && wg genkey >"$k/host.key") ||
+		tb__die "wg genkey failed"
+	wg pubkey <"$k/server.key" >"$k/server.pub"
+	wg pubkey <"$k/host.key" >"$k/host.pub"
+
+	TB_VPN_NS=vwv$TB_ID
+	TB_VPN_IF=wg$TB_ID
+	tb_netns_add "$TB_VPN_NS"
+	ip -n "$TB_INET_NS" link add vs0 type veth peer name eth0 netns "$TB_VPN_NS" ||
+		tb__die "veth to the VPN server failed"
+	ip -n "$TB_INET_NS" addr add 198.18.100.2/30 dev vs0
+	ip -n "$TB_VPN_NS" addr add "$TB_VPN_SERVER_IP/30" dev eth0
+	ip -n "$TB_INET_NS" link set vs0 up
+	ip -n "$TB_VPN_NS" link set eth0 up
+	ip -n "$TB_VPN_NS" route add default via 198.18.100.2
+	ip netns exec "$TB_VPN_NS" sysctl -qw net.ipv4.ip_forward=1
+	ip netns exec "$TB_VPN_NS" nft -f - <<-EOF || tb__die "VPN server NAT failed"
+		table ip vpnsrv {
+			chain post { type nat hook postrouting priority 100; oifname "eth0" masquerade; }
+		}
+	EOF
+	tb__wg_start "$TB_VPN_NS" "ws$TB_ID"
+	wg set "ws$TB_ID" private-key "$k/server.key" listen-port 51820 \
+		peer "$(cat "$k/host.pub")" allowed-ips "$TB_VPN_HOST_TUN_IP/32" ||
+		tb__die "wg set (server) failed"
+	ip -n "$TB_VPN_NS" addr add 198.18.200.1/24 dev "ws$TB_ID"
+	ip -n "$TB_VPN_NS" link set "ws$TB_ID" up
+	tb_host_exec ip rule add iif docker0 lookup "$TB_VPN_TABLE" pref 100
+	tb_vpn_tunnel_up
+}
+
+# tb_vpn_tunnel_up: (re)create the host's tunnel interface and the route into it.
+tb_vpn_tunnel_up() {
+	local k=$TB/vpn
+	tb__wg_start "$TB_HOST_NS" "$TB_VPN_IF"
+	wg set "$TB_VPN_IF" private-key "$k/host.key" \
+		peer "$(cat "$k/server.pub")" endpoint "$TB_VPN_SERVER_IP:51820" \
+		allowed-ips 0.0.0.0/0 persistent-keepalive 1 || tb__die "wg set (host) failed"
+	ip -n "$TB_HOST_NS" addr add "$TB_VPN_HOST_TUN_IP/24" dev "$TB_VPN_IF"
+	ip -n "$TB_HOST_NS" link set "$TB_VPN_IF" up
+	ip -n "$TB_HOST_NS" route replace default dev "$TB_VPN_IF" table "$TB_VPN_TABLE"
+}
+
+# tb_vpn_tunnel_down: delete the host's tunnel interface (wireguard-go exits with it).
+tb_vpn_tunnel_down() {
+	ip -n "$TB_HOST_NS" link del "$TB_VPN_IF" || tb__die "cannot delete $TB_VPN_IF"
+	tb_wait_until 10 sh -c "! test -S /var/run/wireguard/$TB_VPN_IF.sock" ||
+		rm -f "/var/run/wireguard/$TB_VPN_IF.sock"
 }
 
 # ---------------------------------------------------------------------------

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include <string.h>
+#include <sys/socket.h>
 
 #include <cmocka.h>
 
@@ -100,6 +101,30 @@ static void test_config_ignore_bridges(void **state)
 	vw_config_done(&c);
 }
 
+static void test_config_vpn(void **state)
+{
+	const char *env[] = { "VPN_INTERFACE=wg+", "VPN_ALLOW=192.168.1.0/24, fd00::/8", NULL };
+	const char *argv[] = { "vpnwalld", NULL };
+	const char *broad[] = { "VPN_ALLOW=10.1.0.0/16,8.0.0.0/7", NULL };
+	struct vw_config c;
+	char err[256];
+
+	assert_int_equal(parse(&c, env, 1, argv, err), 0);
+	assert_string_equal(c.vpn_interface, "wg+");
+	assert_int_equal(c.n_vpn_allow, 2);
+	assert_int_equal(c.vpn_allow[0].prefix, 24);
+	assert_int_equal(c.vpn_allow[1].family, AF_INET6);
+	assert_string_equal(c.vpn_allow_warning, "");
+	vw_config_done(&c);
+
+	/* no interface by default: no kill switch */
+	assert_int_equal(parse(&c, broad, 1, argv, err), 0);
+	assert_string_equal(c.vpn_interface, "");
+	/* a public range is allowed (a LAN may be numbered so), with a warning to log */
+	assert_non_null(strstr(c.vpn_allow_warning, "'8.0.0.0/7' is not a private network"));
+	vw_config_done(&c);
+}
+
 static void expect_error(const char *envvar, const char *needle)
 {
 	const char *env[] = { envvar, NULL };
@@ -127,6 +152,13 @@ static void test_config_errors(void **state)
 	expect_error("DNS_SERVERS=resolver.example", "DNS_SERVERS='resolver.example'");
 	expect_error("DNS_TTL_MIN=0", "DNS_TTL_MIN='0'");
 	expect_error("DNS_TTL_MAX=1x", "DNS_TTL_MAX='1x'");
+	expect_error("VPN_INTERFACE=wg 0", "VPN_INTERFACE='wg 0': not an interface name");
+	expect_error("VPN_INTERFACE=averylonginterfacename", "VPN_INTERFACE=");
+	/* a default route is not a LAN: it would switch the kill switch off */
+	expect_error("VPN_ALLOW=0.0.0.0/0", "VPN_ALLOW: '0.0.0.0/0' is the whole internet");
+	expect_error("VPN_ALLOW=::/0", "VPN_ALLOW: '::/0' is the whole internet");
+	expect_error("VPN_ALLOW=lan.example.org", "VPN_ALLOW: 'lan.example.org': vpn.allow takes");
+	expect_error("VPN_ALLOW=192.168.1.1/24", "host bits set");
 }
 
 static void test_config_flag_errors(void **state)
@@ -156,6 +188,7 @@ int main(void)
 		cmocka_unit_test(test_config_env_and_flags),
 		cmocka_unit_test(test_config_exclude_only),
 		cmocka_unit_test(test_config_ignore_bridges),
+		cmocka_unit_test(test_config_vpn),
 		cmocka_unit_test(test_config_errors),
 		cmocka_unit_test(test_config_flag_errors),
 	};

@@ -469,6 +469,37 @@ static void test_explain_default_outbound(void **state)
 	assert_blocked(&x);
 }
 
+/* With a kill switch, explain says which way: only through the VPN, or by any path. */
+static void test_explain_paths(void **state)
+{
+	struct world *w = *state;
+	const char *env[] = { "VPN_INTERFACE=wg+", "VPN_ALLOW=192.168.7.0/24", NULL };
+	struct vw_explanation x;
+
+	config(w, env);
+	labels(&w->c, (const char *const[]){ "vpn.outbound", "198.51.100.7", "vpn.allow",
+					     "192.168.1.0/24", NULL });
+	x = explain(w, "198.51.100.7:443");
+	assert_allowed(&x, "vpn.outbound", "198.51.100.7");
+	assert_int_equal(x.path, VW_PATH_VPN);
+	assert_string_equal(x.reason, "198.51.100.7:443 is allowed by vpn.outbound entry "
+				      "'198.51.100.7', only through wg+");
+	x = explain(w, "192.168.1.5");
+	assert_allowed(&x, "vpn.allow", "192.168.1.0/24");
+	assert_int_equal(x.path, VW_PATH_ANY);
+	assert_non_null(strstr(x.reason, ", by any path (not only wg+)"));
+	/* the global LAN, for every managed container */
+	x = explain(w, "192.168.7.9:22");
+	assert_allowed(&x, "VPN_ALLOW", "192.168.7.0/24");
+	assert_int_equal(x.path, VW_PATH_ANY);
+	/* opted out of the tunnel: its outbound entries too */
+	labels(&w->c, (const char *const[]){ "vpn.outbound", "198.51.100.7", "vpn.tunnel", "false",
+					     NULL });
+	x = explain(w, "198.51.100.7:443");
+	assert_allowed(&x, "vpn.outbound", "198.51.100.7");
+	assert_int_equal(x.path, VW_PATH_ANY);
+}
+
 static void test_explain_vpn_allow(void **state)
 {
 	struct world *w = *state;
@@ -852,6 +883,7 @@ int main(void)
 		T(test_explain_full_beats_partial),
 		T(test_explain_default_outbound),
 		T(test_explain_vpn_allow),
+		T(test_explain_paths),
 		T(test_explain_ipv6),
 		T(test_explain_name_query),
 		T(test_explain_wildcard_not_enforced),

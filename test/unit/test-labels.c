@@ -247,6 +247,11 @@ static void test_labels_keys(void **state)
 	assert_false(l.disabled);
 	assert_int_equal(vw_labels_add(&l, "vpn.enable", "false"), 0);
 	assert_true(l.disabled);
+	assert_false(l.no_tunnel);
+	assert_int_equal(vw_labels_add(&l, "vpn.tunnel", "false"), 0);
+	assert_true(l.no_tunnel);
+	assert_int_equal(vw_labels_add(&l, "vpn.tunnel", "true"), 0);
+	assert_false(l.no_tunnel);
 
 	memset(big, 'a', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
@@ -267,9 +272,12 @@ static void test_labels_bool_exact(void **state)
 
 		assert_int_equal(vw_labels_add(&l, "vpn.enable", lax[i]), 0);
 		assert_int_equal(vw_labels_add(&l, "vpn.dryrun", lax[i]), 0);
+		assert_int_equal(vw_labels_add(&l, "vpn.tunnel", lax[i]), 0);
 		assert_false(l.disabled);
 		assert_false(l.dry_run);
-		assert_int_equal(l.n_errors, 2);
+		/* leaving the tunnel takes an exact "false" too */
+		assert_false(l.no_tunnel);
+		assert_int_equal(l.n_errors, 3);
 		assert_string_equal(l.errors[0].label, "vpn.enable");
 		assert_string_equal(l.errors[0].reason, "must be true or false (lowercase)");
 		vw_labels_done(&l);

@@ -34,6 +34,7 @@
 #include "vpnwall/labels.h"
 #include "vpnwall/nft.h"
 #include "vpnwall/ruleset.h"
+#include "vpnwall/util.h"
 
 #define KEY "0123456789abcdef"
 #define TABLE "vwtest"
@@ -88,7 +89,10 @@ static void render(struct fixture *f, const struct vw_plan *plan)
 				     nlh->nlmsg_len - NLMSG_SPACE(sizeof(struct nfgenmsg)));
 }
 
-/* One container: tcp/443 to 198.51.100.0/24 and anything to 2001:db8::1. */
+/*
+ * One container: tcp/443 to 198.51.100.0/24 and anything to 2001:db8::1 (through the VPN,
+ * when there is one), and its LAN 192.168.1.0/24 by any path.
+ */
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
@@ -100,10 +104,14 @@ static int setup(void **state)
 	assert_int_equal(vw_atoms_add_prefix(&a4, x, 24, VW_PROTO_TCP, 443, 443), 0);
 	assert_int_equal(inet_pton(AF_INET6, "2001:db8::1", x), 1);
 	assert_int_equal(vw_atoms_add_prefix(&a6, x, 128, 0, 0, 0), 0);
-	f->c.dst[0].family = AF_INET;
-	f->c.dst[1].family = AF_INET6;
+	vw_rs_container_init(&f->c);
 	assert_int_equal(vw_boxset_build(&a4, 10, &f->c.dst[0]), 1);
 	assert_int_equal(vw_boxset_build(&a6, 10, &f->c.dst[1]), 1);
+	vw_atoms_done(&a4);
+	assert_int_equal(inet_pton(AF_INET, "192.168.1.0", x), 1);
+	assert_int_equal(vw_atoms_add_prefix(&a4, x, 24, 0, 0, 0), 0);
+	assert_int_equal(vw_boxset_build(&a4, 10, &f->c.dst[2]), 1);
+	f->c.dst[2].path = VW_PATH_ANY; /* set by init, and not undone by the build */
 	vw_atoms_done(&a4);
 	vw_atoms_done(&a6);
 	snprintf(f->c.key, sizeof(f->c.key), KEY);
@@ -273,32 +281,36 @@ static void test_nft_table_tag(void **state)
 
 static void test_nft_base_chains(void **state)
 {
+	static const char *const names[] = { "dispatch", "police", "police_in", "forward",
+					     "input" };
 	struct fixture *f = *state;
 	struct nftnl_chain *c;
-	int police = -1, forward = -1;
+	int i;
 
-	for (int i = 0; i < 4; i++) {
+	/* what is jumped to exists before what jumps: dispatch, the police chains, the hooks */
+	for (i = 0; i < 6; i++) {
 		const struct nlmsghdr *nlh = find_msg(f, NFT_MSG_NEWCHAIN, i);
+		const char *name;
 
 		if (!nlh)
 			break;
+		assert_true(i < 5);
 		c = nftnl_chain_alloc();
 		assert_int_equal(nftnl_chain_nlmsg_parse(nlh, c), 0);
-		if (strcmp(nftnl_chain_get_str(c, NFTNL_CHAIN_NAME), "forward") == 0) {
-			forward = i;
+		name = nftnl_chain_get_str(c, NFTNL_CHAIN_NAME);
+		assert_string_equal(name, names[i]);
+		if (i >= 3) {
 			assert_int_equal(nftnl_chain_get_u32(c, NFTNL_CHAIN_HOOKNUM),
-					 NF_INET_FORWARD);
+					 i == 3 ? NF_INET_FORWARD : NF_INET_LOCAL_IN);
 			assert_int_equal(nftnl_chain_get_s32(c, NFTNL_CHAIN_PRIO), -10);
 			assert_string_equal(nftnl_chain_get_str(c, NFTNL_CHAIN_TYPE), "filter");
 			assert_int_equal(nftnl_chain_get_u32(c, NFTNL_CHAIN_POLICY), NF_ACCEPT);
-		} else if (strcmp(nftnl_chain_get_str(c, NFTNL_CHAIN_NAME), "police") == 0) {
-			police = i;
+		} else {
 			assert_false(nftnl_chain_is_set(c, NFTNL_CHAIN_HOOKNUM));
 		}
 		nftnl_chain_free(c);
 	}
-	/* police exists before forward jumps to it */
-	assert_true(police >= 0 && forward > police);
+	assert_int_equal(i, 5);
 }
 
 static void test_nft_forward_rules(void **state)
@@ -324,6 +336,59 @@ static void test_nft_forward_rules(void **state)
 		     /* "bridge" */
 		     "  [ cmp eq reg 1 0x64697262 0x00006567 0x00000000 0x00000000 ]\n"
 		     "  [ immediate reg 0 goto -> police ]\n");
+}
+
+/* Traffic to the host itself: the same bridges, its own map and police chain. */
+static void test_nft_input_rules(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_rules(chain_rules(f, "input"),
+		     "inet " TABLE " input\n"
+		     "  [ meta load iifname => reg 1 ]\n"
+		     "  [ lookup reg 1 set bridges_in dreg 0 ]\n"
+		     "inet " TABLE " input\n"
+		     "  [ meta load iifname => reg 1 ]\n"
+		     "  [ cmp eq reg 1 0x62726976 0x00000072 ]\n"
+		     "  [ immediate reg 0 return ]\n"
+		     "inet " TABLE " input\n"
+		     "  [ meta load iifname => reg 1 ]\n"
+		     "  [ cmp eq reg 1 0x00307262 0x00000000 0x00000000 0x00000000 ]\n"
+		     "  [ immediate reg 0 return ]\n"
+		     "inet " TABLE " input\n"
+		     "  [ meta load iifkind => reg 1 ]\n"
+		     "  [ cmp eq reg 1 0x64697262 0x00006567 0x00000000 0x00000000 ]\n"
+		     "  [ immediate reg 0 goto -> police_in ]\n");
+	assert_rules(chain_rules(f, "police_in"),
+		     /* neighbour discovery and MLD first: DAD comes from "::" */
+		     "inet " TABLE " police_in\n"
+		     "  [ meta load nfproto => reg 1 ]\n"
+		     "  [ cmp eq reg 1 0x0000000a ]\n"
+		     "  [ meta load l4proto => reg 1 ]\n"
+		     "  [ cmp eq reg 1 0x0000003a ]\n"
+		     "  [ payload load 1b @ transport header + 0 => reg 1 ]\n"
+		     "  [ range eq reg 1 0x00000082 0x00000089 ]\n"
+		     "  [ immediate reg 0 return ]\n"
+		     "inet " TABLE " police_in\n"
+		     "  [ meta load nfproto => reg 1 ]\n"
+		     "  [ cmp eq reg 1 0x0000000a ]\n"
+		     "  [ meta load l4proto => reg 1 ]\n"
+		     "  [ cmp eq reg 1 0x0000003a ]\n"
+		     "  [ payload load 1b @ transport header + 0 => reg 1 ]\n"
+		     "  [ cmp eq reg 1 0x0000008f ]\n"
+		     "  [ immediate reg 0 return ]\n"
+		     "inet " TABLE " police_in\n"
+		     "  [ fib saddr . iif oif => reg 1 ]\n"
+		     "  [ cmp eq reg 1 0x00000000 ]\n"
+		     "  [ objref type 1 name spoofed ]\n"
+		     "  [ immediate reg 0 drop ]\n"
+		     /* any reply: of connections the host opened to a container */
+		     "inet " TABLE " police_in\n"
+		     "  [ ct load direction => reg 1 ]\n"
+		     "  [ cmp eq reg 1 0x00000001 ]\n"
+		     "  [ immediate reg 0 return ]\n"
+		     "inet " TABLE " police_in\n"
+		     "  [ immediate reg 0 goto -> dispatch ]\n");
 }
 
 /*
@@ -406,36 +471,70 @@ static void assert_addr_elem(const struct fixture *f, const char *set, uint8_t l
 static void test_nft_police_rules(void **state)
 {
 	struct fixture *f = *state;
-	const char *rules = chain_rules(f, "police");
+	const char *rules;
 
+	assert_rules(chain_rules(f, "police"),
+		     /* the source check first, before conntrack state can matter */
+		     "inet " TABLE " police\n"
+		     "  [ fib saddr . iif oif => reg 1 ]\n"
+		     "  [ cmp eq reg 1 0x00000000 ]\n"
+		     "  [ objref type 1 name spoofed ]\n"
+		     "  [ immediate reg 0 drop ]\n"
+		     /* only replies (direction 1) of DNAT'd (status bit 0x20) flows */
+		     "inet " TABLE " police\n"
+		     "  [ ct load direction => reg 1 ]\n"
+		     "  [ cmp eq reg 1 0x00000001 ]\n"
+		     "  [ ct load status => reg 1 ]\n"
+		     "  [ bitwise reg 1 = ( reg 1 & 0x00000020 ) ^ 0x00000000 ]\n"
+		     "  [ cmp neq reg 1 0x00000000 ]\n"
+		     "  [ immediate reg 0 return ]\n"
+		     "inet " TABLE " police\n"
+		     "  [ fib daddr . iif oif => reg 1 ]\n"
+		     "  [ cmp neq reg 1 0x00000000 ]\n"
+		     "  [ immediate reg 0 return ]\n"
+		     "inet " TABLE " police\n"
+		     "  [ immediate reg 0 goto -> dispatch ]\n");
+
+	rules = chain_rules(f, "dispatch");
 	compare_rules(rules, /* as a prefix: IPv6 and the tail are checked below */
-		      /* the source check first, before conntrack state can matter */
-		      "inet " TABLE " police\n"
-		      "  [ fib saddr . iif oif => reg 1 ]\n"
-		      "  [ cmp eq reg 1 0x00000000 ]\n"
-		      "  [ objref type 1 name spoofed ]\n"
-		      "  [ immediate reg 0 drop ]\n"
-		      /* only replies (direction 1) of DNAT'd (status bit 0x20) flows */
-		      "inet " TABLE " police\n"
-		      "  [ ct load direction => reg 1 ]\n"
-		      "  [ cmp eq reg 1 0x00000001 ]\n"
-		      "  [ ct load status => reg 1 ]\n"
-		      "  [ bitwise reg 1 = ( reg 1 & 0x00000020 ) ^ 0x00000000 ]\n"
-		      "  [ cmp neq reg 1 0x00000000 ]\n"
-		      "  [ immediate reg 0 return ]\n"
-		      "inet " TABLE " police\n"
-		      "  [ fib daddr . iif oif => reg 1 ]\n"
-		      "  [ cmp neq reg 1 0x00000000 ]\n"
-		      "  [ immediate reg 0 return ]\n"
 		      /* IPv4: exempt sources, then the shared sets keyed by source address */
-		      "inet " TABLE " police\n"
+		      "inet " TABLE " dispatch\n"
 		      "  [ meta load nfproto => reg 1 ]\n"
 		      "  [ cmp eq reg 1 0x00000002 ]\n"
 		      "  [ payload load 4b @ network header + 12 => reg 8 ]\n"
 		      "  [ lookup reg 8 set exempt4 ]\n"
 		      "  [ immediate reg 0 return ]\n"
+		      /* destinations reached by any path first, then through the VPN */
+		      "inet " TABLE " dispatch\n"
+		      "  [ meta load nfproto => reg 1 ]\n"
+		      "  [ cmp eq reg 1 0x00000002 ]\n"
+		      "  [ payload load 4b @ network header + 12 => reg 8 ]\n"
+		      "  [ payload load 4b @ network header + 16 => reg 9 ]\n"
+		      "  [ meta load l4proto => reg 10 ]\n"
+		      "  [ payload load 2b @ transport header + 2 => reg 11 ]\n"
+		      "  [ lookup reg 8 set anyexact4 ]\n"
+		      "  [ objref sreg 8 set allowed4 ]\n"
+		      "  [ immediate reg 0 return ]\n"
+		      "inet " TABLE " dispatch\n"
+		      "  [ meta load nfproto => reg 1 ]\n"
+		      "  [ cmp eq reg 1 0x00000002 ]\n"
+		      "  [ payload load 4b @ network header + 12 => reg 8 ]\n"
+		      "  [ payload load 4b @ network header + 16 => reg 9 ]\n"
+		      "  [ lookup reg 8 set anyhost4 ]\n"
+		      "  [ objref sreg 8 set allowed4 ]\n"
+		      "  [ immediate reg 0 return ]\n"
+		      "inet " TABLE " dispatch\n"
+		      "  [ meta load nfproto => reg 1 ]\n"
+		      "  [ cmp eq reg 1 0x00000002 ]\n"
+		      "  [ payload load 4b @ network header + 12 => reg 8 ]\n"
+		      "  [ payload load 4b @ network header + 16 => reg 9 ]\n"
+		      "  [ meta load l4proto => reg 10 ]\n"
+		      "  [ payload load 2b @ transport header + 2 => reg 11 ]\n"
+		      "  [ lookup reg 8 set anyrange4 ]\n"
+		      "  [ objref sreg 8 set allowed4 ]\n"
+		      "  [ immediate reg 0 return ]\n"
 		      /* saddr . daddr . l4proto . th dport, one 32-bit register each */
-		      "inet " TABLE " police\n"
+		      "inet " TABLE " dispatch\n"
 		      "  [ meta load nfproto => reg 1 ]\n"
 		      "  [ cmp eq reg 1 0x00000002 ]\n"
 		      "  [ payload load 4b @ network header + 12 => reg 8 ]\n"
@@ -445,7 +544,7 @@ static void test_nft_police_rules(void **state)
 		      "  [ lookup reg 8 set exact4 ]\n"
 		      "  [ objref sreg 8 set allowed4 ]\n"
 		      "  [ immediate reg 0 return ]\n"
-		      "inet " TABLE " police\n"
+		      "inet " TABLE " dispatch\n"
 		      "  [ meta load nfproto => reg 1 ]\n"
 		      "  [ cmp eq reg 1 0x00000002 ]\n"
 		      "  [ payload load 4b @ network header + 12 => reg 8 ]\n"
@@ -453,7 +552,7 @@ static void test_nft_police_rules(void **state)
 		      "  [ lookup reg 8 set host4 ]\n"
 		      "  [ objref sreg 8 set allowed4 ]\n"
 		      "  [ immediate reg 0 return ]\n"
-		      "inet " TABLE " police\n"
+		      "inet " TABLE " dispatch\n"
 		      "  [ meta load nfproto => reg 1 ]\n"
 		      "  [ cmp eq reg 1 0x00000002 ]\n"
 		      "  [ payload load 4b @ network header + 12 => reg 8 ]\n"
@@ -464,14 +563,14 @@ static void test_nft_police_rules(void **state)
 		      "  [ objref sreg 8 set allowed4 ]\n"
 		      "  [ immediate reg 0 return ]\n"
 		      /* audited: logged within the container's own limit, counted, let through */
-		      "inet " TABLE " police\n"
+		      "inet " TABLE " dispatch\n"
 		      "  [ meta load nfproto => reg 1 ]\n"
 		      "  [ cmp eq reg 1 0x00000002 ]\n"
 		      "  [ payload load 4b @ network header + 12 => reg 8 ]\n"
 		      "  [ lookup reg 8 set audit4 ]\n"
 		      "  [ objref sreg 8 set lograte4 ]\n"
 		      "  [ log prefix W: group 7811 snaplen 128 qthreshold 0 ]\n"
-		      "inet " TABLE " police\n"
+		      "inet " TABLE " dispatch\n"
 		      "  [ meta load nfproto => reg 1 ]\n"
 		      "  [ cmp eq reg 1 0x00000002 ]\n"
 		      "  [ payload load 4b @ network header + 12 => reg 8 ]\n"
@@ -479,13 +578,13 @@ static void test_nft_police_rules(void **state)
 		      "  [ objref sreg 8 set dropped4 ]\n"
 		      "  [ immediate reg 0 return ]\n"
 		      /* any other container's source: logged, counted, dropped */
-		      "inet " TABLE " police\n"
+		      "inet " TABLE " dispatch\n"
 		      "  [ meta load nfproto => reg 1 ]\n"
 		      "  [ cmp eq reg 1 0x00000002 ]\n"
 		      "  [ payload load 4b @ network header + 12 => reg 8 ]\n"
 		      "  [ objref sreg 8 set lograte4 ]\n"
 		      "  [ log prefix D: group 7811 snaplen 128 qthreshold 0 ]\n"
-		      "inet " TABLE " police\n"
+		      "inet " TABLE " dispatch\n"
 		      "  [ meta load nfproto => reg 1 ]\n"
 		      "  [ cmp eq reg 1 0x00000002 ]\n"
 		      "  [ payload load 4b @ network header + 12 => reg 8 ]\n"
@@ -505,10 +604,10 @@ static void test_nft_police_rules(void **state)
 		strstr(rules, "  [ objref sreg 8 set dropped6 ]\n  [ immediate reg 0 drop ]\n"));
 	/* and last, unknown sources: logged (globally limited), counted, dropped */
 	assert_non_null(strstr(rules,
-			       "inet " TABLE " police\n"
+			       "inet " TABLE " dispatch\n"
 			       "  [ limit rate 20/second burst 40 type packets flags 0x0 ]\n"
 			       "  [ log prefix D:unknown group 7811 snaplen 128 qthreshold 0 ]\n"
-			       "inet " TABLE " police\n"
+			       "inet " TABLE " dispatch\n"
 			       "  [ objref type 1 name unknown ]\n"
 			       "  [ immediate reg 0 drop ]\n"));
 	assert_int_equal(strlen(strstr(rules, "  [ objref type 1 name unknown ]\n")),
@@ -525,7 +624,7 @@ static void test_nft_container_objects(void **state)
 	struct fixture *f = *state;
 	struct nftnl_obj *o;
 
-	assert_null(find_msg(f, NFT_MSG_NEWCHAIN, 2)); /* police and forward only */
+	assert_null(find_msg(f, NFT_MSG_NEWCHAIN, 5)); /* the five shared chains only */
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
 		const char *comment = NULL;
 		const void *ud;
@@ -634,6 +733,71 @@ static void test_nft_destination_sets(void **state)
 	/* its IPv6 destination has no IPv6 source to apply to */
 	assert_null(set_msg(f, NFT_MSG_NEWSETELEM, "host6"));
 	assert_null(set_msg(f, NFT_MSG_NEWSETELEM, "exact4"));
+
+	/* its LAN, any protocol: 198.18.1.2 . 192.168.1.0-255 . 0-255 . 0-65535, by any path */
+	s = set_msg(f, NFT_MSG_NEWSETELEM, "anyrange4");
+	assert_non_null(s);
+	it = nftnl_set_elems_iter_create(s);
+	e = nftnl_set_elems_iter_next(it);
+	assert_non_null(e);
+	k = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &len);
+	assert_memory_equal(
+		k, ((const uint8_t[]){ 198, 18, 1, 2, 192, 168, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0 }),
+		16);
+	k = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY_END, &len);
+	assert_memory_equal(k,
+			    ((const uint8_t[]){ 198, 18, 1, 2, 192, 168, 1, 255, 255, 0, 0, 0, 0xff,
+						0xff, 0, 0 }),
+			    16);
+	assert_null(nftnl_set_elems_iter_next(it));
+	nftnl_set_elems_iter_destroy(it);
+	nftnl_set_free(s);
+	assert_null(set_msg(f, NFT_MSG_NEWSETELEM, "range6"));
+}
+
+/*
+ * The kill switch: with a VPN interface, destinations of the VPN path match only packets
+ * leaving by it ("wg" as a 2-byte prefix); the any-path sets stay as they were.
+ */
+static void test_nft_kill_switch(void **state)
+{
+	struct fixture *f = *state;
+	const char *oif = "  [ meta load oifname => reg 1 ]\n"
+			  "  [ cmp eq reg 1 0x00006777 ]\n";
+	struct vw_plan plan;
+	const char *rules, *p;
+	char want[256];
+	int n;
+
+	(void)vw_strscpy(f->rs.vpn_iface, "wg+", sizeof(f->rs.vpn_iface));
+	assert_int_equal(vw_ruleset_diff(NULL, &f->rs, NULL, &plan), 0);
+	render(f, &plan);
+	vw_plan_done(&plan);
+	rules = chain_rules(f, "dispatch");
+	for (int fam = 4; fam <= 6; fam += 2)
+		for (int k = 0; k < 3; k++) {
+			static const char *const kinds[] = { "exact", "host", "range" };
+
+			/* the rule with the VPN set starts with the interface */
+			snprintf(want, sizeof(want), "lookup reg 8 set %s%d ]", kinds[k], fam);
+			p = strstr(rules, want);
+			assert_non_null(p);
+			while (p > rules && strncmp(p, "inet ", 5) != 0)
+				p--;
+			assert_int_equal(strncmp(strchr(p, '\n') + 1, oif, strlen(oif)), 0);
+			/* the one with the any-path set does not */
+			snprintf(want, sizeof(want), "lookup reg 8 set any%s%d ]", kinds[k], fam);
+			p = strstr(rules, want);
+			assert_non_null(p);
+			while (p > rules && strncmp(p, "inet ", 5) != 0)
+				p--;
+			assert_int_not_equal(strncmp(strchr(p, '\n') + 1, oif, strlen(oif)), 0);
+		}
+	/* nothing else asks for the interface: six rules do */
+	n = 0;
+	for (p = strstr(rules, "oifname"); p; p = strstr(p + 1, "oifname"))
+		n++;
+	assert_int_equal(n, 6);
 }
 
 /* Sources: a container's address gets its maps; an opted-out one is merely exempt. */
@@ -698,6 +862,26 @@ static void test_nft_incremental(void **state)
 		nftnl_set_elems_iter_destroy(it);
 	}
 	nftnl_set_free(s);
+	/* and to the host the same */
+	s = set_msg(f, NFT_MSG_NEWSETELEM, "bridges_in");
+	assert_non_null(s);
+	{
+		struct nftnl_set_elems_iter *it = nftnl_set_elems_iter_create(s);
+		struct nftnl_set_elem *e = nftnl_set_elems_iter_next(it);
+
+		assert_string_equal(nftnl_set_elem_get_str(e, NFTNL_SET_ELEM_CHAIN), "police_in");
+		nftnl_set_elems_iter_destroy(it);
+	}
+	nftnl_set_free(s);
+
+	/* an any-path box goes to the any-path sets */
+	ops[0].path = VW_PATH_ANY;
+	plan.n = 1;
+	render(f, &plan);
+	s = set_msg(f, NFT_MSG_DELSETELEM, "anyrange4");
+	assert_non_null(s);
+	nftnl_set_free(s);
+	assert_null(set_msg(f, NFT_MSG_DELSETELEM, "range4"));
 }
 
 /* What the monitor makes of notifications: foreign changes of our table, generations. */
@@ -753,7 +937,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_nft_table_tag, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nft_base_chains, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nft_forward_rules, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nft_input_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nft_police_rules, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nft_kill_switch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nft_container_objects, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nft_audit_elem, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nft_destination_sets, setup, teardown),

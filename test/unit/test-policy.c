@@ -370,14 +370,14 @@ static void test_policy_compile_basic(void **state)
 	struct vw_endpoint e1[] = { ep(NET_A, "198.18.16.2", "2001:db8:1::2") };
 	struct vw_endpoint e2[] = { ep(NET_A, "198.18.16.3", NULL) };
 	struct vw_endpoint e3[] = { ep(NET_M, "198.18.99.3", NULL) };
+	/* vpn.allow is reached by any path, the rest only through the VPN (when there is one) */
+	const struct box lan4[] = { { "192.168.1.0", "192.168.1.255", ANY } };
 	const struct box before4[] = {
-		{ "192.168.1.0", "192.168.1.255", ANY },
 		{ "198.51.100.0", "198.51.100.6", TCP(443, 443) },
 		{ "198.51.100.7", "198.51.100.7", ANY },
 		{ "198.51.100.8", "198.51.100.255", TCP(443, 443) },
 	};
 	const struct box after4[] = {
-		{ "192.168.1.0", "192.168.1.255", ANY },
 		{ "198.51.100.0", "198.51.100.6", TCP(443, 443) },
 		{ "198.51.100.7", "198.51.100.7", ANY },
 		{ "198.51.100.8", "198.51.100.9", TCP(443, 443) },
@@ -433,6 +433,10 @@ static void test_policy_compile_basic(void **state)
 	/* the name grants nothing until it resolves */
 	assert_boxes(&c->dst[0], AF_INET, before4, ELEMENTSOF(before4));
 	assert_boxes(&c->dst[1], AF_INET6, NULL, 0);
+	assert_int_equal(c->dst[2].path, VW_PATH_ANY);
+	assert_ptr_equal(&c->dst[vw_boxset_index(VW_PATH_ANY, AF_INET)], &c->dst[2]);
+	assert_boxes(&c->dst[2], AF_INET, lan4, ELEMENTSOF(lan4));
+	assert_boxes(&c->dst[3], AF_INET6, NULL, 0);
 	assert_int_equal(vw_rs_container_boxes(c), 4);
 
 	/* the unlabeled container has a chain with no boxes: everything dropped */
@@ -451,11 +455,52 @@ static void test_policy_compile_basic(void **state)
 	c = vw_ruleset_find(&f->rs, "1111111111111111");
 	assert_boxes(&c->dst[0], AF_INET, after4, ELEMENTSOF(after4));
 	assert_boxes(&c->dst[1], AF_INET6, after6, ELEMENTSOF(after6));
+	assert_boxes(&c->dst[2], AF_INET, lan4, ELEMENTSOF(lan4));
 
 	/* without the container that used it, the name is swept */
 	compile(f, 2);
 	assert_null(vw_names_get(&f->names, "web.test"));
 	assert_int_equal(f->rs.n_containers, 1);
+}
+
+/*
+ * Paths: vpn.outbound and DEFAULT_OUTBOUND only through the VPN, vpn.allow and VPN_ALLOW by
+ * any path; vpn.tunnel=false puts everything of that namespace on any path.
+ */
+static void test_policy_paths(void **state)
+{
+	struct fixture *f = *state;
+	const char *env[] = { "VPN_INTERFACE=wg0", "VPN_ALLOW=192.168.7.0/24",
+			      "DEFAULT_OUTBOUND=198.51.100.53:53/udp", NULL };
+	const char *l1[] = { "vpn.outbound", "198.51.100.7", "vpn.allow", "192.168.1.0/24", NULL };
+	const char *l2[] = { "vpn.outbound", "198.51.100.7", "vpn.tunnel", "false", NULL };
+	struct vw_endpoint e1[] = { ep(NET_A, "198.18.16.2", NULL) };
+	struct vw_endpoint e2[] = { ep(NET_A, "198.18.16.3", NULL) };
+	const struct box vpn1[] = { { "198.51.100.7", "198.51.100.7", ANY },
+				    { "198.51.100.53", "198.51.100.53", UDP(53, 53) } };
+	const struct box any1[] = { { "192.168.1.0", "192.168.1.255", ANY },
+				    { "192.168.7.0", "192.168.7.255", ANY } };
+	const struct box any2[] = { { "192.168.7.0", "192.168.7.255", ANY },
+				    { "198.51.100.7", "198.51.100.7", ANY },
+				    { "198.51.100.53", "198.51.100.53", UDP(53, 53) } };
+	const struct vw_rs_container *c;
+
+	config(f, env);
+	container(&f->cs[0], "1111111111111111aaaa", e1, 1, l1);
+	container(&f->cs[1], "2222222222222222bbbb", e2, 1, l2);
+	compile(f, 2);
+	assert_string_equal(f->rs.vpn_iface, "wg0");
+
+	c = vw_ruleset_find(&f->rs, "1111111111111111");
+	assert_boxes(&c->dst[vw_boxset_index(VW_PATH_VPN, AF_INET)], AF_INET, vpn1,
+		     ELEMENTSOF(vpn1));
+	assert_boxes(&c->dst[vw_boxset_index(VW_PATH_ANY, AF_INET)], AF_INET, any1,
+		     ELEMENTSOF(any1));
+	/* opted out of the tunnel: the same destinations, every one by any path */
+	c = vw_ruleset_find(&f->rs, "2222222222222222");
+	assert_boxes(&c->dst[vw_boxset_index(VW_PATH_VPN, AF_INET)], AF_INET, NULL, 0);
+	assert_boxes(&c->dst[vw_boxset_index(VW_PATH_ANY, AF_INET)], AF_INET, any2,
+		     ELEMENTSOF(any2));
 }
 
 static void test_policy_compile_ports(void **state)
@@ -900,10 +945,8 @@ static void test_policy_joined_labels(void **state)
 	const char *s4[] = { "vpn.outbound", "198.51.100.17", NULL };
 	struct vw_endpoint e1[] = { ep(NET_A, "198.18.16.5", NULL) };
 	struct vw_endpoint e2[] = { ep(NET_A, "198.18.16.6", NULL) };
-	const struct box want[] = {
-		{ "198.51.100.11", "198.51.100.11", ANY },
-		{ "198.51.100.13", "198.51.100.13", ANY },
-	};
+	const struct box want[] = { { "198.51.100.11", "198.51.100.11", ANY } };
+	const struct box lan[] = { { "198.51.100.13", "198.51.100.13", ANY } };
 	const struct vw_rs_container *c;
 
 	config(f, NULL);
@@ -929,6 +972,7 @@ static void test_policy_joined_labels(void **state)
 	c = vw_ruleset_find(&f->rs, "4444444444444444");
 	assert_non_null(c);
 	assert_boxes(&c->dst[0], AF_INET, want, ELEMENTSOF(want));
+	assert_boxes(&c->dst[2], AF_INET, lan, ELEMENTSOF(lan));
 	/* sharers have no address and no chain of their own */
 	assert_int_equal(f->rs.n_containers, 2);
 	assert_null(vw_ruleset_find(&f->rs, "5555555555555555"));
@@ -1342,6 +1386,7 @@ int main(void)
 		T(test_policy_fail_closed_key_collision),
 		T(test_policy_entries_order),
 		T(test_policy_joined_labels),
+		T(test_policy_paths),
 		T(test_policy_name_quota),
 		T(test_policy_name_quota_shared),
 		T(test_policy_box_budget),

@@ -1,0 +1,146 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# The kill switch, on a real WireGuard tunnel (wireguard-go): with VPN_INTERFACE set, a
+# managed container's traffic to the internet leaves only through the tunnel, whatever
+# happens to the tunnel or the daemon. The host's own uplink stays in place as the leak
+# path, and the fake internet counts, per path, the numbered datagrams a prober container
+# sends every 10 ms: arrivals over the uplink are leaks and must stay at zero in every
+# scenario. Each "nothing leaked" has a positive control in the same state: the tunnel
+# carries the probes when it is up, the LAN (vpn.allow) stays reachable when it is down.
+# shellcheck disable=SC2317,SC2119 # helpers run through tb_check; tb_daemon_* take no args here
+set -eu
+. "$(dirname "$0")/../lib/testbed.sh"
+
+VW_PROBE=${VW_PROBE:-$TB_LIB_DIR/../../build/test/tools/vw-probe}
+TARGET=198.51.100.10 # in vpn.outbound: only through the tunnel
+LAN=198.51.100.11    # in vpn.allow: by any path (it plays the LAN)
+PORT=9999            # the probes' port
+
+tb_init
+[ -x "$VW_PROBE" ] || tb__die "vw-probe not found at $VW_PROBE (build first or set VW_PROBE)"
+TB_IMAGE_EXTRA="${TB_IMAGE_EXTRA:-} $VW_PROBE"
+tb_up
+tb_vpn_up
+
+# The fake internet counts the probes by the interface they arrive on.
+tb_inet_nft -f - <<EOF || tb__die "probe counters failed"
+table inet probes {
+	counter leaked { }
+	counter tunneled { }
+	chain pre {
+		type filter hook prerouting priority -300;
+		iifname "eth0" udp dport $PORT counter name leaked
+		iifname "vs0" udp dport $PORT counter name tunneled
+	}
+}
+EOF
+leaked() { tb_nft_counter "$TB_INET_NS" inet probes leaked; }
+tunneled() { tb_nft_counter "$TB_INET_NS" inet probes tunneled; }
+# tunnel_carries: the tunnel counter moves (over half a second: ~50 probes are sent).
+tunnel_carries() {
+	local a
+	a=$(tunneled)
+	sleep 0.5
+	[ "$(tunneled)" -gt "$((a + 10))" ]
+}
+# tunnel_idle: nothing arrives through the tunnel (it is down, or dead).
+tunnel_idle() {
+	local a
+	a=$(tunneled)
+	sleep 0.5
+	[ "$(tunneled)" = "$a" ]
+}
+metrics() { tb_host_exec curl -sf http://127.0.0.1:50000/metrics; }
+vpn_up_is() { metrics | grep -qx "vpnwall_vpn_up{interface=\"wg+\"} $1"; }
+readyz_is() {
+	[ "$(tb_host_exec curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:50000/readyz)" = "$1" ]
+}
+# the fake server saw the request come out of the VPN server, not the host
+via_tunnel() { tb_fetch "$1" "$2" 80 | grep -q "client=$TB_VPN_SERVER_IP"; }
+
+tb_daemon_start VPN_INTERFACE=wg+
+tb_daemon_wait_ready
+
+tb_run probe --label vpn.outbound=$TARGET:$PORT/udp,$TARGET:80/tcp \
+	--label vpn.allow=$LAN/32 -- vw-probe $TARGET $PORT 10
+tb_run free --label vpn.outbound=$TARGET:80/tcp --label vpn.tunnel=false
+
+# --- tunnel up -------------------------------------------------------------------------
+tb_check "tunnel up: the probes arrive through the tunnel" tb_eventually 10 tunnel_carries
+tb_check "tunnel up: a request to an outbound destination goes through the tunnel" \
+	tb_eventually 10 via_tunnel probe $TARGET
+tb_check_eq "tunnel up: nothing leaked" 0 leaked
+tb_check "vpnwall_vpn_up is 1 while the tunnel is up" vpn_up_is 1
+explain_says() { tb_cli explain probe "$1" | grep -q "$2"; }
+tb_check "explain: an outbound entry is reached only through wg+" \
+	explain_says $TARGET:80 "only through wg+"
+tb_check "explain: a vpn.allow entry is reached by any path" \
+	explain_says $LAN:80 "by any path"
+
+# --- tunnel deleted mid-stream ---------------------------------------------------------
+tb_vpn_tunnel_down
+sleep 2 # 200 probes against the uplink
+tb_check_eq "tunnel deleted mid-stream: nothing leaked (200 probes)" 0 leaked
+tb_check "tunnel deleted: control, the probes still get sent (they are dropped)" \
+	tb_eventually 5 tunnel_idle
+tb_expect_blocked probe $TARGET 80 "tunnel deleted: an outbound destination is unreachable"
+tb_expect_reach probe $LAN 80 "tunnel deleted: control, the LAN (vpn.allow) is reachable"
+tb_expect_reach free $TARGET 80 "tunnel deleted: vpn.tunnel=false reaches its destination directly"
+tb_check "vpnwall_vpn_up goes 0" tb_eventually 10 vpn_up_is 0
+tb_check "/readyz says 503 while no tunnel is up" readyz_is 503
+drops_counted() {
+	metrics | grep 'vpnwall_packets_total{.*container="probe".*action="dropped"' |
+		awk '{ exit !($NF > 100) }'
+}
+tb_check "the probes dropped are counted for the container" tb_eventually 10 drops_counted
+tb_check_eq "tunnel down: still nothing leaked" 0 leaked
+
+# --- tunnel re-created (a new interface index), no daemon action -----------------------
+tb_vpn_tunnel_up
+tb_check "tunnel re-created: the probes flow through it again" tb_eventually 15 tunnel_carries
+tb_check "vpnwall_vpn_up is 1 again" tb_eventually 10 vpn_up_is 1
+tb_check_eq "tunnel re-created: nothing leaked" 0 leaked
+
+# --- tunnel silently dead: the server drops everything ---------------------------------
+ip netns exec "$TB_VPN_NS" nft -f - <<EOF
+table inet dead { chain in { type filter hook prerouting priority -300; udp dport 51820 drop; } }
+EOF
+tb_check "dead tunnel: nothing comes out of it" tb_eventually 10 tunnel_idle
+sleep 1
+tb_check_eq "dead tunnel: nothing leaked" 0 leaked
+ip netns exec "$TB_VPN_NS" nft delete table inet dead
+tb_check "dead tunnel revived: the probes flow again" tb_eventually 15 tunnel_carries
+
+# --- the daemon killed while the tunnel is down, then restarted ------------------------
+tb_vpn_tunnel_down
+tb_daemon_kill
+sleep 1
+tb_check_eq "daemon SIGKILLed, tunnel down: nothing leaked" 0 leaked
+tb_expect_reach probe $LAN 80 "daemon dead: control, the rules it left still let the LAN through"
+TB_READY_PATTERN="no VPN interface wg+ is up" tb_daemon_start VPN_INTERFACE=wg+
+TB_READY_PATTERN="no VPN interface wg+ is up" tb_daemon_wait_ready
+sleep 1
+tb_check_eq "daemon restarted with the tunnel down: nothing leaked" 0 leaked
+tb_expect_eventually_reach probe $LAN 80 "restarted: control, the LAN is reachable"
+tb_vpn_tunnel_up
+tb_check "restarted, tunnel back: the probes flow through it" tb_eventually 15 tunnel_carries
+tb_daemon_wait_ready
+
+# --- DNS: a resolver outside the tunnel, and one on the host ---------------------------
+# dnsmasq in the fake internet answers on $TB_DNS_IP; with the kill switch its answers come
+# only through the tunnel. A resolver on the host (the bridge's address) is reached only
+# when the labels allow it by any path: the input hook is policed too.
+tb_run dns --label vpn.outbound=$TB_DNS_IP:53
+tb_run lan --label vpn.allow=198.18.1.1/32
+tb_host_exec sh -c "busybox nc -ll -s 198.18.1.1 -p 5353 -e echo host-resolver &" >/dev/null 2>&1
+resolves() { docker exec "$1" nslookup web.test "$TB_DNS_IP" >/dev/null 2>&1; }
+host_answers() { docker exec "$1" sh -c "timeout 4 nc -w 2 198.18.1.1 5353 </dev/null" | grep -q host-resolver; }
+tb_check "DNS through the tunnel resolves" tb_eventually 10 resolves dns
+tb_vpn_tunnel_down
+tb_check_fails "DNS to the same resolver while the tunnel is down fails (no leak)" resolves dns
+tb_check "a host service, allowed by vpn.allow, answers" tb_eventually 10 host_answers lan
+tb_check_fails "a host service not in the labels does not answer (input hook policed)" \
+	host_answers dns
+tb_check_eq "DNS and host checks: nothing leaked" 0 leaked
+
+tb_finish
