@@ -580,8 +580,10 @@ const char *vw_config_usage(void)
 	size_t off;
 
 	off = (size_t)snprintf(buf, sizeof(buf),
-			       "usage: vpnwalld [--option value]...\n"
-			       "Every option can also be set by its environment variable.\n\n");
+			       "usage: vpnwalld [--apply-base] [--option value]...\n"
+			       "Every option can also be set by its environment variable.\n"
+			       "--apply-base: only put the base ruleset in force (unless this "
+			       "boot's table is), then exit; run it before dockerd.\n\n");
 	for (size_t i = 0; i < ELEMENTSOF(settings) && off < sizeof(buf); i++)
 		off += (size_t)snprintf(buf + off, sizeof(buf) - off, "  %-20s %-18s %s\n",
 					settings[i].flag, settings[i].env, settings[i].help);

@@ -1105,6 +1105,13 @@ static int start_enforcing(struct vw_daemon *d)
 	return 0;
 }
 
+int vw_daemon_apply_base(struct vw_daemon *d)
+{
+	int r = start_enforcing(d);
+
+	return r < 0 ? r : d->base_needed ? -EAGAIN : 0;
+}
+
 int vw_daemon_run(struct vw_daemon *d)
 {
 	int r;

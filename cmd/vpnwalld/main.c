@@ -2,7 +2,11 @@
 /*
  * vpnwalld: settings from the environment and flags, then the daemon. Exit codes: 0 on a
  * requested stop, 1 on a runtime failure, 2 on invalid settings.
+ *
+ * vpnwalld --apply-base: only make sure a ruleset is in force (the table of this boot, or
+ * the base computed from the settings) and exit: for a unit ordered before dockerd.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -19,9 +23,18 @@ int main(int argc, char **argv)
 	struct vw_config cfg;
 	struct vw_daemon *d = NULL;
 	char err[512] = "";
+	bool base_only = false;
 	int r;
 
 	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--apply-base") == 0) {
+			/* Not a setting: take it out before the settings are parsed. */
+			base_only = true;
+			memmove(&argv[i], &argv[i + 1], (size_t)(argc - i) * sizeof(*argv));
+			argc--;
+			i--;
+			continue;
+		}
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			fputs(vw_config_usage(), stdout);
 			return 0;
@@ -45,7 +58,7 @@ int main(int argc, char **argv)
 		vw_config_done(&cfg);
 		return 1;
 	}
-	r = vw_daemon_run(d);
+	r = base_only ? vw_daemon_apply_base(d) : vw_daemon_run(d);
 	vw_daemon_free(d);
 	vw_config_done(&cfg);
 	return r < 0 ? 1 : 0;

@@ -17,6 +17,13 @@ int vw_daemon_new(const struct vw_config *cfg, struct vw_daemon **ret_daemon);
 /* vw_daemon_free - tear down; the nft table stays in place (fail closed). Accepts NULL. */
 void vw_daemon_free(struct vw_daemon *d);
 
+/*
+ * vw_daemon_apply_base - what the daemon does first, alone: keep a table written during
+ * this boot, replace anything else by the base ruleset (computed from the settings, no
+ * Docker needed). For `vpnwalld --apply-base`, run before dockerd. Returns 0 or -errno.
+ */
+int vw_daemon_apply_base(struct vw_daemon *d);
+
 /* vw_daemon_run - run until SIGTERM/SIGINT. Returns 0 or -errno. */
 int vw_daemon_run(struct vw_daemon *d);
 

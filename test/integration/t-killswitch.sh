@@ -103,7 +103,9 @@ tb_check_eq "tunnel re-created: nothing leaked" 0 leaked
 
 # --- tunnel silently dead: the server drops everything ---------------------------------
 ip netns exec "$TB_VPN_NS" nft -f - <<EOF
-table inet dead { chain in { type filter hook prerouting priority -300; udp dport 51820 drop; } }
+table inet dead {
+	chain pre { type filter hook prerouting priority -300; udp dport 51820 drop; }
+}
 EOF
 tb_check "dead tunnel: nothing comes out of it" tb_eventually 10 tunnel_idle
 sleep 1
@@ -132,7 +134,7 @@ tb_daemon_wait_ready
 # when the labels allow it by any path: the input hook is policed too.
 tb_run dns --label vpn.outbound=$TB_DNS_IP:53
 tb_run lan --label vpn.allow=198.18.1.1/32
-tb_host_exec sh -c "busybox nc -ll -s 198.18.1.1 -p 5353 -e echo host-resolver &" >/dev/null 2>&1
+tb_host_exec sh -c "busybox nc -ll -p 5353 -e echo host-resolver &" >/dev/null 2>&1
 resolves() { docker exec "$1" nslookup web.test "$TB_DNS_IP" >/dev/null 2>&1; }
 host_answers() { docker exec "$1" sh -c "timeout 4 nc -w 2 198.18.1.1 5353 </dev/null" | grep -q host-resolver; }
 tb_check "DNS through the tunnel resolves" tb_eventually 10 resolves dns
@@ -142,5 +144,43 @@ tb_check "a host service, allowed by vpn.allow, answers" tb_eventually 10 host_a
 tb_check_fails "a host service not in the labels does not answer (input hook policed)" \
 	host_answers dns
 tb_check_eq "DNS and host checks: nothing leaked" 0 leaked
+
+# --- the sidecar recipe with a broken tunnel --------------------------------------------
+# deploy/docker-compose.vpn-sidecar.yml: a VPN client container allowed only its endpoint
+# (here its config is broken: it never gets a tunnel up, it only knocks at the endpoint),
+# and a consumer in its network namespace. The consumer's traffic takes the plain route.
+ip netns exec "$TB_VPN_NS" nft -f - <<EOF
+table inet knock {
+	counter endpoint { }
+	chain pre { type filter hook prerouting priority -300; udp dport 51821 counter name endpoint; }
+}
+EOF
+knocks() { [ "$(tb_nft_counter "$TB_VPN_NS" inet knock endpoint)" -gt 10 ]; }
+tb_run vpnc --label vpn.outbound=$TB_VPN_SERVER_IP:51821/udp --label vpn.tunnel=false \
+	-- vw-probe $TB_VPN_SERVER_IP 51821 10
+tb_run consumer --network container:vpnc -- vw-probe $TARGET $PORT 10
+tb_check "sidecar: control, the VPN container reaches its endpoint" tb_eventually 10 knocks
+sleep 1
+tb_check_eq "sidecar with a broken tunnel: its consumer leaked nothing" 0 leaked
+
+# --- before the daemon: the base ruleset alone, as the unit applies it before dockerd ----
+# As after a reboot: no containers, no table (while there is none, anything goes: that is
+# what --apply-base before dockerd is for), then the base, then a container.
+tb_daemon_stop
+# shellcheck disable=SC2046 # one id per word
+docker rm -f $(docker ps -aq) >/dev/null
+tb_nft delete table inet vpnwall
+tb_check "vpnwalld --apply-base puts a ruleset in force and exits 0" \
+	tb_host_exec env NFT_TABLE=vpnwall VPN_INTERFACE=wg+ "$VPNWALLD" --apply-base
+tb_check "the base ruleset is there" tb_nft list chain inet vpnwall dispatch
+before=$(leaked)
+tb_run early --label vpn.allow=$LAN/32 -- vw-probe $TARGET $PORT 10
+sleep 1
+tb_check_eq "base ruleset only, a new container probing: nothing leaked" "$before" leaked
+tb_expect_blocked early $LAN 80 "base ruleset only: not even the LAN (nothing is dispatched)"
+TB_READY_PATTERN="no VPN interface wg+ is up" tb_daemon_start VPN_INTERFACE=wg+
+TB_READY_PATTERN="no VPN interface wg+ is up" tb_daemon_wait_ready
+tb_expect_eventually_reach early $LAN 80 "daemon up: control, its LAN is reachable"
+tb_check_eq "daemon up, tunnel down: still nothing leaked" "$before" leaked
 
 tb_finish

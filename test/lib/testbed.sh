@@ -164,7 +164,7 @@ tb_dispatched() {
 tb_destinations() {
 	local f=4 s
 	case $1 in *:*) f=6 ;; esac
-	for s in exact$f host$f range$f; do
+	for s in exact$f host$f range$f anyexact$f anyhost$f anyrange$f; do
 		tb_nft_elements "$s" | awk -v a="$1" '$1 == a && $2 == "." { print $3 }'
 	done | sort -u
 }
@@ -615,6 +615,8 @@ tb_vpn_up() {
 	ip -n "$TB_VPN_NS" addr add "$TB_VPN_SERVER_IP/30" dev eth0
 	ip -n "$TB_INET_NS" link set vs0 up
 	ip -n "$TB_VPN_NS" link set eth0 up
+	# The fake internet now carries the host's tunnel packets to the VPN server.
+	tb_inet_exec sysctl -qw net.ipv4.ip_forward=1
 	ip -n "$TB_VPN_NS" route add default via 198.18.100.2
 	ip netns exec "$TB_VPN_NS" sysctl -qw net.ipv4.ip_forward=1
 	ip netns exec "$TB_VPN_NS" nft -f - <<-EOF || tb__die "VPN server NAT failed"
