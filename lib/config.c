@@ -209,6 +209,34 @@ static int set_dry_run(struct vw_config *c, const char *v, char *err, size_t err
 	return 0;
 }
 
+static int set_vpn_route(struct vw_config *c, const char *v, char *err, size_t errsize)
+{
+	if (!*v) {
+		c->vpn_route = false;
+		return 0;
+	}
+	if (vw_parse_bool(v, &c->vpn_route) < 0) {
+		snprintf(err, errsize, "VPN_ROUTE='%s': must be true or false", v);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int set_vpn_route_table(struct vw_config *c, const char *v, char *err, size_t errsize)
+{
+	unsigned long n;
+
+	/* Not main (254), local (255), default (253) or unspec (0); below them is fine too. */
+	if (vw_parse_uint(v, 1, 0x7fffffff, &n) < 0 || (n >= 253 && n <= 255)) {
+		snprintf(err, errsize,
+			 "VPN_ROUTE_TABLE='%s': must be a routing table number other than 253-255",
+			 v);
+		return -EINVAL;
+	}
+	c->vpn_route_table = (uint32_t)n;
+	return 0;
+}
+
 static int set_log_level(struct vw_config *c, const char *v, char *err, size_t errsize)
 {
 	if (vw_log_parse_level(v, &c->log_level) < 0) {
@@ -465,6 +493,10 @@ static const struct setting settings[] = {
 	  "kill switch: managed containers reach the internet only through it (wg0, tun+)" },
 	{ "VPN_ALLOW", "--vpn-allow", false, set_vpn_allow,
 	  "networks every managed container reaches outside the VPN (the LAN; CIDRs)" },
+	{ "VPN_ROUTE", "--vpn-route", true, set_vpn_route,
+	  "route managed bridges into VPN_INTERFACE (policy routing; the host stays off it)" },
+	{ "VPN_ROUTE_TABLE", "--vpn-route-table", false, set_vpn_route_table,
+	  "routing table of VPN_ROUTE (default 7811; its rules have priorities 7810-7811)" },
 	{ "DRY_RUN", "--dry-run", true, set_dry_run, "count what would be dropped, drop nothing" },
 	{ "LOG_LEVEL", "--log-level", false, set_log_level,
 	  "error, warn, info (default) or debug" },
@@ -505,6 +537,7 @@ static int defaults(struct vw_config *c)
 		.metrics_port = 50000,
 		.nflog_group = 7811,
 		.audit_rate = 20,
+		.vpn_route_table = 7811,
 	};
 	(void)vw_strscpy(c->metrics_host, "127.0.0.1", sizeof(c->metrics_host));
 	(void)vw_strscpy(c->api_socket, "/run/vpnwall/api.sock", sizeof(c->api_socket));
@@ -556,6 +589,11 @@ int vw_config_parse(struct vw_config *c, char *const *envp, int argc, char *cons
 			return r;
 	}
 
+	if (c->vpn_route && !c->vpn_interface[0]) {
+		snprintf(err, errsize,
+			 "VPN_ROUTE=true needs VPN_INTERFACE: the tunnel to route into");
+		return -EINVAL;
+	}
 	if (c->dns_ttl_min > c->dns_ttl_max) {
 		snprintf(err, errsize, "DNS_TTL_MIN=%u is larger than DNS_TTL_MAX=%u",
 			 c->dns_ttl_min, c->dns_ttl_max);

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -44,6 +45,7 @@
 #include "vpnwall/pending.h"
 #include "vpnwall/policy.h"
 #include "vpnwall/reconcile.h"
+#include "vpnwall/route.h"
 #include "vpnwall/ruleset.h"
 #include "vpnwall/store.h"
 #include "vpnwall/tunnel.h"
@@ -111,6 +113,9 @@ struct vw_daemon {
 	struct vw_tunnel *tunnel; /* NULL: no VPN_INTERFACE, or not watchable */
 	bool vpn_up; /* an interface matching VPN_INTERFACE is up */
 	char vpn_link[16]; /* that interface */
+	struct vw_router *router; /* VPN_ROUTE */
+	bool route_dirty; /* the routing layer must be (re)checked */
+	uint64_t route_bridges; /* hash of the managed bridges it was last applied for */
 	struct aux aux[AUX_N];
 	uint64_t started_ms;
 	char not_ready[256]; /* why not ready, for /readyz */
@@ -612,6 +617,42 @@ static void report_limits(struct vw_daemon *d, const struct vw_changes *ch, bool
 	}
 }
 
+/*
+ * The routing layer follows the managed bridges and the tunnel. Cheap (a dump of our rules
+ * and table, a handful of changes), but not per event: only when one of them changed, or
+ * someone touched what we installed.
+ */
+static void route_sync(struct vw_daemon *d)
+{
+	const struct vw_ruleset *rs = &d->desired.rs;
+	const char *names[256];
+	uint64_t h = 1469598103934665603ull;
+	size_t n = 0;
+	int r;
+
+	if (!d->router)
+		return;
+	for (size_t i = 0; i < rs->n_bridges && n < ELEMENTSOF(names); i++)
+		if (rs->bridges[i].managed) {
+			names[n++] = rs->bridges[i].name;
+			h = (h ^ vw_hash_str(rs->bridges[i].name)) * 1099511628211ull;
+		}
+	h ^= (uint64_t)d->vpn_up << 63;
+	if (!d->route_dirty && h == d->route_bridges)
+		return;
+	r = vw_router_apply(d->router, names, n, d->vpn_up ? (int)if_nametoindex(d->vpn_link) : 0);
+	if (r < 0) {
+		log_error_errno(r, "cannot apply the VPN routes, retrying");
+		d->route_dirty = true;
+		return;
+	}
+	if (r > 0)
+		log_info("VPN routing: %d change(s) for %zu bridge(s), %s", r, n,
+			 d->vpn_up ? "through the tunnel" : "unreachable (no tunnel)");
+	d->route_dirty = false;
+	d->route_bridges = h;
+}
+
 static void observe_latency(void *ud, double s)
 {
 	struct vw_stats *st = ud;
@@ -669,6 +710,7 @@ static void reconcile(struct vw_daemon *d)
 			(unsigned long long)(d->rc.failures - failures));
 	report_limits(d, ch, all);
 	vw_changes_reset(ch);
+	route_sync(d);
 	/*
 	 * A full step follows a parse of Docker's whole container list and a compile of every
 	 * policy: megabytes of short-lived allocations, freed now but scattered through the
@@ -708,6 +750,15 @@ static int apply_base(struct vw_daemon *d, const char *why)
 	return 0;
 }
 
+static void on_routes_changed(void *ud)
+{
+	struct vw_daemon *d = ud;
+
+	log_warn("someone changed vpnwall's routing rules or table: restoring them");
+	d->route_dirty = true;
+	route_sync(d);
+}
+
 static void on_tunnel(void *ud, bool up, const char *ifname)
 {
 	struct vw_daemon *d = ud;
@@ -722,6 +773,8 @@ static void on_tunnel(void *ud, bool up, const char *ifname)
 			 d->cfg->vpn_interface);
 	if (!up || d->ready || d->synced)
 		set_ready(d);
+	d->route_dirty = true;
+	route_sync(d);
 }
 
 /* Someone else touched our table: put the whole intended state back. */
@@ -1031,8 +1084,17 @@ int vw_daemon_new(const struct vw_config *cfg, struct vw_daemon **ret_daemon)
 	r = vw_http_new(d->loop, on_http, d, &d->http);
 	if (r < 0)
 		goto fail;
+	if (cfg->vpn_route) {
+		r = vw_router_new(d->loop, cfg->vpn_route_table, VW_ROUTE_PREF, on_routes_changed,
+				  d, &d->router);
+		if (r < 0) {
+			log_error_errno(r, "cannot open rtnetlink for VPN_ROUTE");
+			goto fail;
+		}
+		d->route_dirty = true;
+	}
 	if (cfg->vpn_interface[0]) {
-		/* Only for reports: the kill switch is in the rules, not in this watch. */
+		/* For reports and routes: the kill switch is in the rules, not in this watch. */
 		r = vw_tunnel_new(d->loop, cfg->vpn_interface, on_tunnel, d, &d->tunnel);
 		if (r < 0)
 			log_error_errno(r, "cannot watch network interfaces; the kill switch "
@@ -1052,6 +1114,7 @@ void vw_daemon_free(struct vw_daemon *d)
 	vw_http_free(d->http);
 	vw_nflog_free(d->nflog);
 	vw_tunnel_free(d->tunnel);
+	vw_router_free(d->router);
 	vw_docker_free(d->docker);
 	vw_dns_free(d->dns);
 	vw_nft_free(d->nft);

@@ -435,10 +435,11 @@ static int rule_emit(struct batch *b, struct rule *rl, const char *chain, const 
 /* limit rate N/second burst 2N packets log prefix "D:unknown" group G */
 static int emit_unknown_log(struct batch *b, const struct vw_ruleset *rs)
 {
-	struct rule rl = rule_new();
+	struct rule rl;
 
 	if (!rs->log_group)
 		return 0;
+	rl = rule_new(); /* after the check: a rule not emitted would leak */
 	put(&rl, e_limit(rs->log_rate));
 	put(&rl, e_log(rs->log_group, rs->dry_run, VW_KEY_UNKNOWN));
 	return rule_emit(b, &rl, CHAIN_DISPATCH, "rule dispatch: log unknown source");

@@ -576,8 +576,9 @@ tb_dns_set() {
 #
 #   [host ns]  wg$TB_ID 198.18.200.2/24 ---udp---> 198.18.100.1:51820, over eth0 (the uplink)
 #              containers on docker0 are routed into the tunnel (ip rule iif docker0 ->
-#              table 200: default dev wg$TB_ID); without the tunnel that route is gone and
-#              the main table's default, the uplink, is the leak path
+#              table 200: default dev wg$TB_ID; or by vpnwalld, TB_VPN_ROUTING=none);
+#              without the tunnel that route is gone and the main table's default, the
+#              uplink, is the leak path
 #   [inet ns]  vs0 198.18.100.2/30
 #   [vpn ns]   eth0 198.18.100.1/30, ws$TB_ID 198.18.200.1/24, masquerading out of eth0
 #
@@ -630,7 +631,9 @@ tb_vpn_up() {
 		tb__die "wg set (server) failed"
 	ip -n "$TB_VPN_NS" addr add 198.18.200.1/24 dev "ws$TB_ID"
 	ip -n "$TB_VPN_NS" link set "ws$TB_ID" up
-	tb_host_exec ip rule add iif docker0 lookup "$TB_VPN_TABLE" pref 100
+	# TB_VPN_ROUTING=none: leave routing into the tunnel to vpnwalld (VPN_ROUTE=true).
+	[ "${TB_VPN_ROUTING:-manual}" = none ] ||
+		tb_host_exec ip rule add iif docker0 lookup "$TB_VPN_TABLE" pref 100
 	tb_vpn_tunnel_up
 }
 
@@ -643,7 +646,8 @@ tb_vpn_tunnel_up() {
 		allowed-ips 0.0.0.0/0 persistent-keepalive 1 || tb__die "wg set (host) failed"
 	ip -n "$TB_HOST_NS" addr add "$TB_VPN_HOST_TUN_IP/24" dev "$TB_VPN_IF"
 	ip -n "$TB_HOST_NS" link set "$TB_VPN_IF" up
-	ip -n "$TB_HOST_NS" route replace default dev "$TB_VPN_IF" table "$TB_VPN_TABLE"
+	[ "${TB_VPN_ROUTING:-manual}" = none ] ||
+		ip -n "$TB_HOST_NS" route replace default dev "$TB_VPN_IF" table "$TB_VPN_TABLE"
 }
 
 # tb_vpn_tunnel_down: delete the host's tunnel interface (wireguard-go exits with it).

@@ -115,6 +115,8 @@ static void test_config_vpn(void **state)
 	assert_int_equal(c.vpn_allow[0].prefix, 24);
 	assert_int_equal(c.vpn_allow[1].family, AF_INET6);
 	assert_string_equal(c.vpn_allow_warning, "");
+	assert_false(c.vpn_route);
+	assert_int_equal(c.vpn_route_table, 7811);
 	vw_config_done(&c);
 
 	/* no interface by default: no kill switch */
@@ -159,6 +161,9 @@ static void test_config_errors(void **state)
 	expect_error("VPN_ALLOW=::/0", "VPN_ALLOW: '::/0' is the whole internet");
 	expect_error("VPN_ALLOW=lan.example.org", "VPN_ALLOW: 'lan.example.org': vpn.allow takes");
 	expect_error("VPN_ALLOW=192.168.1.1/24", "host bits set");
+	expect_error("VPN_ROUTE=true", "VPN_ROUTE=true needs VPN_INTERFACE");
+	expect_error("VPN_ROUTE=maybe", "VPN_ROUTE='maybe'");
+	expect_error("VPN_ROUTE_TABLE=254", "VPN_ROUTE_TABLE='254'");
 }
 
 static void test_config_flag_errors(void **state)

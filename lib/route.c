@@ -1,0 +1,494 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The routing layer: a pure plan (vw_route_plan/diff) and the rtnetlink side that reads
+ * what of ours is in the kernel and changes the difference, one acknowledged request at a
+ * time (a handful of rules and routes; nothing here is on a hot path). A second socket
+ * listens for rule and route changes by others.
+ */
+#include "vpnwall/route.h"
+
+#include <errno.h>
+#include <net/if.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <libmnl/libmnl.h>
+#include <linux/fib_rules.h>
+#include <linux/rtnetlink.h>
+
+#include "vpnwall/log.h"
+#include "vpnwall/loop.h"
+#include "vpnwall/nft.h"
+#include "vpnwall/util.h"
+
+#define VW_LOG_MODULE "route"
+
+#define RULES_MAX 1024 /* two per bridge and family: 256 bridges */
+
+/* --- the plan ------------------------------------------------------------------------------ */
+
+static int add_rule(struct vw_route_state *s, const struct vw_route_rule *r)
+{
+	struct vw_route_rule *v = reallocarray(s->rules, s->n_rules + 1, sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	s->rules = v;
+	v[s->n_rules++] = *r;
+	return 0;
+}
+
+static int add_route(struct vw_route_state *s, const struct vw_route_route *r)
+{
+	struct vw_route_route *v = reallocarray(s->routes, s->n_routes + 1, sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	s->routes = v;
+	v[s->n_routes++] = *r;
+	return 0;
+}
+
+int vw_route_plan(const char *const *bridges, size_t n, int vpn_ifindex, uint32_t table,
+		  uint32_t pref, struct vw_route_state *ret)
+{
+	static const uint8_t families[2] = { AF_INET, AF_INET6 };
+	struct vw_route_state s = { 0 };
+	int r = 0;
+
+	for (int f = 0; r >= 0 && f < 2; f++) {
+		for (size_t i = 0; r >= 0 && i < n && s.n_rules < RULES_MAX; i++) {
+			struct vw_route_rule rule = { .family = families[f],
+						      .pref = pref,
+						      .table = RT_TABLE_MAIN,
+						      .suppress_default = true };
+
+			(void)vw_strscpy(rule.iif, bridges[i], sizeof(rule.iif));
+			r = add_rule(&s, &rule);
+			rule.pref = pref + 1;
+			rule.table = table;
+			rule.suppress_default = false;
+			if (r >= 0)
+				r = add_rule(&s, &rule);
+		}
+		if (r >= 0)
+			r = add_route(&s, &(struct vw_route_route){
+						  .family = families[f],
+						  .unreachable = true,
+						  .metric = VW_ROUTE_METRIC_UNREACHABLE });
+		if (r >= 0 && vpn_ifindex > 0)
+			r = add_route(&s, &(struct vw_route_route){ .family = families[f],
+								    .oif = vpn_ifindex });
+	}
+	if (r < 0) {
+		vw_route_state_done(&s);
+		return r;
+	}
+	*ret = s;
+	return 0;
+}
+
+static bool same_rule(const struct vw_route_rule *a, const struct vw_route_rule *b)
+{
+	return a->family == b->family && a->pref == b->pref && a->table == b->table &&
+	       a->suppress_default == b->suppress_default && strcmp(a->iif, b->iif) == 0;
+}
+
+static bool same_route(const struct vw_route_route *a, const struct vw_route_route *b)
+{
+	return a->family == b->family && a->unreachable == b->unreachable &&
+	       a->metric == b->metric && (a->unreachable || a->oif == b->oif);
+}
+
+static bool has_rule(const struct vw_route_state *s, const struct vw_route_rule *r)
+{
+	for (size_t i = 0; i < s->n_rules; i++)
+		if (same_rule(&s->rules[i], r))
+			return true;
+	return false;
+}
+
+static bool has_route(const struct vw_route_state *s, const struct vw_route_route *r)
+{
+	for (size_t i = 0; i < s->n_routes; i++)
+		if (same_route(&s->routes[i], r))
+			return true;
+	return false;
+}
+
+/* Quadratic, on a few hundred entries at most: what a handful of bridges make. */
+int vw_route_diff(const struct vw_route_state *have, const struct vw_route_state *want,
+		  struct vw_route_state *del, struct vw_route_state *add)
+{
+	struct vw_route_state d = { 0 }, a = { 0 };
+	int r = 0;
+
+	for (size_t i = 0; r >= 0 && i < have->n_rules; i++)
+		if (!has_rule(want, &have->rules[i]))
+			r = add_rule(&d, &have->rules[i]);
+	for (size_t i = 0; r >= 0 && i < have->n_routes; i++)
+		if (!has_route(want, &have->routes[i]))
+			r = add_route(&d, &have->routes[i]);
+	for (size_t i = 0; r >= 0 && i < want->n_rules; i++)
+		if (!has_rule(have, &want->rules[i]))
+			r = add_rule(&a, &want->rules[i]);
+	for (size_t i = 0; r >= 0 && i < want->n_routes; i++)
+		if (!has_route(have, &want->routes[i]))
+			r = add_route(&a, &want->routes[i]);
+	if (r < 0) {
+		vw_route_state_done(&d);
+		vw_route_state_done(&a);
+		return r;
+	}
+	*del = d;
+	*add = a;
+	return 0;
+}
+
+void vw_route_state_done(struct vw_route_state *s)
+{
+	free(s->rules);
+	free(s->routes);
+	*s = (struct vw_route_state){ 0 };
+}
+
+/* --- netlink -------------------------------------------------------------------------------- */
+
+struct watch {
+	struct vw_io io; /* first: the loop hands us &io */
+	struct vw_router *r;
+};
+
+struct vw_router {
+	struct mnl_socket *nl; /* requests */
+	struct mnl_socket *mon; /* notifications */
+	struct watch w;
+	struct vw_loop *loop;
+	uint32_t table;
+	uint32_t pref;
+	uint32_t seq;
+	void (*changed)(void *ud);
+	void *ud;
+};
+
+struct dump {
+	struct vw_router *r;
+	struct vw_route_state *s;
+	int err;
+};
+
+static int rule_attr(const struct nlattr *a, void *data)
+{
+	const struct nlattr **tb = data;
+	int type = mnl_attr_get_type(a);
+
+	if (mnl_attr_type_valid(a, FRA_MAX) >= 0)
+		tb[type] = a;
+	return MNL_CB_OK;
+}
+
+/* One of our rules, from a dump or a notification; false when not ours. */
+static bool parse_rule(const struct nlmsghdr *nlh, struct vw_route_rule *ret)
+{
+	const struct nlattr *tb[FRA_MAX + 1] = { 0 };
+	const struct fib_rule_hdr *h;
+
+	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*h))
+		return false;
+	h = mnl_nlmsg_get_payload(nlh);
+	(void)mnl_attr_parse(nlh, sizeof(*h), rule_attr, tb);
+	if (!tb[FRA_PROTOCOL] || mnl_attr_get_u8(tb[FRA_PROTOCOL]) != VW_ROUTE_PROTO)
+		return false;
+	*ret = (struct vw_route_rule){ .family = h->family, .table = h->table };
+	if (tb[FRA_TABLE])
+		ret->table = mnl_attr_get_u32(tb[FRA_TABLE]);
+	if (tb[FRA_PRIORITY])
+		ret->pref = mnl_attr_get_u32(tb[FRA_PRIORITY]);
+	if (tb[FRA_IIFNAME] && mnl_attr_validate(tb[FRA_IIFNAME], MNL_TYPE_NUL_STRING) >= 0)
+		(void)vw_strscpy(ret->iif, mnl_attr_get_str(tb[FRA_IIFNAME]), sizeof(ret->iif));
+	ret->suppress_default =
+		tb[FRA_SUPPRESS_PREFIXLEN] && mnl_attr_get_u32(tb[FRA_SUPPRESS_PREFIXLEN]) == 0;
+	return true;
+}
+
+static int route_attr(const struct nlattr *a, void *data)
+{
+	const struct nlattr **tb = data;
+	int type = mnl_attr_get_type(a);
+
+	if (mnl_attr_type_valid(a, RTA_MAX) >= 0)
+		tb[type] = a;
+	return MNL_CB_OK;
+}
+
+/* A default route of table @table; false for any other route. */
+static bool parse_route(const struct nlmsghdr *nlh, uint32_t table, struct vw_route_route *ret)
+{
+	const struct nlattr *tb[RTA_MAX + 1] = { 0 };
+	const struct rtmsg *m;
+	uint32_t t;
+
+	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*m))
+		return false;
+	m = mnl_nlmsg_get_payload(nlh);
+	(void)mnl_attr_parse(nlh, sizeof(*m), route_attr, tb);
+	t = tb[RTA_TABLE] ? mnl_attr_get_u32(tb[RTA_TABLE]) : m->rtm_table;
+	/* Only default routes are ours; more specific ones someone adds are left alone. */
+	if (t != table || m->rtm_dst_len != 0)
+		return false;
+	*ret = (struct vw_route_route){ .family = m->rtm_family,
+					.unreachable = m->rtm_type == RTN_UNREACHABLE };
+	if (tb[RTA_OIF])
+		ret->oif = (int)mnl_attr_get_u32(tb[RTA_OIF]);
+	if (tb[RTA_PRIORITY])
+		ret->metric = mnl_attr_get_u32(tb[RTA_PRIORITY]);
+	return true;
+}
+
+static int dump_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct dump *d = data;
+	struct vw_route_rule rule;
+	struct vw_route_route route;
+
+	if (nlh->nlmsg_type == RTM_NEWRULE && parse_rule(nlh, &rule))
+		d->err = d->err ? d->err : add_rule(d->s, &rule);
+	else if (nlh->nlmsg_type == RTM_NEWROUTE && parse_route(nlh, d->r->table, &route))
+		d->err = d->err ? d->err : add_route(d->s, &route);
+	return MNL_CB_OK;
+}
+
+/* Send @nlh and run the replies (a dump's, or the ack) through @cb. */
+static int request(struct vw_router *r, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
+{
+	char buf[VW_NL_BUFSZ];
+	uint32_t portid = mnl_socket_get_portid(r->nl);
+	ssize_t len;
+	int ret;
+
+	nlh->nlmsg_seq = ++r->seq;
+	if (mnl_socket_sendto(r->nl, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	for (;;) {
+		len = mnl_socket_recvfrom(r->nl, buf, sizeof(buf));
+		if (len < 0)
+			return -errno;
+		ret = mnl_cb_run(buf, (size_t)len, r->seq, portid, cb, data);
+		if (ret < 0)
+			return -errno;
+		if (ret == MNL_CB_STOP)
+			return 0;
+	}
+}
+
+static int read_state(struct vw_router *r, struct vw_route_state *ret)
+{
+	static const uint8_t families[2] = { AF_INET, AF_INET6 };
+	struct vw_route_state s = { 0 };
+	struct dump d = { .r = r, .s = &s };
+	int err = 0;
+
+	for (int f = 0; !err && f < 2; f++) {
+		for (int what = 0; !err && what < 2; what++) {
+			char buf[256];
+			struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+			struct rtmsg *m;
+
+			nlh->nlmsg_type = what ? RTM_GETROUTE : RTM_GETRULE;
+			nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+			m = mnl_nlmsg_put_extra_header(nlh, sizeof(*m));
+			m->rtm_family = families[f];
+			err = request(r, nlh, dump_cb, &d);
+			if (!err)
+				err = d.err;
+		}
+	}
+	if (err) {
+		vw_route_state_done(&s);
+		return err;
+	}
+	*ret = s;
+	return 0;
+}
+
+static int change_rule(struct vw_router *r, const struct vw_route_rule *rule, bool add)
+{
+	char buf[512];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct fib_rule_hdr *h;
+
+	nlh->nlmsg_type = add ? RTM_NEWRULE : RTM_DELRULE;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | (add ? NLM_F_CREATE | NLM_F_EXCL : 0);
+	h = mnl_nlmsg_put_extra_header(nlh, sizeof(*h));
+	h->family = rule->family;
+	h->action = FR_ACT_TO_TBL;
+	h->table = rule->table < 256 ? (uint8_t)rule->table : RT_TABLE_UNSPEC;
+	mnl_attr_put_u32(nlh, FRA_TABLE, rule->table);
+	mnl_attr_put_u32(nlh, FRA_PRIORITY, rule->pref);
+	mnl_attr_put_strz(nlh, FRA_IIFNAME, rule->iif);
+	mnl_attr_put_u8(nlh, FRA_PROTOCOL, VW_ROUTE_PROTO);
+	if (rule->suppress_default)
+		mnl_attr_put_u32(nlh, FRA_SUPPRESS_PREFIXLEN, 0);
+	return request(r, nlh, NULL, NULL);
+}
+
+static int change_route(struct vw_router *r, const struct vw_route_route *route, bool add)
+{
+	char buf[512];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct rtmsg *m;
+
+	nlh->nlmsg_type = add ? RTM_NEWROUTE : RTM_DELROUTE;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | (add ? NLM_F_CREATE | NLM_F_EXCL : 0);
+	m = mnl_nlmsg_put_extra_header(nlh, sizeof(*m));
+	m->rtm_family = route->family;
+	m->rtm_table = RT_TABLE_UNSPEC;
+	m->rtm_protocol = VW_ROUTE_PROTO;
+	m->rtm_type = route->unreachable ? RTN_UNREACHABLE : RTN_UNICAST;
+	m->rtm_scope = route->unreachable ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK;
+	mnl_attr_put_u32(nlh, RTA_TABLE, r->table);
+	mnl_attr_put_u32(nlh, RTA_PRIORITY, route->metric);
+	if (!route->unreachable)
+		mnl_attr_put_u32(nlh, RTA_OIF, (uint32_t)route->oif);
+	return request(r, nlh, NULL, NULL);
+}
+
+int vw_router_apply(struct vw_router *r, const char *const *bridges, size_t n, int vpn_ifindex)
+{
+	struct vw_route_state have, want, del, add;
+	int err, first = 0, changes = 0;
+
+	err = read_state(r, &have);
+	if (err)
+		return err;
+	err = vw_route_plan(bridges, n, vpn_ifindex, r->table, r->pref, &want);
+	if (!err)
+		err = vw_route_diff(&have, &want, &del, &add);
+	vw_route_state_done(&have);
+	vw_route_state_done(&want);
+	if (err)
+		return err;
+	/* Additions first: the unreachable default and the rules are never missing at once. */
+	for (size_t i = 0; i < add.n_routes; i++) {
+		err = change_route(r, &add.routes[i], true);
+		first = first ? first : err;
+		changes += !err;
+	}
+	for (size_t i = 0; i < add.n_rules; i++) {
+		err = change_rule(r, &add.rules[i], true);
+		first = first ? first : err;
+		changes += !err;
+	}
+	for (size_t i = 0; i < del.n_rules; i++) {
+		err = change_rule(r, &del.rules[i], false);
+		first = first ? first : err;
+		changes += !err;
+	}
+	for (size_t i = 0; i < del.n_routes; i++) {
+		err = change_route(r, &del.routes[i], false);
+		first = first ? first : err;
+		changes += !err;
+	}
+	vw_route_state_done(&del);
+	vw_route_state_done(&add);
+	return first ? first : changes;
+}
+
+/* Someone's change to our rules or table (ours carry our port id and are not news). */
+static void on_notify(struct vw_io *io, uint32_t events)
+{
+	struct vw_router *r = ((struct watch *)io)->r;
+	uint32_t self = mnl_socket_get_portid(r->nl);
+	_Alignas(struct nlmsghdr) char buf[VW_NL_BUFSZ];
+	bool changed = false;
+
+	(void)events;
+	for (int i = 0; i < 64; i++) {
+		ssize_t len = recv(io->fd, buf, sizeof(buf), MSG_DONTWAIT);
+		const struct nlmsghdr *nlh = (const struct nlmsghdr *)buf;
+		int rem;
+
+		if (len < 0 && errno == ENOBUFS) {
+			changed = true; /* lost: look for ourselves */
+			continue;
+		}
+		if (len <= 0)
+			break;
+		rem = (int)len;
+		for (; mnl_nlmsg_ok(nlh, rem); nlh = mnl_nlmsg_next(nlh, &rem)) {
+			struct vw_route_rule rule;
+			struct vw_route_route route;
+
+			if (nlh->nlmsg_pid == self)
+				continue;
+			if ((nlh->nlmsg_type == RTM_NEWRULE || nlh->nlmsg_type == RTM_DELRULE) &&
+			    parse_rule(nlh, &rule))
+				changed = true;
+			if ((nlh->nlmsg_type == RTM_NEWROUTE || nlh->nlmsg_type == RTM_DELROUTE) &&
+			    parse_route(nlh, r->table, &route))
+				changed = true;
+		}
+	}
+	if (changed)
+		r->changed(r->ud);
+}
+
+int vw_router_new(struct vw_loop *loop, uint32_t table, uint32_t pref, void (*changed)(void *ud),
+		  void *ud, struct vw_router **ret)
+{
+	static const int groups[] = { RTNLGRP_IPV4_RULE, RTNLGRP_IPV6_RULE, RTNLGRP_IPV4_ROUTE,
+				      RTNLGRP_IPV6_ROUTE };
+	struct vw_router *r = calloc(1, sizeof(*r));
+	int err;
+
+	if (!r)
+		return -ENOMEM;
+	r->loop = loop;
+	r->table = table;
+	r->pref = pref;
+	r->changed = changed;
+	r->ud = ud;
+	r->seq = (uint32_t)time(NULL);
+	r->w = (struct watch){ .io = { .fd = -1, .cb = on_notify }, .r = r };
+	r->nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+	r->mon = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (!r->nl || !r->mon || mnl_socket_bind(r->nl, 0, MNL_SOCKET_AUTOPID) < 0 ||
+	    mnl_socket_bind(r->mon, 0, MNL_SOCKET_AUTOPID) < 0) {
+		err = -errno;
+		goto fail;
+	}
+	/* The IPv6 rule group has no legacy bind() bit: join each group by number. */
+	for (size_t i = 0; i < ELEMENTSOF(groups); i++) {
+		int g = groups[i];
+
+		if (mnl_socket_setsockopt(r->mon, NETLINK_ADD_MEMBERSHIP, &g, sizeof(g)) < 0) {
+			err = -errno;
+			goto fail;
+		}
+	}
+	r->w.io.fd = mnl_socket_get_fd(r->mon);
+	err = vw_loop_watch(loop, &r->w.io, EPOLLIN);
+	if (err < 0)
+		goto fail;
+	*ret = r;
+	return 0;
+fail:
+	vw_router_free(r);
+	return err;
+}
+
+void vw_router_free(struct vw_router *r)
+{
+	if (!r)
+		return;
+	if (r->w.io.events)
+		vw_loop_unwatch(r->loop, &r->w.io);
+	if (r->mon)
+		(void)mnl_socket_close(r->mon);
+	if (r->nl)
+		(void)mnl_socket_close(r->nl);
+	free(r);
+}
