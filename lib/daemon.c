@@ -15,7 +15,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
-#include <net/if.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -113,8 +112,11 @@ struct vw_daemon {
 	struct vw_tunnel *tunnel; /* NULL: no VPN_INTERFACE, or not watchable */
 	bool vpn_up; /* an interface matching VPN_INTERFACE is up */
 	char vpn_link[16]; /* that interface */
+	int vpn_ifindex; /* its index (a re-created tunnel has a new one) */
+	bool vpn_reported; /* the tunnel watch has said something */
 	struct vw_router *router; /* VPN_ROUTE */
 	bool route_dirty; /* the routing layer must be (re)checked */
+	bool route_capped; /* warned that there are more bridges than it covers */
 	uint64_t route_bridges; /* hash of the managed bridges it was last applied for */
 	struct aux aux[AUX_N];
 	uint64_t started_ms;
@@ -637,10 +639,16 @@ static void route_sync(struct vw_daemon *d)
 			names[n++] = rs->bridges[i].name;
 			h = (h ^ vw_hash_str(rs->bridges[i].name)) * 1099511628211ull;
 		}
-	h ^= (uint64_t)d->vpn_up << 63;
+	h = (h ^ (uint64_t)(unsigned)d->vpn_ifindex) * 1099511628211ull;
 	if (!d->route_dirty && h == d->route_bridges)
 		return;
-	r = vw_router_apply(d->router, names, n, d->vpn_up ? (int)if_nametoindex(d->vpn_link) : 0);
+	if (n == ELEMENTSOF(names) && !d->route_capped) {
+		log_warn("VPN_ROUTE covers the first %zu managed bridges only: the others are "
+			 "not routed into the tunnel (the firewall still holds)",
+			 n);
+		d->route_capped = true;
+	}
+	r = vw_router_apply(d->router, names, n, d->vpn_up ? d->vpn_ifindex : 0);
 	if (r < 0) {
 		log_error_errno(r, "cannot apply the VPN routes, retrying");
 		d->route_dirty = true;
@@ -759,18 +767,21 @@ static void on_routes_changed(void *ud)
 	route_sync(d);
 }
 
-static void on_tunnel(void *ud, bool up, const char *ifname)
+static void on_tunnel(void *ud, bool up, const char *ifname, int ifindex)
 {
 	struct vw_daemon *d = ud;
+	bool was = d->vpn_up;
 
 	d->vpn_up = up;
+	d->vpn_ifindex = ifindex;
 	(void)vw_strscpy(d->vpn_link, ifname, sizeof(d->vpn_link));
 	if (up)
-		log_info("VPN interface %s is up", ifname);
-	else
+		log_info("VPN interface %s is up (index %d)", ifname, ifindex);
+	else if (was || !d->vpn_reported)
 		log_warn("no VPN interface %s is up: managed containers reach only vpn.allow "
 			 "and VPN_ALLOW until one is (nothing leaks)",
 			 d->cfg->vpn_interface);
+	d->vpn_reported = true;
 	if (!up || d->ready || d->synced)
 		set_ready(d);
 	d->route_dirty = true;
@@ -1092,6 +1103,20 @@ int vw_daemon_new(const struct vw_config *cfg, struct vw_daemon **ret_daemon)
 			goto fail;
 		}
 		d->route_dirty = true;
+	} else {
+		struct vw_router *old = NULL;
+
+		/* An earlier run's rules would send the bridges into a table that says only
+		 * "unreachable": without VPN_ROUTE, none of ours may stay. */
+		if (vw_router_new(d->loop, cfg->vpn_route_table, VW_ROUTE_PREF, on_routes_changed,
+				  d, &old) == 0) {
+			r = vw_router_clear(old);
+			if (r > 0)
+				log_info("VPN_ROUTE is off: removed %d rule(s) and route(s) of an "
+					 "earlier run",
+					 r);
+			vw_router_free(old);
+		}
 	}
 	if (cfg->vpn_interface[0]) {
 		/* For reports and routes: the kill switch is in the rules, not in this watch. */

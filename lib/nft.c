@@ -1025,25 +1025,33 @@ static int emit_police(struct batch *b, const struct vw_ruleset *rs)
  */
 static int emit_police_in(struct batch *b, const struct vw_ruleset *rs)
 {
+	/*
+	 * What a host on the link must be told or answered, by ICMPv6 type: MLD query, report,
+	 * done and router solicitation (130-133), neighbour solicitation and advertisement
+	 * (135-136), MLDv2 report (143). Not router advertisements (134) nor redirects (137):
+	 * a container has no business routing the host.
+	 */
+	static const struct {
+		uint8_t lo, hi;
+	} types[] = { { 130, 133 }, { 135, 136 }, { 143, 143 } };
 	static const uint8_t dir_reply = IP_CT_DIR_REPLY, icmpv6 = IPPROTO_ICMPV6;
-	/* MLD query, report, done (130-132); RS, RA, NS, NA, redirect (133-137); MLDv2 (143) */
-	static const uint8_t nd_lo = 130, nd_hi = 137, mld2 = 143;
 	struct rule rl;
+	char what[64];
 	int r;
 
-	for (int k = 0; k < 2; k++) {
+	for (size_t k = 0; k < ELEMENTSOF(types); k++) {
 		rl = rule_new();
 		put_nfproto(&rl, AF_INET6);
 		put(&rl, e_meta(NFT_META_L4PROTO, NFT_REG_1));
 		put(&rl, e_cmp(NFT_REG_1, NFT_CMP_EQ, &icmpv6, sizeof(icmpv6)));
 		put(&rl, e_payload(NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1, NFT_REG_1));
-		if (k == 0)
-			put(&rl, e_range(NFT_REG_1, &nd_lo, &nd_hi, 1));
+		if (types[k].lo == types[k].hi)
+			put(&rl, e_cmp(NFT_REG_1, NFT_CMP_EQ, &types[k].lo, 1));
 		else
-			put(&rl, e_cmp(NFT_REG_1, NFT_CMP_EQ, &mld2, sizeof(mld2)));
-		r = emit_verdict_rule(b, &rl, NFT_RETURN, CHAIN_POLICE_IN,
-				      k == 0 ? "rule police_in: icmpv6 type 130-137 return"
-					     : "rule police_in: icmpv6 type 143 return");
+			put(&rl, e_range(NFT_REG_1, &types[k].lo, &types[k].hi, 1));
+		snprintf(what, sizeof(what), "rule police_in: icmpv6 type %u-%u return",
+			 types[k].lo, types[k].hi);
+		r = emit_verdict_rule(b, &rl, NFT_RETURN, CHAIN_POLICE_IN, what);
 		if (r < 0)
 			return r;
 	}

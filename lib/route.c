@@ -75,13 +75,17 @@ int vw_route_plan(const char *const *bridges, size_t n, int vpn_ifindex, uint32_
 				r = add_rule(&s, &rule);
 		}
 		if (r >= 0)
-			r = add_route(&s, &(struct vw_route_route){
-						  .family = families[f],
-						  .unreachable = true,
-						  .metric = VW_ROUTE_METRIC_UNREACHABLE });
+			r = add_route(
+				&s, &(struct vw_route_route){ .family = families[f],
+							      .unreachable = true,
+							      .metric = VW_ROUTE_METRIC_UNREACHABLE,
+							      .protocol = VW_ROUTE_PROTO });
 		if (r >= 0 && vpn_ifindex > 0)
-			r = add_route(&s, &(struct vw_route_route){ .family = families[f],
-								    .oif = vpn_ifindex });
+			r = add_route(&s,
+				      &(struct vw_route_route){ .family = families[f],
+								.oif = vpn_ifindex,
+								.metric = VW_ROUTE_METRIC_TUNNEL,
+								.protocol = VW_ROUTE_PROTO });
 	}
 	if (r < 0) {
 		vw_route_state_done(&s);
@@ -100,7 +104,8 @@ static bool same_rule(const struct vw_route_rule *a, const struct vw_route_rule 
 static bool same_route(const struct vw_route_route *a, const struct vw_route_route *b)
 {
 	return a->family == b->family && a->unreachable == b->unreachable &&
-	       a->metric == b->metric && (a->unreachable || a->oif == b->oif);
+	       a->metric == b->metric && a->protocol == b->protocol &&
+	       (a->unreachable || a->oif == b->oif);
 }
 
 static bool has_rule(const struct vw_route_state *s, const struct vw_route_rule *r)
@@ -240,7 +245,8 @@ static bool parse_route(const struct nlmsghdr *nlh, uint32_t table, struct vw_ro
 	if (t != table || m->rtm_dst_len != 0)
 		return false;
 	*ret = (struct vw_route_route){ .family = m->rtm_family,
-					.unreachable = m->rtm_type == RTN_UNREACHABLE };
+					.unreachable = m->rtm_type == RTN_UNREACHABLE,
+					.protocol = m->rtm_protocol };
 	if (tb[RTA_OIF])
 		ret->oif = (int)mnl_attr_get_u32(tb[RTA_OIF]);
 	if (tb[RTA_PRIORITY])
@@ -346,7 +352,7 @@ static int change_route(struct vw_router *r, const struct vw_route_route *route,
 	m = mnl_nlmsg_put_extra_header(nlh, sizeof(*m));
 	m->rtm_family = route->family;
 	m->rtm_table = RT_TABLE_UNSPEC;
-	m->rtm_protocol = VW_ROUTE_PROTO;
+	m->rtm_protocol = route->protocol;
 	m->rtm_type = route->unreachable ? RTN_UNREACHABLE : RTN_UNICAST;
 	m->rtm_scope = route->unreachable ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK;
 	mnl_attr_put_u32(nlh, RTA_TABLE, r->table);
@@ -356,28 +362,42 @@ static int change_route(struct vw_router *r, const struct vw_route_route *route,
 	return request(r, nlh, NULL, NULL);
 }
 
-int vw_router_apply(struct vw_router *r, const char *const *bridges, size_t n, int vpn_ifindex)
+/*
+ * Make the kernel hold exactly @want of ours; the number of changes, or the first error.
+ * @ours_only: leave default routes of others in the table alone (when clearing: without
+ * VPN_ROUTE the table may be someone else's).
+ */
+static int apply_state(struct vw_router *r, const struct vw_route_state *want, bool ours_only)
 {
-	struct vw_route_state have, want, del, add;
+	struct vw_route_state have, del, add;
 	int err, first = 0, changes = 0;
 
 	err = read_state(r, &have);
 	if (err)
 		return err;
-	err = vw_route_plan(bridges, n, vpn_ifindex, r->table, r->pref, &want);
-	if (!err)
-		err = vw_route_diff(&have, &want, &del, &add);
+	if (ours_only) {
+		size_t k = 0;
+
+		for (size_t i = 0; i < have.n_routes; i++)
+			if (have.routes[i].protocol == VW_ROUTE_PROTO)
+				have.routes[k++] = have.routes[i];
+		have.n_routes = k;
+	}
+	err = vw_route_diff(&have, want, &del, &add);
 	vw_route_state_done(&have);
-	vw_route_state_done(&want);
 	if (err)
 		return err;
-	/* Additions first: the unreachable default and the rules are never missing at once. */
+	/*
+	 * Additions first, and of each bridge's rules the one into our table before the one
+	 * that skips main's default (the plan lists them the other way round): at no point
+	 * may a bridge reach main's default route for want of ours.
+	 */
 	for (size_t i = 0; i < add.n_routes; i++) {
 		err = change_route(r, &add.routes[i], true);
 		first = first ? first : err;
 		changes += !err;
 	}
-	for (size_t i = 0; i < add.n_rules; i++) {
+	for (size_t i = add.n_rules; i-- > 0;) {
 		err = change_rule(r, &add.rules[i], true);
 		first = first ? first : err;
 		changes += !err;
@@ -395,6 +415,26 @@ int vw_router_apply(struct vw_router *r, const char *const *bridges, size_t n, i
 	vw_route_state_done(&del);
 	vw_route_state_done(&add);
 	return first ? first : changes;
+}
+
+int vw_router_apply(struct vw_router *r, const char *const *bridges, size_t n, int vpn_ifindex)
+{
+	struct vw_route_state want;
+	int err;
+
+	err = vw_route_plan(bridges, n, vpn_ifindex, r->table, r->pref, &want);
+	if (err)
+		return err;
+	err = apply_state(r, &want, false);
+	vw_route_state_done(&want);
+	return err;
+}
+
+int vw_router_clear(struct vw_router *r)
+{
+	struct vw_route_state none = { 0 };
+
+	return apply_state(r, &none, true);
 }
 
 /* Someone's change to our rules or table (ours carry our port id and are not news). */

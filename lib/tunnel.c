@@ -39,8 +39,11 @@ struct vw_tunnel {
 	char pattern[IFNAMSIZ];
 	struct link links[LINKS_MAX];
 	size_t n;
+	bool dumping; /* a dump is under way: what we have is incomplete, tell nobody yet */
 	bool reported; /* the callback has run at least once */
 	bool up; /* what it was last told */
+	int ifindex;
+	char ifname[IFNAMSIZ];
 	vw_tunnel_fn cb;
 	void *ud;
 };
@@ -110,19 +113,22 @@ static int on_msg(const struct nlmsghdr *nlh, void *data)
 
 static void report(struct vw_tunnel *t)
 {
-	const char *ifname = "";
-	bool up = false;
+	const struct link *pick = NULL;
 
-	for (size_t i = 0; i < t->n && !up; i++)
-		if (t->links[i].up) {
-			up = true;
-			ifname = t->links[i].name;
-		}
-	if (t->reported && up == t->up)
+	if (t->dumping)
+		return;
+	/* The lowest index: a stable choice among several up, whatever order they came in. */
+	for (size_t i = 0; i < t->n; i++)
+		if (t->links[i].up && (!pick || t->links[i].index < pick->index))
+			pick = &t->links[i];
+	if (t->reported && t->up == (pick != NULL) && t->ifindex == (pick ? pick->index : 0) &&
+	    strcmp(t->ifname, pick ? pick->name : "") == 0)
 		return;
 	t->reported = true;
-	t->up = up;
-	t->cb(t->ud, up, ifname);
+	t->up = pick != NULL;
+	t->ifindex = pick ? pick->index : 0;
+	(void)vw_strscpy(t->ifname, pick ? pick->name : "", sizeof(t->ifname));
+	t->cb(t->ud, t->up, t->ifname, t->ifindex);
 }
 
 static int request_dump(struct vw_tunnel *t)
@@ -138,6 +144,7 @@ static int request_dump(struct vw_tunnel *t)
 	g->rtgen_family = AF_UNSPEC;
 	if (mnl_socket_sendto(t->nl, nlh, nlh->nlmsg_len) < 0)
 		return -errno;
+	t->dumping = true;
 	return 0;
 }
 
@@ -155,13 +162,18 @@ static void on_io(struct vw_io *io, uint32_t events)
 			/* Changes were lost: ask again for the whole picture. */
 			log_warn("link notifications lost, re-reading the interfaces");
 			t->n = 0;
-			(void)request_dump(t);
+			if (request_dump(t) < 0) /* one is still running: its end will do */
+				t->dumping = true;
 			continue;
 		}
 		if (len <= 0)
 			break;
-		/* Dump replies and notifications alike: seq and portid are not checked. */
-		(void)mnl_cb_run(buf, (size_t)len, 0, 0, on_msg, t);
+		/*
+		 * Dump replies and notifications alike (seq and portid are not checked); the
+		 * dump's NLMSG_DONE makes mnl_cb_run() stop: the picture is whole again.
+		 */
+		if (mnl_cb_run(buf, (size_t)len, 0, 0, on_msg, t) == MNL_CB_STOP)
+			t->dumping = false;
 	}
 	report(t);
 }

@@ -8,6 +8,7 @@
  */
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "vpnwall/config.h"
@@ -45,6 +46,28 @@ int main(int argc, char **argv)
 		}
 	}
 	r = vw_config_parse(&cfg, environ, argc, argv, err, sizeof(err));
+	if (r < 0 && base_only) {
+		/*
+		 * The base must go in all the same: a typo in the settings must not leave the
+		 * host without rules when dockerd starts. Defaults (every bridge policed, nothing
+		 * ignored) are the strictest base there is; only the table name is kept, if valid.
+		 */
+		char *const *none = (char *const[]){ NULL };
+		const char *table = getenv("NFT_TABLE");
+		char *only[2] = { NULL, NULL };
+		char buf[128];
+
+		fprintf(stderr, "vpnwalld: %s; applying the strictest base ruleset anyway\n", err);
+		vw_config_done(&cfg);
+		if (table && snprintf(buf, sizeof(buf), "NFT_TABLE=%s", table) < (int)sizeof(buf))
+			only[0] = buf;
+		if (vw_config_parse(&cfg, only, 1, none, err, sizeof(err)) < 0) {
+			vw_config_done(&cfg);
+			r = vw_config_parse(&cfg, none, 1, none, err, sizeof(err));
+		} else {
+			r = 0;
+		}
+	}
 	if (r < 0) {
 		fprintf(stderr, "vpnwalld: %s\n", err);
 		vw_config_done(&cfg);

@@ -28,6 +28,8 @@ struct vw_router;
 #define VW_ROUTE_PROTO 118 /* rtm_protocol / FRA_PROTOCOL of what we install */
 #define VW_ROUTE_PREF 7810 /* our rules' priorities: this and the next (main's is 32766) */
 #define VW_ROUTE_METRIC_UNREACHABLE 0x7fffffffu
+/* Not 0: the kernel turns an IPv6 metric of 0 into 1024, and what it reads back must match. */
+#define VW_ROUTE_METRIC_TUNNEL 1
 
 struct vw_route_rule {
 	uint8_t family; /* AF_INET or AF_INET6 */
@@ -42,6 +44,8 @@ struct vw_route_route {
 	bool unreachable; /* else: default dev oif */
 	int oif;
 	uint32_t metric;
+	uint8_t protocol; /* VW_ROUTE_PROTO for ours; a default route of anyone else's in our
+			     table is removed (with its own protocol) */
 };
 
 struct vw_route_state {
@@ -74,6 +78,13 @@ void vw_route_state_done(struct vw_route_state *s);
  */
 int vw_router_new(struct vw_loop *loop, uint32_t table, uint32_t pref, void (*changed)(void *ud),
 		  void *ud, struct vw_router **ret);
+
+/*
+ * vw_router_clear - remove every rule and route of ours (when VPN_ROUTE is off: a rule left
+ * by an earlier run would send the bridges into a table that only says "unreachable").
+ * Returns the number of changes, or -errno.
+ */
+int vw_router_clear(struct vw_router *r);
 
 /* vw_router_free - stop watching; what was installed stays (fail closed). Accepts NULL. */
 void vw_router_free(struct vw_router *r);

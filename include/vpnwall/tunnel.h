@@ -14,8 +14,12 @@
 struct vw_loop;
 struct vw_tunnel;
 
-/* @up: some interface matching the pattern is up; @ifname: the first such, or "". */
-typedef void (*vw_tunnel_fn)(void *ud, bool up, const char *ifname);
+/*
+ * @up: some interface matching the pattern is up; @ifname and @ifindex: the first such, or
+ * "" and 0. Called whenever any of the three changes (a tunnel re-created under the same
+ * name has a new index; with "wg+", another may take over).
+ */
+typedef void (*vw_tunnel_fn)(void *ud, bool up, const char *ifname, int ifindex);
 
 /*
  * vw_ifname_matches - whether interface @name matches @pattern: the same name, or when
@@ -24,8 +28,8 @@ typedef void (*vw_tunnel_fn)(void *ud, bool up, const char *ifname);
 bool vw_ifname_matches(const char *pattern, const char *name);
 
 /*
- * vw_tunnel_new - watch interfaces matching @pattern; @cb runs whenever the answer to "is
- * one of them up" changes, including once after the first dump. Returns 0 or -errno.
+ * vw_tunnel_new - watch interfaces matching @pattern; @cb runs once the first dump is read,
+ * then on every change of its answer. Returns 0 or -errno.
  */
 int vw_tunnel_new(struct vw_loop *loop, const char *pattern, vw_tunnel_fn cb, void *ud,
 		  struct vw_tunnel **ret);

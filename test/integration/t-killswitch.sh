@@ -173,6 +173,11 @@ tb_nft delete table inet vpnwall
 tb_check "vpnwalld --apply-base puts a ruleset in force and exits 0" \
 	tb_host_exec env NFT_TABLE=vpnwall VPN_INTERFACE=wg+ "$VPNWALLD" --apply-base
 tb_check "the base ruleset is there" tb_nft list chain inet vpnwall dispatch
+# A typo in the settings must not leave the host without rules when dockerd starts.
+tb_nft delete table inet vpnwall
+tb_check "--apply-base with an invalid setting still puts the (strictest) base in force" \
+	tb_host_exec env NFT_TABLE=vpnwall VPN_ALLOW=0.0.0.0/0 "$VPNWALLD" --apply-base
+tb_check "the base ruleset is there again" tb_nft list chain inet vpnwall dispatch
 before=$(leaked)
 tb_run early --label vpn.allow=$LAN/32 -- vw-probe $TARGET $PORT 10
 sleep 1

@@ -41,7 +41,9 @@ static void test_route_plan(void **state)
 	assert_int_equal(s.routes[0].metric, VW_ROUTE_METRIC_UNREACHABLE);
 	assert_false(s.routes[1].unreachable);
 	assert_int_equal(s.routes[1].oif, 7);
-	assert_int_equal(s.routes[1].metric, 0);
+	/* not 0: the kernel would read an IPv6 metric 0 back as 1024, and it would never match */
+	assert_int_equal(s.routes[1].metric, VW_ROUTE_METRIC_TUNNEL);
+	assert_int_equal(s.routes[1].protocol, VW_ROUTE_PROTO);
 	assert_int_equal(s.routes[3].family, AF_INET6);
 	vw_route_state_done(&s);
 
@@ -78,6 +80,15 @@ static void test_route_diff(void **state)
 	/* the same: nothing to do */
 	assert_int_equal(vw_route_diff(&want, &want, &del, &add), 0);
 	assert_int_equal(del.n_rules + del.n_routes + add.n_rules + add.n_routes, 0);
+
+	/* someone else's default route in our table (same device, same metric): it goes */
+	have.routes[1].protocol = 4; /* RTPROT_STATIC, "ip route add" */
+	have.routes[1].oif = 9;
+	assert_int_equal(vw_route_diff(&have, &want, &del, &add), 0);
+	assert_int_equal(del.n_routes, 2); /* that one, and the old tunnel route of IPv6 */
+	assert_int_equal(del.routes[0].protocol, 4);
+	vw_route_state_done(&del);
+	vw_route_state_done(&add);
 	vw_route_state_done(&have);
 	vw_route_state_done(&want);
 }
