@@ -7,7 +7,9 @@
 # Not part of CI. See bench/README.md for what each benchmark measures.
 #
 #   BENCH_QUICK=1          a short smoke run (small N, short runs)
-#   BENCH_ONLY="control resync packet footprint"   a subset (footprint rides on control)
+#   BENCH_ONLY="control resync packet footprint real"   a subset (footprint rides on control;
+#                          real: the integration testbed's real dockerd)
+#   BENCH_REAL_RUNS=20     docker runs of the real-Docker part
 #   BENCH_N="0 1000 5000"  containers already running for the control path and footprint
 #   BENCH_DESTS=20         vpn.outbound entries per container
 #   BENCH_STARTS=200       single starts per N;  BENCH_GAP="20 50" ms between them
@@ -21,6 +23,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+. "$ROOT/bench/lib.sh"
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "bench: run as root (network namespaces, nftables)" >&2
@@ -35,7 +38,8 @@ else
 	DEF_N="0 1000 5000" DEF_STARTS=200 DEF_BURST=1000 DEF_RESYNC=5000 DEF_PN="0 100 1000 5000"
 	DEF_SECS=5 DEF_RUNS=5 DEF_IDLE=10
 fi
-ONLY=${BENCH_ONLY:-"control resync packet footprint"}
+ONLY=${BENCH_ONLY:-"control resync packet footprint real"}
+REAL_RUNS=${BENCH_REAL_RUNS:-$([ "$QUICK" = 1 ] && echo 5 || echo 20)}
 NS_LIST=${BENCH_N:-$DEF_N}
 DESTS=${BENCH_DESTS:-20}
 STARTS=${BENCH_STARTS:-$DEF_STARTS}
@@ -162,6 +166,7 @@ build() {
 	VPNWALLD=$BUILD/cmd/vpnwalld/vpnwalld
 	FAKE=$BUILD/bench/fakedocker
 	RULEBENCH=$BUILD/bench/rulebench
+	FIRSTCONN=$BUILD/bench/firstconn
 }
 
 # --- fakedocker and vpnwalld -------------------------------------------------------------------
@@ -225,34 +230,7 @@ stop_daemon() {
 
 scrape() { hx curl -sf --max-time 60 "http://127.0.0.1:$MPORT/metrics" >"$1"; }
 
-# mval FILE SERIES: the value of one sample ("name" or 'name{label="x"}').
-mval() { awk -v s="$2" '$1 == s { print $2; exit }' "$1"; }
-
-# hq BEFORE AFTER HISTOGRAM Q: quantile of the observations between two scrapes, interpolated
-# linearly inside its bucket as Prometheus' histogram_quantile() does; in seconds.
-hq() {
-	awk -v name="$3" -v q="$4" '
-	function le_of(s) { sub(/.*le="/, "", s); sub(/".*/, "", s); return s }
-	index($1, name "_bucket{") != 1 { next }
-	FNR == NR { before[le_of($1)] = $2; next }
-	{ le[n] = le_of($1); c[n] = $2 - before[le[n]]; n++ }
-	END {
-		if (n == 0 || c[n - 1] == 0) { print "nan"; exit }
-		rank = q * c[n - 1]; lo = 0; below = 0
-		for (i = 0; i < n; i++) {
-			if (c[i] >= rank) {
-				if (le[i] == "+Inf") { print lo; exit }
-				if (c[i] == below) { print le[i]; exit }
-				printf "%.6f\n", lo + (le[i] - lo) * (rank - below) / (c[i] - below)
-				exit
-			}
-			lo = le[i]; below = c[i]
-		}
-	}' "$1" "$2"
-}
-
 hcount() { mval "$1" "$2_count"; }
-sec2ms() { awk -v s="$1" 'BEGIN { if (s == "nan") print "n/a"; else printf "%.2f", s * 1000 }'; }
 status_json() { curl -sf --max-time 10 --unix-socket "$TMP/api.sock" http://vpnwall/v1/status; }
 managed() { status_json | jq -r .managed_containers; }
 proc_field() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
@@ -562,7 +540,6 @@ iptables_rules() {
 	hx iptables-legacy-restore <"$TMP/iptables.txt"
 }
 
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { printf "%.2f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 bench_packet() {
 	local n r none=() vw=() ipt=() ct=() mn mv mi mc policed
@@ -617,6 +594,22 @@ bench_packet() {
 	done
 }
 
+# --- real dockerd -------------------------------------------------------------------------------
+
+# bench/realdocker.sh brings up the integration testbed (its own dockerd): it must not run
+# beside the project's tests either.
+bench_real() {
+	local a b c d e f g h
+	wait_quiet "the real-dockerd part"
+	log "real dockerd: $REAL_RUNS docker runs with and without vpnwalld"
+	bash "$ROOT/bench/realdocker.sh" "$VPNWALLD" "$FIRSTCONN" "$REAL_RUNS" \
+		>"$OUT/real.tsv" 2>"$OUT/real.log" || die "real dockerd part (see $OUT/real.log)"
+	# '|'-separated: a tab is whitespace to read, and empty fields would vanish.
+	while IFS='|' read -r a b c d e f g h; do
+		row "$a" "$b" "$c" "$d" "$e" "$f" "$g" "$h"
+	done <"$OUT/real.tsv"
+}
+
 # --- main ----------------------------------------------------------------------------------------
 
 mkdir -p "$OUT"
@@ -637,6 +630,7 @@ START=$(date -u '+%Y-%m-%d %H:%M UTC')
 if has control || has footprint; then bench_control; fi
 if has resync; then bench_resync; fi
 if has packet; then bench_packet; fi
+if has real; then bench_real; fi
 
 {
 	echo "vpnwall benchmarks, $START, $(uname -r), $(nproc) CPUs$([ "$QUICK" = 1 ] && echo ", QUICK")"
