@@ -117,6 +117,18 @@ static void check_ranges(const struct vw_config *c)
 	check(c->api_socket[0] == '\0' || c->api_socket[0] == '/');
 
 	check(c->audit_rate >= 1 && c->audit_rate <= 100000);
+
+	check(is_terminated(c->vpn_interface, sizeof(c->vpn_interface)));
+	check(only_chars(c->vpn_interface, "_-.+"));
+	check(c->n_vpn_allow == 0 || c->vpn_allow);
+	for (size_t i = 0; i < c->n_vpn_allow; i++) {
+		/* addresses only, and never a default route: it would switch the VPN off */
+		check(c->vpn_allow[i].kind == VW_DST_NET && c->vpn_allow[i].prefix > 0);
+		check_dst(&c->vpn_allow[i]);
+	}
+	check(is_terminated(c->vpn_allow_warning, sizeof(c->vpn_allow_warning)));
+	check(!c->vpn_route || c->vpn_interface[0]);
+	check(c->vpn_route_table < 253 || c->vpn_route_table > 255);
 }
 
 static bool same_dst(const struct vw_dst *a, const struct vw_dst *b)
@@ -124,7 +136,7 @@ static bool same_dst(const struct vw_dst *a, const struct vw_dst *b)
 	return a->kind == b->kind && a->family == b->family && a->prefix == b->prefix &&
 	       memcmp(a->addr, b->addr, sizeof(a->addr)) == 0 && a->protos == b->protos &&
 	       a->port_lo == b->port_lo && a->port_hi == b->port_hi &&
-	       strcmp(a->name, b->name) == 0;
+	       (a->name == NULL) == (b->name == NULL) && (!a->name || strcmp(a->name, b->name) == 0);
 }
 
 static bool same_strv(char **a, size_t na, char **b, size_t nb)
@@ -151,6 +163,10 @@ static void check_same(const struct vw_config *a, const struct vw_config *b, uns
 	check(strcmp(a->dns_servers, b->dns_servers) == 0);
 	check(a->dns_ttl_min == b->dns_ttl_min && a->dns_ttl_max == b->dns_ttl_max);
 	check(a->nflog_group == b->nflog_group && a->audit_rate == b->audit_rate);
+	check(strcmp(a->vpn_interface, b->vpn_interface) == 0 && a->n_vpn_allow == b->n_vpn_allow);
+	for (size_t i = 0; i < a->n_vpn_allow; i++)
+		check(same_dst(&a->vpn_allow[i], &b->vpn_allow[i]));
+	check(a->vpn_route == b->vpn_route && a->vpn_route_table == b->vpn_route_table);
 	if (skip & SKIP_OVERRIDDEN)
 		return;
 	check(a->dry_run == b->dry_run && a->log_level == b->log_level);
