@@ -136,7 +136,8 @@ static bool same_dst(const struct vw_dst *a, const struct vw_dst *b)
 	return a->kind == b->kind && a->family == b->family && a->prefix == b->prefix &&
 	       memcmp(a->addr, b->addr, sizeof(a->addr)) == 0 && a->protos == b->protos &&
 	       a->port_lo == b->port_lo && a->port_hi == b->port_hi &&
-	       (a->name == NULL) == (b->name == NULL) && (!a->name || strcmp(a->name, b->name) == 0);
+	       (a->name == NULL) == (b->name == NULL) &&
+	       (!a->name || strcmp(a->name, b->name) == 0);
 }
 
 static bool same_strv(char **a, size_t na, char **b, size_t nb)
