@@ -34,7 +34,9 @@ table inet probes {
 	}
 }
 EOF
-leaked() { tb_nft_counter "$TB_INET_NS" inet probes leaked; }
+raw_leaked() { tb_nft_counter "$TB_INET_NS" inet probes leaked; }
+LEAK0=0 # leaks on purpose before the kill switch engaged, and measured gaps, set apart
+leaked() { echo $(($(raw_leaked) - LEAK0)); }
 tunneled() { tb_nft_counter "$TB_INET_NS" inet probes tunneled; }
 # tunnel_carries: the tunnel counter moves (over half a second: ~50 probes are sent).
 tunnel_carries() {
@@ -58,11 +60,32 @@ readyz_is() {
 # the fake server saw the request come out of the VPN server, not the host
 via_tunnel() { tb_fetch "$1" "$2" 80 | grep -q "client=$TB_VPN_SERVER_IP"; }
 
-tb_daemon_start VPN_INTERFACE=wg+
+# --- a flow opened before the kill switch engaged ------------------------------------------
+# First no kill switch, and no tunnel: the probes go out over the uplink. That is the leak
+# the rest of the test must never see again, and the proof that the counters see one.
+tb_vpn_tunnel_down
+tb_daemon_start
 tb_daemon_wait_ready
-
 tb_run probe --label vpn.outbound=$TARGET:$PORT/udp,$TARGET:80/tcp \
 	--label vpn.allow=$LAN/32 -- vw-probe $TARGET $PORT 10
+leaking() {
+	local a
+	a=$(raw_leaked)
+	sleep 0.5
+	[ "$(raw_leaked)" -gt "$((a + 10))" ]
+}
+tb_check "no kill switch, no tunnel: the probes leak over the uplink (the counter sees it)" \
+	tb_eventually 10 leaking
+tb_daemon_stop
+TB_READY_PATTERN="no VPN interface wg+ is up" tb_daemon_start VPN_INTERFACE=wg+
+TB_READY_PATTERN="no VPN interface wg+ is up" tb_daemon_wait_ready
+engaged() { tb_nft list chain inet vpnwall dispatch | grep -q 'oifname "wg\*"'; }
+tb_check "the kill switch is in the rules" tb_eventually 10 engaged
+LEAK0=$(raw_leaked)
+sleep 2
+tb_check_eq "kill switch engaged on the flow opened before: not one more probe leaked" 0 leaked
+tb_vpn_tunnel_up
+tb_daemon_wait_ready
 tb_run free --label vpn.outbound=$TARGET:80/tcp --label vpn.tunnel=false
 
 # --- tunnel up -------------------------------------------------------------------------
@@ -113,8 +136,25 @@ tb_check_eq "dead tunnel: nothing leaked" 0 leaked
 ip netns exec "$TB_VPN_NS" nft delete table inet dead
 tb_check "dead tunnel revived: the probes flow again" tb_eventually 15 tunnel_carries
 
-# --- the daemon killed while the tunnel is down, then restarted ------------------------
+# --- our table deleted by someone while the tunnel is down --------------------------------
+# The daemon restores it at once; until then only the routing would stand between the
+# probes and the uplink, and here routing falls back to it. Measured, with a bound.
 tb_vpn_tunnel_down
+sleep 0.5
+before=$(leaked)
+tb_nft delete table inet vpnwall
+tb_check "table deleted: the daemon puts it back" \
+	tb_eventually 5 tb_nft list chain inet vpnwall dispatch
+sleep 1
+gap=$(($(leaked) - before))
+tb_log "MEASURE table deleted with the tunnel down: $gap probe(s) (10 ms apart) leaked until restored"
+tb_check "table deleted: at most 10 probes (100 ms) got out before it was restored" \
+	test "$gap" -le 10
+LEAK0=$((LEAK0 + gap))
+tb_expect_reach probe $LAN 80 "table restored: control, the LAN is reachable"
+tb_check_eq "table restored: nothing more leaked" 0 leaked
+
+# --- the daemon killed while the tunnel is down, then restarted ------------------------
 tb_daemon_kill
 sleep 1
 tb_check_eq "daemon SIGKILLed, tunnel down: nothing leaked" 0 leaked
@@ -144,6 +184,16 @@ tb_check "a host service, allowed by vpn.allow, answers" tb_eventually 10 host_a
 tb_check_fails "a host service not in the labels does not answer (input hook policed)" \
 	host_answers dns
 tb_check_eq "DNS and host checks: nothing leaked" 0 leaked
+
+# --- dockerd restarts (tunnel down): a restart-policy container is back before any sync ---
+tb_run again --restart always --label vpn.outbound=$TARGET:$PORT/udp \
+	--label vpn.allow=$LAN/32 -- vw-probe $TARGET $PORT 10
+tb_dockerd_restart
+tb_check "dockerd restarted: the restart-policy container runs again" \
+	tb_wait_until 30 tb__running again
+sleep 2
+tb_check_eq "dockerd restarted: nothing leaked" 0 leaked
+tb_expect_eventually_reach again $LAN 80 "dockerd back: control, the container reaches its LAN"
 
 # --- the sidecar recipe with a broken tunnel --------------------------------------------
 # deploy/docker-compose.vpn-sidecar.yml: a VPN client container allowed only its endpoint
