@@ -44,10 +44,9 @@
 #include "vpnwall/pending.h"
 #include "vpnwall/policy.h"
 #include "vpnwall/reconcile.h"
-#include "vpnwall/route.h"
 #include "vpnwall/ruleset.h"
 #include "vpnwall/store.h"
-#include "vpnwall/tunnel.h"
+#include "vpnwall/vpn.h"
 #include "vpnwall/util.h"
 
 #define VW_LOG_MODULE "daemon"
@@ -109,15 +108,7 @@ struct vw_daemon {
 
 	struct vw_http *http;
 	struct vw_nflog *nflog; /* NULL: audit off or not bound (yet) */
-	struct vw_tunnel *tunnel; /* NULL: no VPN_INTERFACE, or not watchable */
-	bool vpn_up; /* an interface matching VPN_INTERFACE is up */
-	char vpn_link[16]; /* that interface */
-	int vpn_ifindex; /* its index (a re-created tunnel has a new one) */
-	bool vpn_reported; /* the tunnel watch has said something */
-	struct vw_router *router; /* VPN_ROUTE */
-	bool route_dirty; /* the routing layer must be (re)checked */
-	bool route_capped; /* warned that there are more bridges than it covers */
-	uint64_t route_bridges; /* hash of the managed bridges it was last applied for */
+	struct vw_vpn *vpn; /* the tunnel watch and the routing layer */
 	struct aux aux[AUX_N];
 	uint64_t started_ms;
 	char not_ready[256]; /* why not ready, for /readyz */
@@ -538,7 +529,7 @@ static void set_ready(struct vw_daemon *d)
 	bool ready = d->synced && d->rc.have_applied && !d->rc.full && !d->rc.retry_at;
 
 	/* Not a safety matter (the rules hold either way), but what anyone alerting wants. */
-	if (ready && d->cfg->vpn_interface[0] && !d->vpn_up) {
+	if (ready && d->cfg->vpn_interface[0] && !vw_vpn_up(d->vpn)) {
 		snprintf(d->not_ready, sizeof(d->not_ready),
 			 "VPN interface %s is down: managed containers reach only what they may "
 			 "reach outside the VPN",
@@ -619,48 +610,6 @@ static void report_limits(struct vw_daemon *d, const struct vw_changes *ch, bool
 	}
 }
 
-/*
- * The routing layer follows the managed bridges and the tunnel. Cheap (a dump of our rules
- * and table, a handful of changes), but not per event: only when one of them changed, or
- * someone touched what we installed.
- */
-static void route_sync(struct vw_daemon *d)
-{
-	const struct vw_ruleset *rs = &d->desired.rs;
-	const char *names[256];
-	uint64_t h = 1469598103934665603ull;
-	size_t n = 0;
-	int r;
-
-	if (!d->router)
-		return;
-	for (size_t i = 0; i < rs->n_bridges && n < ELEMENTSOF(names); i++)
-		if (rs->bridges[i].managed) {
-			names[n++] = rs->bridges[i].name;
-			h = (h ^ vw_hash_str(rs->bridges[i].name)) * 1099511628211ull;
-		}
-	h = (h ^ (uint64_t)(unsigned)d->vpn_ifindex) * 1099511628211ull;
-	if (!d->route_dirty && h == d->route_bridges)
-		return;
-	if (n == ELEMENTSOF(names) && !d->route_capped) {
-		log_warn("VPN_ROUTE covers the first %zu managed bridges only: the others are "
-			 "not routed into the tunnel (the firewall still holds)",
-			 n);
-		d->route_capped = true;
-	}
-	r = vw_router_apply(d->router, names, n, d->vpn_up ? d->vpn_ifindex : 0);
-	if (r < 0) {
-		log_error_errno(r, "cannot apply the VPN routes, retrying");
-		d->route_dirty = true;
-		return;
-	}
-	if (r > 0)
-		log_info("VPN routing: %d change(s) for %zu bridge(s), %s", r, n,
-			 d->vpn_up ? "through the tunnel" : "unreachable (no tunnel)");
-	d->route_dirty = false;
-	d->route_bridges = h;
-}
-
 static void observe_latency(void *ud, double s)
 {
 	struct vw_stats *st = ud;
@@ -718,7 +667,7 @@ static void reconcile(struct vw_daemon *d)
 			(unsigned long long)(d->rc.failures - failures));
 	report_limits(d, ch, all);
 	vw_changes_reset(ch);
-	route_sync(d);
+	vw_vpn_sync(d->vpn, &d->desired.rs);
 	/*
 	 * A full step follows a parse of Docker's whole container list and a compile of every
 	 * policy: megabytes of short-lived allocations, freed now but scattered through the
@@ -758,34 +707,13 @@ static int apply_base(struct vw_daemon *d, const char *why)
 	return 0;
 }
 
-static void on_routes_changed(void *ud)
+/* The tunnel changed: readiness says whether one is up. */
+static void on_vpn(void *ud)
 {
 	struct vw_daemon *d = ud;
 
-	log_warn("someone changed vpnwall's routing rules or table: restoring them");
-	d->route_dirty = true;
-	route_sync(d);
-}
-
-static void on_tunnel(void *ud, bool up, const char *ifname, int ifindex)
-{
-	struct vw_daemon *d = ud;
-	bool was = d->vpn_up;
-
-	d->vpn_up = up;
-	d->vpn_ifindex = ifindex;
-	(void)vw_strscpy(d->vpn_link, ifname, sizeof(d->vpn_link));
-	if (up)
-		log_info("VPN interface %s is up (index %d)", ifname, ifindex);
-	else if (was || !d->vpn_reported)
-		log_warn("no VPN interface %s is up: managed containers reach only vpn.allow "
-			 "and VPN_ALLOW until one is (nothing leaks)",
-			 d->cfg->vpn_interface);
-	d->vpn_reported = true;
-	if (!up || d->ready || d->synced)
+	if (!vw_vpn_up(d->vpn) || d->ready || d->synced)
 		set_ready(d);
-	d->route_dirty = true;
-	route_sync(d);
 }
 
 /* Someone else touched our table: put the whole intended state back. */
@@ -961,8 +889,8 @@ static void on_http(void *ud, const struct vw_http_request *req, const char *pat
 		.audit_lost = vw_nflog_lost(d->nflog),
 		.audit_active = d->nflog != NULL,
 		.spoofed = d->spoofed_pkts,
-		.vpn_up = d->vpn_up,
-		.vpn_link = d->vpn_link,
+		.vpn_up = vw_vpn_up(d->vpn),
+		.vpn_link = vw_vpn_link(d->vpn),
 		.started_ms = d->started_ms,
 		.refresh = refresh_counters,
 		.label_errors = label_errors,
@@ -1095,36 +1023,9 @@ int vw_daemon_new(const struct vw_config *cfg, struct vw_daemon **ret_daemon)
 	r = vw_http_new(d->loop, on_http, d, &d->http);
 	if (r < 0)
 		goto fail;
-	if (cfg->vpn_route) {
-		r = vw_router_new(d->loop, cfg->vpn_route_table, VW_ROUTE_PREF, on_routes_changed,
-				  d, &d->router);
-		if (r < 0) {
-			log_error_errno(r, "cannot open rtnetlink for VPN_ROUTE");
-			goto fail;
-		}
-		d->route_dirty = true;
-	} else {
-		struct vw_router *old = NULL;
-
-		/* An earlier run's rules would send the bridges into a table that says only
-		 * "unreachable": without VPN_ROUTE, none of ours may stay. */
-		if (vw_router_new(d->loop, cfg->vpn_route_table, VW_ROUTE_PREF, on_routes_changed,
-				  d, &old) == 0) {
-			r = vw_router_clear(old);
-			if (r > 0)
-				log_info("VPN_ROUTE is off: removed %d rule(s) and route(s) of an "
-					 "earlier run",
-					 r);
-			vw_router_free(old);
-		}
-	}
-	if (cfg->vpn_interface[0]) {
-		/* For reports and routes: the kill switch is in the rules, not in this watch. */
-		r = vw_tunnel_new(d->loop, cfg->vpn_interface, on_tunnel, d, &d->tunnel);
-		if (r < 0)
-			log_error_errno(r, "cannot watch network interfaces; the kill switch "
-					   "holds, but the VPN's state is not reported");
-	}
+	r = vw_vpn_new(d->loop, cfg, on_vpn, d, &d->vpn);
+	if (r < 0)
+		goto fail;
 	*ret_daemon = d;
 	return 0;
 fail:
@@ -1138,8 +1039,7 @@ void vw_daemon_free(struct vw_daemon *d)
 		return;
 	vw_http_free(d->http);
 	vw_nflog_free(d->nflog);
-	vw_tunnel_free(d->tunnel);
-	vw_router_free(d->router);
+	vw_vpn_free(d->vpn);
 	vw_docker_free(d->docker);
 	vw_dns_free(d->dns);
 	vw_nft_free(d->nft);
