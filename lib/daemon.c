@@ -44,6 +44,7 @@
 #include "vpnwall/pending.h"
 #include "vpnwall/policy.h"
 #include "vpnwall/reconcile.h"
+#include "vpnwall/retry.h"
 #include "vpnwall/ruleset.h"
 #include "vpnwall/store.h"
 #include "vpnwall/vpn.h"
@@ -51,22 +52,11 @@
 
 #define VW_LOG_MODULE "daemon"
 
-#define AUX_RETRY_MIN_MS 1000
-#define AUX_RETRY_MAX_MS 30000
 #define UNKNOWN_CONTAINER "(unknown)"
 #define SPOOFED_CONTAINER "(spoofed)"
 #define BOOT_ID_PATH "/proc/sys/kernel/random/boot_id"
 
 enum aux_kind { AUX_METRICS, AUX_API, AUX_AUDIT, AUX_N };
-
-/* An endpoint enforcement does not depend on, retried with backoff until it works. */
-struct aux {
-	bool wanted;
-	bool up;
-	uint64_t retry_at; /* ms; 0 = not scheduled */
-	unsigned backoff_ms;
-	char error[128];
-};
 
 /* What was last reported about a container's compiled policy, so it is logged once. */
 struct reported {
@@ -109,7 +99,7 @@ struct vw_daemon {
 	struct vw_http *http;
 	struct vw_nflog *nflog; /* NULL: audit off or not bound (yet) */
 	struct vw_vpn *vpn; /* the tunnel watch and the routing layer */
-	struct aux aux[AUX_N];
+	struct vw_retry aux[AUX_N]; /* the endpoints of enum aux_kind */
 	uint64_t started_ms;
 	char not_ready[256]; /* why not ready, for /readyz */
 	struct vw_stats stats;
@@ -813,42 +803,26 @@ static void aux_describe(struct vw_daemon *d, enum aux_kind k, char *buf, size_t
 			 cfg->nflog_group);
 }
 
+/* Endpoints enforcement does not depend on: tried until they work (lib/retry.c). */
 static void aux_try(struct vw_daemon *d, enum aux_kind k, uint64_t now)
 {
-	struct aux *a = &d->aux[k];
+	struct vw_retry *a = &d->aux[k];
 	char what[160];
 	int r;
 
-	if (!a->wanted || a->up || (a->retry_at && a->retry_at > now))
+	if (!vw_retry_due(a, now))
 		return;
 	aux_describe(d, k, what, sizeof(what));
 	r = aux_start(d, k);
-	if (r >= 0) {
-		if (a->error[0])
-			log_info("serving %s now", what);
-		a->up = true;
-		a->error[0] = '\0';
-		a->retry_at = 0;
-		return;
-	}
-	if (!a->error[0])
+	switch (vw_retry_result(a, r, now)) {
+	case 1:
+		log_info("serving %s now", what);
+		break;
+	case -1:
 		log_warn_errno(r, "cannot serve %s, enforcement goes on without it; retrying",
 			       what);
-	snprintf(a->error, sizeof(a->error), "%s", strerror(-r));
-	a->backoff_ms = a->backoff_ms ? a->backoff_ms * 2 : AUX_RETRY_MIN_MS;
-	if (a->backoff_ms > AUX_RETRY_MAX_MS)
-		a->backoff_ms = AUX_RETRY_MAX_MS;
-	a->retry_at = now + a->backoff_ms;
-}
-
-static uint64_t aux_deadline(const struct vw_daemon *d)
-{
-	uint64_t t = 0;
-
-	for (int k = 0; k < AUX_N; k++)
-		if (d->aux[k].retry_at && (!t || d->aux[k].retry_at < t))
-			t = d->aux[k].retry_at;
-	return t;
+		break;
+	}
 }
 
 /* --- HTTP: metrics, health, control API --------------------------------------------------- */
@@ -1123,7 +1097,8 @@ int vw_daemon_run(struct vw_daemon *d)
 		int timeout = vw_deadline_to_timeout(d->rc.retry_at, now);
 
 		timeout = vw_timeout_min(timeout, vw_deadline_to_timeout(d->compile_retry_at, now));
-		timeout = vw_timeout_min(timeout, vw_deadline_to_timeout(aux_deadline(d), now));
+		timeout = vw_timeout_min(
+			timeout, vw_deadline_to_timeout(vw_retry_deadline(d->aux, AUX_N), now));
 		timeout = vw_timeout_min(timeout, vw_docker_timeout(d->docker));
 		timeout = vw_timeout_min(timeout, vw_dns_timeout(d->dns));
 		timeout = vw_timeout_min(timeout, vw_http_timeout(d->http));
