@@ -180,6 +180,10 @@ static void describe_labels(struct vw_daemon *d, const struct vw_container *c)
 			c->name);
 	else if (c->labels.disabled)
 		log_info("container '%s' opted out with vpn.enable=false: not managed", c->name);
+	else if (c->labels.no_tunnel && d->cfg->vpn_interface[0])
+		log_warn("container '%s' opted out of the tunnel with vpn.tunnel=false: its "
+			 "destinations are reached by any path, not only through %s",
+			 c->name, d->cfg->vpn_interface);
 }
 
 /* Field by field: the bytes after each string's NUL are not part of the value. */

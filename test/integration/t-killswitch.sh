@@ -87,6 +87,8 @@ tb_check_eq "kill switch engaged on the flow opened before: not one more probe l
 tb_vpn_tunnel_up
 tb_daemon_wait_ready
 tb_run free --label vpn.outbound=$TARGET:80/tcp --label vpn.tunnel=false
+opt_out_logged() { grep -q "container 'free' opted out of the tunnel with vpn.tunnel=false" "$TB/vpnwalld.log"; }
+tb_check "a container opting out of the tunnel is logged" tb_eventually 10 opt_out_logged
 
 # --- tunnel up -------------------------------------------------------------------------
 tb_check "tunnel up: the probes arrive through the tunnel" tb_eventually 10 tunnel_carries
