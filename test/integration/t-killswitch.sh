@@ -22,29 +22,13 @@ TB_IMAGE_EXTRA="${TB_IMAGE_EXTRA:-} $VW_PROBE"
 tb_up
 tb_vpn_up
 
-# The fake internet counts the probes by the interface they arrive on.
-tb_inet_nft -f - <<EOF || tb__die "probe counters failed"
-table inet probes {
-	counter leaked { }
-	counter tunneled { }
-	chain pre {
-		type filter hook prerouting priority -300;
-		iifname "eth0" udp dport $PORT counter name leaked
-		iifname "vs0" udp dport $PORT counter name tunneled
-	}
-}
-EOF
-raw_leaked() { tb_nft_counter "$TB_INET_NS" inet probes leaked; }
+# The fake internet counts the probes by the way they arrive.
+tb_probe_counters $PORT
+raw_leaked() { tb_probes leaked; }
 LEAK0=0 # leaks on purpose before the kill switch engaged, and measured gaps, set apart
 leaked() { echo $(($(raw_leaked) - LEAK0)); }
-tunneled() { tb_nft_counter "$TB_INET_NS" inet probes tunneled; }
-# tunnel_carries: the tunnel counter moves (over half a second: ~50 probes are sent).
-tunnel_carries() {
-	local a
-	a=$(tunneled)
-	sleep 0.5
-	[ "$(tunneled)" -gt "$((a + 10))" ]
-}
+tunneled() { tb_probes tunneled; }
+tunnel_carries() { tb_probes_flow tunneled; }
 # tunnel_idle: nothing arrives through the tunnel (it is down, or dead).
 tunnel_idle() {
 	local a
@@ -68,14 +52,8 @@ tb_daemon_start
 tb_daemon_wait_ready
 tb_run probe --label vpn.outbound=$TARGET:$PORT/udp,$TARGET:80/tcp \
 	--label vpn.allow=$LAN/32 -- vw-probe $TARGET $PORT 10
-leaking() {
-	local a
-	a=$(raw_leaked)
-	sleep 0.5
-	[ "$(raw_leaked)" -gt "$((a + 10))" ]
-}
 tb_check "no kill switch, no tunnel: the probes leak over the uplink (the counter sees it)" \
-	tb_eventually 10 leaking
+	tb_eventually 10 tb_probes_flow leaked
 tb_daemon_stop
 TB_READY_PATTERN="no VPN interface wg+ is up" tb_daemon_start VPN_INTERFACE=wg+
 TB_READY_PATTERN="no VPN interface wg+ is up" tb_daemon_wait_ready

@@ -22,25 +22,9 @@ TB_VPN_ROUTING=none tb_vpn_up
 # The LAN has a route of its own on a real host (the default route is what goes to the VPN).
 tb_host_exec ip route add $LAN/32 via "$TB_INET_IP"
 
-tb_inet_nft -f - <<EOT || tb__die "probe counters failed"
-table inet probes {
-	counter leaked { }
-	counter tunneled { }
-	chain pre {
-		type filter hook prerouting priority -300;
-		iifname "eth0" udp dport $PORT counter name leaked
-		iifname "vs0" udp dport $PORT counter name tunneled
-	}
-}
-EOT
-leaked() { tb_nft_counter "$TB_INET_NS" inet probes leaked; }
-tunneled() { tb_nft_counter "$TB_INET_NS" inet probes tunneled; }
-tunnel_carries() {
-	local a
-	a=$(tunneled)
-	sleep 0.5
-	[ "$(tunneled)" -gt "$((a + 10))" ]
-}
+tb_probe_counters $PORT
+leaked() { tb_probes leaked; }
+tunnel_carries() { tb_probes_flow tunneled; }
 via_tunnel() { tb_fetch "$1" "$2" 80 | grep -q "client=$TB_VPN_SERVER_IP"; }
 host_direct() {
 	tb_host_exec sh -c "printf 'GET / HTTP/1.0\r\n\r\n' | timeout 4 busybox nc -w 2 $TARGET 80" |

@@ -650,6 +650,34 @@ tb_vpn_tunnel_up() {
 		ip -n "$TB_HOST_NS" route replace default dev "$TB_VPN_IF" table "$TB_VPN_TABLE"
 }
 
+# tb_probe_counters PORT: count, in the fake internet, the UDP datagrams to PORT by the way
+# they arrive: over the host's uplink ("leaked") or from the VPN server ("tunneled").
+tb_probe_counters() {
+	tb_inet_nft -f - <<-EOF || tb__die "probe counters failed"
+		table inet probes {
+			counter leaked { }
+			counter tunneled { }
+			chain pre {
+				type filter hook prerouting priority -300;
+				iifname "eth0" udp dport $1 counter name leaked
+				iifname "vs0" udp dport $1 counter name tunneled
+			}
+		}
+	EOF
+}
+
+# tb_probes leaked|tunneled: the count so far.
+tb_probes() { tb_nft_counter "$TB_INET_NS" inet probes "$1"; }
+
+# tb_probes_flow leaked|tunneled: more than 10 arrive that way within half a second (a
+# prober sending every 10 ms sends ~50).
+tb_probes_flow() {
+	local a
+	a=$(tb_probes "$1")
+	sleep 0.5
+	[ "$(tb_probes "$1")" -gt "$((a + 10))" ]
+}
+
 # tb_vpn_tunnel_down: delete the host's tunnel interface (wireguard-go exits with it).
 tb_vpn_tunnel_down() {
 	ip -n "$TB_HOST_NS" link del "$TB_VPN_IF" || tb__die "cannot delete $TB_VPN_IF"
