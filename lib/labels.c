@@ -269,31 +269,6 @@ void vw_dsts_free(struct vw_dst *v, size_t n)
 	free(v);
 }
 
-int vw_dsts_copy(const struct vw_dst *v, size_t n, struct vw_dst **ret)
-{
-	struct vw_dst *c;
-
-	if (n == 0) {
-		*ret = NULL;
-		return 0;
-	}
-	c = malloc(n * sizeof(*c));
-	if (!c)
-		return -ENOMEM;
-	memcpy(c, v, n * sizeof(*c));
-	for (size_t i = 0; i < n; i++) {
-		if (!v[i].name)
-			continue;
-		c[i].name = strdup(v[i].name);
-		if (!c[i].name) {
-			vw_dsts_free(c, i); /* the entries from i on still borrow v's names */
-			return -ENOMEM;
-		}
-	}
-	*ret = c;
-	return 0;
-}
-
 void vw_dst_format(const struct vw_dst *d, char *buf, size_t size)
 {
 	char host[INET6_ADDRSTRLEN + 8 + VW_DOMAIN_MAX], port[32] = "";
@@ -478,37 +453,4 @@ void vw_labels_done(struct vw_labels *l)
 	vw_dsts_free(l->allow, l->n_allow);
 	free(l->errors);
 	*l = (struct vw_labels){ 0 };
-}
-
-static int dup_array(const void *src, size_t n, size_t size, void **ret)
-{
-	void *p;
-
-	if (n == 0) {
-		*ret = NULL;
-		return 0;
-	}
-	p = malloc(n * size);
-	if (!p)
-		return -ENOMEM;
-	memcpy(p, src, n * size);
-	*ret = p;
-	return 0;
-}
-
-int vw_labels_copy(const struct vw_labels *src, struct vw_labels *dst)
-{
-	struct vw_labels c = *src;
-
-	c.outbound = NULL;
-	c.allow = NULL;
-	c.errors = NULL;
-	if (vw_dsts_copy(src->outbound, src->n_outbound, &c.outbound) < 0 ||
-	    vw_dsts_copy(src->allow, src->n_allow, &c.allow) < 0 ||
-	    dup_array(src->errors, src->n_errors, sizeof(*src->errors), (void **)&c.errors) < 0) {
-		vw_labels_done(&c);
-		return -ENOMEM;
-	}
-	*dst = c;
-	return 0;
 }

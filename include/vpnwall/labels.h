@@ -94,9 +94,6 @@ void vw_dst_done(struct vw_dst *d);
 /* vw_dsts_free - vw_dst_done() on each of the @n entries of @v, then free(@v). */
 void vw_dsts_free(struct vw_dst *v, size_t n);
 
-/* vw_dsts_copy - deep copy of @n entries into *@ret (NULL when @n is 0). 0 or -ENOMEM. */
-int vw_dsts_copy(const struct vw_dst *v, size_t n, struct vw_dst **ret);
-
 /* vw_dst_format - canonical text of @d (what a user would write), truncated to @size. */
 void vw_dst_format(const struct vw_dst *d, char *buf, size_t size);
 
@@ -116,8 +113,5 @@ int vw_labels_add(struct vw_labels *l, const char *key, const char *value);
 
 /* vw_labels_done - free what @l holds and reset it to the empty policy. */
 void vw_labels_done(struct vw_labels *l);
-
-/* vw_labels_copy - deep copy. Returns 0 or -ENOMEM; @dst is written only on success. */
-int vw_labels_copy(const struct vw_labels *src, struct vw_labels *dst);
 
 #endif

@@ -335,20 +335,6 @@ static void test_labels_error_token_is_printable(void **state)
 	vw_labels_done(&l);
 }
 
-static void test_labels_copy(void **state)
-{
-	struct vw_labels l = { 0 }, c;
-
-	assert_int_equal(vw_labels_add(&l, "vpn.outbound", "example.org,bad..x"), 0);
-	assert_int_equal(vw_labels_copy(&l, &c), 0);
-	assert_int_equal(c.n_outbound, 1);
-	assert_int_equal(c.n_errors, 1);
-	assert_ptr_not_equal(c.outbound, l.outbound);
-	vw_labels_done(&l);
-	assert_string_equal(c.outbound[0].name, "example.org");
-	vw_labels_done(&c);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -365,7 +351,6 @@ int main(void)
 		cmocka_unit_test(test_labels_error_cap),
 		cmocka_unit_test(test_labels_entry_cap),
 		cmocka_unit_test(test_labels_error_token_is_printable),
-		cmocka_unit_test(test_labels_copy),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
