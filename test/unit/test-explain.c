@@ -213,7 +213,7 @@ static void many_names(struct world *w, char *buf, size_t size, unsigned first, 
 
 	buf[0] = '\0';
 	for (unsigned i = first; i < first + n; i++) {
-		char name[16], a[32];
+		char name[24], a[32];
 
 		snprintf(name, sizeof(name), "n%02u.test", i);
 		snprintf(a, sizeof(a), "203.0.113.%u", i);
