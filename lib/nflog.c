@@ -22,7 +22,7 @@
 #include <linux/netfilter/nfnetlink_log.h>
 
 #include "vpnwall/loop.h"
-#include "vpnwall/nft.h"
+#include "vpnwall/netlink.h"
 #include "vpnwall/util.h"
 
 #define COPY_RANGE 128
@@ -103,55 +103,32 @@ int vw_nflog_parse_payload(uint16_t hw_protocol, const uint8_t *data, size_t len
 	return -EINVAL;
 }
 
-struct attrs {
-	const struct nlattr *a[NFULA_MAX + 1];
-};
-
-static int attr_cb(const struct nlattr *attr, void *data)
-{
-	struct attrs *t = data;
-	int type = mnl_attr_get_type(attr);
-
-	if (mnl_attr_type_valid(attr, NFULA_MAX) < 0)
-		return MNL_CB_OK;
-	t->a[type] = attr;
-	return MNL_CB_OK;
-}
-
 /* One message whose nlmsg_len is known to lie within the buffer. */
 static int parse_msg(const struct nlmsghdr *nlh, struct vw_nflog_packet *ret)
 {
-	const size_t hdrlen = MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(struct nfgenmsg));
 	struct vw_nflog_packet p = { 0 };
-	struct attrs t = { 0 };
+	const struct nlattr *a[NFULA_MAX + 1];
 	const struct nfulnl_msg_packet_hdr *ph;
 	int r;
 
 	if (nlh->nlmsg_type != ((NFNL_SUBSYS_ULOG << 8) | NFULNL_MSG_PACKET))
 		return -ENOMSG;
-	/* libmnl measures what is left of the attributes in an int. */
-	if (nlh->nlmsg_len < hdrlen || nlh->nlmsg_len - hdrlen > INT_MAX)
+	if (vw_nl_attrs(nlh, sizeof(struct nfgenmsg), a, NFULA_MAX) < 0)
 		return -EINVAL;
-	/*
-	 * Not mnl_attr_parse(): it ends the attributes at the message's *aligned* length, up to
-	 * 3 bytes past the end of a last message whose length is not a multiple of 4.
-	 */
-	(void)mnl_attr_parse_payload((const uint8_t *)nlh + hdrlen, nlh->nlmsg_len - hdrlen,
-				     attr_cb, &t);
-	if (!t.a[NFULA_PACKET_HDR] || !t.a[NFULA_PAYLOAD] ||
-	    mnl_attr_get_payload_len(t.a[NFULA_PACKET_HDR]) < sizeof(*ph))
+	if (!a[NFULA_PACKET_HDR] || !a[NFULA_PAYLOAD] ||
+	    mnl_attr_get_payload_len(a[NFULA_PACKET_HDR]) < sizeof(*ph))
 		return -EINVAL;
-	ph = mnl_attr_get_payload(t.a[NFULA_PACKET_HDR]);
-	if (t.a[NFULA_PREFIX]) {
-		const char *prefix = mnl_attr_get_payload(t.a[NFULA_PREFIX]);
-		size_t len = strnlen(prefix, mnl_attr_get_payload_len(t.a[NFULA_PREFIX]));
+	ph = mnl_attr_get_payload(a[NFULA_PACKET_HDR]);
+	if (a[NFULA_PREFIX]) {
+		const char *prefix = mnl_attr_get_payload(a[NFULA_PREFIX]);
+		size_t len = strnlen(prefix, mnl_attr_get_payload_len(a[NFULA_PREFIX]));
 
 		if (len >= sizeof(p.prefix))
 			len = sizeof(p.prefix) - 1;
 		memcpy(p.prefix, prefix, len);
 	}
-	r = vw_nflog_parse_payload(ntohs(ph->hw_protocol), mnl_attr_get_payload(t.a[NFULA_PAYLOAD]),
-				   mnl_attr_get_payload_len(t.a[NFULA_PAYLOAD]), &p);
+	r = vw_nflog_parse_payload(ntohs(ph->hw_protocol), mnl_attr_get_payload(a[NFULA_PAYLOAD]),
+				   mnl_attr_get_payload_len(a[NFULA_PAYLOAD]), &p);
 	if (r < 0)
 		return r;
 	*ret = p;

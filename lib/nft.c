@@ -10,6 +10,7 @@
  * Messages carry no NLM_F_ACK: errors are reported regardless, and success acks for a
  * 100k-message resync would only overflow the receive buffer.
  */
+#include "vpnwall/netlink.h"
 #include "vpnwall/nft.h"
 
 #include <errno.h>

@@ -2,8 +2,8 @@
 /*
  * The routing layer: a pure plan (vw_route_plan/diff) and the rtnetlink side that reads
  * what of ours is in the kernel and changes the difference, one acknowledged request at a
- * time (a handful of rules and routes; nothing here is on a hot path). A second socket
- * listens for rule and route changes by others.
+ * time (a handful of rules and routes; nothing here is on a hot path). Notifications of
+ * changes by others arrive on the caller's monitor socket and are sorted by vw_router_msg().
  */
 #include "vpnwall/route.h"
 
@@ -11,7 +11,6 @@
 #include <net/if.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -20,8 +19,7 @@
 #include <linux/rtnetlink.h>
 
 #include "vpnwall/log.h"
-#include "vpnwall/loop.h"
-#include "vpnwall/nft.h"
+#include "vpnwall/netlink.h"
 #include "vpnwall/util.h"
 
 #define VW_LOG_MODULE "route"
@@ -162,21 +160,11 @@ void vw_route_state_done(struct vw_route_state *s)
 
 /* --- netlink -------------------------------------------------------------------------------- */
 
-struct watch {
-	struct vw_io io; /* first: the loop hands us &io */
-	struct vw_router *r;
-};
-
 struct vw_router {
-	struct mnl_socket *nl; /* requests */
-	struct mnl_socket *mon; /* notifications */
-	struct watch w;
-	struct vw_loop *loop;
+	struct mnl_socket *nl; /* requests, one at a time */
 	uint32_t table;
 	uint32_t pref;
 	uint32_t seq;
-	void (*changed)(void *ud);
-	void *ud;
 };
 
 struct dump {
@@ -185,26 +173,15 @@ struct dump {
 	int err;
 };
 
-static int rule_attr(const struct nlattr *a, void *data)
-{
-	const struct nlattr **tb = data;
-	int type = mnl_attr_get_type(a);
-
-	if (mnl_attr_type_valid(a, FRA_MAX) >= 0)
-		tb[type] = a;
-	return MNL_CB_OK;
-}
-
 /* One of our rules, from a dump or a notification; false when not ours. */
 static bool parse_rule(const struct nlmsghdr *nlh, struct vw_route_rule *ret)
 {
-	const struct nlattr *tb[FRA_MAX + 1] = { 0 };
+	const struct nlattr *tb[FRA_MAX + 1];
 	const struct fib_rule_hdr *h;
 
-	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*h))
+	if (vw_nl_attrs(nlh, sizeof(*h), tb, FRA_MAX) < 0)
 		return false;
 	h = mnl_nlmsg_get_payload(nlh);
-	(void)mnl_attr_parse(nlh, sizeof(*h), rule_attr, tb);
 	if (!tb[FRA_PROTOCOL] || mnl_attr_get_u8(tb[FRA_PROTOCOL]) != VW_ROUTE_PROTO)
 		return false;
 	*ret = (struct vw_route_rule){ .family = h->family, .table = h->table };
@@ -219,27 +196,16 @@ static bool parse_rule(const struct nlmsghdr *nlh, struct vw_route_rule *ret)
 	return true;
 }
 
-static int route_attr(const struct nlattr *a, void *data)
-{
-	const struct nlattr **tb = data;
-	int type = mnl_attr_get_type(a);
-
-	if (mnl_attr_type_valid(a, RTA_MAX) >= 0)
-		tb[type] = a;
-	return MNL_CB_OK;
-}
-
 /* A default route of table @table; false for any other route. */
 static bool parse_route(const struct nlmsghdr *nlh, uint32_t table, struct vw_route_route *ret)
 {
-	const struct nlattr *tb[RTA_MAX + 1] = { 0 };
+	const struct nlattr *tb[RTA_MAX + 1];
 	const struct rtmsg *m;
 	uint32_t t;
 
-	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*m))
+	if (vw_nl_attrs(nlh, sizeof(*m), tb, RTA_MAX) < 0)
 		return false;
 	m = mnl_nlmsg_get_payload(nlh);
-	(void)mnl_attr_parse(nlh, sizeof(*m), route_attr, tb);
 	t = tb[RTA_TABLE] ? mnl_attr_get_u32(tb[RTA_TABLE]) : m->rtm_table;
 	/* Only default routes are ours; more specific ones someone adds are left alone. */
 	if (t != table || m->rtm_dst_len != 0)
@@ -290,7 +256,11 @@ static int request(struct vw_router *r, struct nlmsghdr *nlh, mnl_cb_t cb, void 
 	}
 }
 
-static int read_state(struct vw_router *r, struct vw_route_state *ret)
+/*
+ * What of ours is in the kernel: rules by their protocol, and with @routes the default
+ * routes of our table (the dump is filtered by table in the kernel where it can be).
+ */
+static int read_state(struct vw_router *r, bool routes, struct vw_route_state *ret)
 {
 	static const uint8_t families[2] = { AF_INET, AF_INET6 };
 	struct vw_route_state s = { 0 };
@@ -298,7 +268,7 @@ static int read_state(struct vw_router *r, struct vw_route_state *ret)
 	int err = 0;
 
 	for (int f = 0; !err && f < 2; f++) {
-		for (int what = 0; !err && what < 2; what++) {
+		for (int what = 0; !err && what < 1 + routes; what++) {
 			char buf[256];
 			struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 			struct rtmsg *m;
@@ -307,7 +277,12 @@ static int read_state(struct vw_router *r, struct vw_route_state *ret)
 			nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
 			m = mnl_nlmsg_put_extra_header(nlh, sizeof(*m));
 			m->rtm_family = families[f];
+			if (what)
+				mnl_attr_put_u32(nlh, RTA_TABLE, r->table);
 			err = request(r, nlh, dump_cb, &d);
+			/* IPv4 says so when the table does not exist yet: nothing of ours in it. */
+			if (err == -ENOENT && what)
+				err = 0;
 			if (!err)
 				err = d.err;
 		}
@@ -364,25 +339,17 @@ static int change_route(struct vw_router *r, const struct vw_route_route *route,
 
 /*
  * Make the kernel hold exactly @want of ours; the number of changes, or the first error.
- * @ours_only: leave default routes of others in the table alone (when clearing: without
- * VPN_ROUTE the table may be someone else's).
+ * With @rules_only, only our rules are compared (when clearing: a table no rule of ours
+ * points at routes nothing, and without VPN_ROUTE it may be someone else's).
  */
-static int apply_state(struct vw_router *r, const struct vw_route_state *want, bool ours_only)
+static int apply_state(struct vw_router *r, const struct vw_route_state *want, bool rules_only)
 {
 	struct vw_route_state have, del, add;
 	int err, first = 0, changes = 0;
 
-	err = read_state(r, &have);
+	err = read_state(r, !rules_only, &have);
 	if (err)
 		return err;
-	if (ours_only) {
-		size_t k = 0;
-
-		for (size_t i = 0; i < have.n_routes; i++)
-			if (have.routes[i].protocol == VW_ROUTE_PROTO)
-				have.routes[k++] = have.routes[i];
-		have.n_routes = k;
-	}
 	err = vw_route_diff(&have, want, &del, &add);
 	vw_route_state_done(&have);
 	if (err)
@@ -437,97 +404,47 @@ int vw_router_clear(struct vw_router *r)
 	return apply_state(r, &none, true);
 }
 
-/* Someone's change to our rules or table (ours carry our port id and are not news). */
-static void on_notify(struct vw_io *io, uint32_t events)
+bool vw_router_msg(const struct vw_router *r, const struct nlmsghdr *nlh)
 {
-	struct vw_router *r = ((struct watch *)io)->r;
-	uint32_t self = mnl_socket_get_portid(r->nl);
-	_Alignas(struct nlmsghdr) char buf[VW_NL_BUFSZ];
-	bool changed = false;
+	struct vw_route_rule rule;
+	struct vw_route_route route;
 
-	(void)events;
-	for (int i = 0; i < 64; i++) {
-		ssize_t len = recv(io->fd, buf, sizeof(buf), MSG_DONTWAIT);
-		const struct nlmsghdr *nlh = (const struct nlmsghdr *)buf;
-		int rem;
-
-		if (len < 0 && errno == ENOBUFS) {
-			changed = true; /* lost: look for ourselves */
-			continue;
-		}
-		if (len <= 0)
-			break;
-		rem = (int)len;
-		for (; mnl_nlmsg_ok(nlh, rem); nlh = mnl_nlmsg_next(nlh, &rem)) {
-			struct vw_route_rule rule;
-			struct vw_route_route route;
-
-			if (nlh->nlmsg_pid == self)
-				continue;
-			if ((nlh->nlmsg_type == RTM_NEWRULE || nlh->nlmsg_type == RTM_DELRULE) &&
-			    parse_rule(nlh, &rule))
-				changed = true;
-			if ((nlh->nlmsg_type == RTM_NEWROUTE || nlh->nlmsg_type == RTM_DELROUTE) &&
-			    parse_route(nlh, r->table, &route))
-				changed = true;
-		}
-	}
-	if (changed)
-		r->changed(r->ud);
+	/* Our own changes carry our request socket's port id: not news. */
+	if (nlh->nlmsg_pid == mnl_socket_get_portid(r->nl))
+		return false;
+	if (nlh->nlmsg_type == RTM_NEWRULE || nlh->nlmsg_type == RTM_DELRULE)
+		return parse_rule(nlh, &rule);
+	if (nlh->nlmsg_type == RTM_NEWROUTE || nlh->nlmsg_type == RTM_DELROUTE)
+		return parse_route(nlh, r->table, &route);
+	return false;
 }
 
-int vw_router_new(struct vw_loop *loop, uint32_t table, uint32_t pref, void (*changed)(void *ud),
-		  void *ud, struct vw_router **ret)
+int vw_router_new(uint32_t table, uint32_t pref, struct vw_router **ret)
 {
-	static const int groups[] = { RTNLGRP_IPV4_RULE, RTNLGRP_IPV6_RULE, RTNLGRP_IPV4_ROUTE,
-				      RTNLGRP_IPV6_ROUTE };
 	struct vw_router *r = calloc(1, sizeof(*r));
-	int err;
+	int one = 1, err;
 
 	if (!r)
 		return -ENOMEM;
-	r->loop = loop;
 	r->table = table;
 	r->pref = pref;
-	r->changed = changed;
-	r->ud = ud;
 	r->seq = (uint32_t)time(NULL);
-	r->w = (struct watch){ .io = { .fd = -1, .cb = on_notify }, .r = r };
 	r->nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
-	r->mon = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC | SOCK_NONBLOCK);
-	if (!r->nl || !r->mon || mnl_socket_bind(r->nl, 0, MNL_SOCKET_AUTOPID) < 0 ||
-	    mnl_socket_bind(r->mon, 0, MNL_SOCKET_AUTOPID) < 0) {
+	if (!r->nl || mnl_socket_bind(r->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
 		err = -errno;
-		goto fail;
+		vw_router_free(r);
+		return err;
 	}
-	/* The IPv6 rule group has no legacy bind() bit: join each group by number. */
-	for (size_t i = 0; i < ELEMENTSOF(groups); i++) {
-		int g = groups[i];
-
-		if (mnl_socket_setsockopt(r->mon, NETLINK_ADD_MEMBERSHIP, &g, sizeof(g)) < 0) {
-			err = -errno;
-			goto fail;
-		}
-	}
-	r->w.io.fd = mnl_socket_get_fd(r->mon);
-	err = vw_loop_watch(loop, &r->w.io, EPOLLIN);
-	if (err < 0)
-		goto fail;
+	/* Lets a route dump be filtered by table in the kernel (4.20+; without it, all come). */
+	(void)mnl_socket_setsockopt(r->nl, NETLINK_GET_STRICT_CHK, &one, sizeof(one));
 	*ret = r;
 	return 0;
-fail:
-	vw_router_free(r);
-	return err;
 }
 
 void vw_router_free(struct vw_router *r)
 {
 	if (!r)
 		return;
-	if (r->w.io.events)
-		vw_loop_unwatch(r->loop, &r->w.io);
-	if (r->mon)
-		(void)mnl_socket_close(r->mon);
 	if (r->nl)
 		(void)mnl_socket_close(r->nl);
 	free(r);

@@ -2,17 +2,25 @@
 /*
  * The tunnel watch and the routing layer, composed: the routes follow the interface the
  * watch reports and the bridges the ruleset manages, and are re-applied when someone else
- * touches them. Only on a change: a sync costs a dump of our rules and table.
+ * touches them. Only on a change: a sync costs a dump of our rules and table. One rtnetlink
+ * socket listens for both (links; rules and routes), and carries the link dump.
  */
 #include "vpnwall/vpn.h"
 
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include <libmnl/libmnl.h>
+#include <linux/rtnetlink.h>
 
 #include "vpnwall/config.h"
 #include "vpnwall/hashmap.h"
 #include "vpnwall/log.h"
+#include "vpnwall/loop.h"
+#include "vpnwall/netlink.h"
 #include "vpnwall/route.h"
 #include "vpnwall/ruleset.h"
 #include "vpnwall/tunnel.h"
@@ -23,6 +31,9 @@
 #define BRIDGES_MAX 256 /* routed bridges; more are logged, and only firewalled */
 
 struct vw_vpn {
+	struct vw_io io; /* first: the loop hands us &io; the monitor socket */
+	struct vw_loop *loop;
+	struct mnl_socket *mon; /* link, rule and route notifications; the link dump */
 	const struct vw_config *cfg;
 	struct vw_tunnel *tunnel; /* NULL: no VPN_INTERFACE, or not watchable */
 	struct vw_router *router; /* NULL: no VPN_ROUTE */
@@ -33,6 +44,7 @@ struct vw_vpn {
 	char link[16];
 	bool dirty; /* the routes must be checked whatever the hash says */
 	bool capped; /* warned that there are more bridges than it routes */
+	bool cleared; /* without VPN_ROUTE: an earlier run's rules have been looked for */
 	uint64_t applied; /* hash of the bridges and the index last applied */
 	vw_vpn_fn changed;
 	void *ud;
@@ -45,7 +57,11 @@ static void route_sync(struct vw_vpn *v)
 	size_t n = 0;
 	int r;
 
-	if (!v->router)
+	/*
+	 * Not before the first ruleset is in force: until then the rules of an earlier run,
+	 * whatever they are, are all that stands between the bridges and the uplink.
+	 */
+	if (!v->router || !v->rs)
 		return;
 	for (size_t i = 0; v->rs && i < v->rs->n_bridges && n < ELEMENTSOF(names); i++)
 		if (v->rs->bridges[i].managed) {
@@ -74,15 +90,6 @@ static void route_sync(struct vw_vpn *v)
 	v->applied = h;
 }
 
-static void on_routes_changed(void *ud)
-{
-	struct vw_vpn *v = ud;
-
-	log_warn("someone changed vpnwall's routing rules or table: restoring them");
-	v->dirty = true;
-	route_sync(v);
-}
-
 static void on_tunnel(void *ud, bool up, const char *ifname, int ifindex)
 {
 	struct vw_vpn *v = ud;
@@ -103,6 +110,97 @@ static void on_tunnel(void *ud, bool up, const char *ifname, int ifindex)
 	v->changed(v->ud);
 }
 
+static int request_links(struct vw_vpn *v)
+{
+	char buf[256];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct rtgenmsg *g;
+
+	nlh->nlmsg_type = RTM_GETLINK;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nlh->nlmsg_seq = (uint32_t)vw_now_ms();
+	g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
+	g->rtgen_family = AF_UNSPEC;
+	vw_tunnel_reset(v->tunnel);
+	if (mnl_socket_sendto(v->mon, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	return 0;
+}
+
+static void on_monitor(struct vw_io *io, uint32_t events)
+{
+	struct vw_vpn *v = (struct vw_vpn *)io;
+	_Alignas(struct nlmsghdr) char buf[VW_NL_BUFSZ];
+	bool routes = false;
+
+	(void)events;
+	/* Bounded: a storm of link or route changes must not starve the rest of the loop. */
+	for (int i = 0; i < 64; i++) {
+		ssize_t len = recv(io->fd, buf, sizeof(buf), MSG_DONTWAIT);
+		const struct nlmsghdr *nlh = (const struct nlmsghdr *)buf;
+		int rem;
+
+		if (len < 0 && errno == ENOBUFS) {
+			/* Notifications were lost: read the links again, check our routes. */
+			log_warn("rtnetlink notifications lost, re-reading interfaces and routes");
+			if (v->tunnel && request_links(v) < 0)
+				log_warn(
+					"cannot re-read the interfaces; the next change will tell");
+			routes = v->router != NULL;
+			continue;
+		}
+		if (len <= 0)
+			break;
+		/* Dump replies and notifications alike, from the kernel only (port id 0). */
+		rem = (int)len;
+		for (; mnl_nlmsg_ok(nlh, rem); nlh = mnl_nlmsg_next(nlh, &rem)) {
+			if (v->tunnel)
+				vw_tunnel_msg(v->tunnel, nlh);
+			if (v->router && vw_router_msg(v->router, nlh))
+				routes = true;
+		}
+	}
+	if (routes) {
+		log_warn("someone changed vpnwall's routing rules or table: restoring them");
+		v->dirty = true;
+		route_sync(v);
+	}
+	if (v->tunnel)
+		vw_tunnel_report(v->tunnel);
+}
+
+static int join(struct mnl_socket *nl, int group)
+{
+	return mnl_socket_setsockopt(nl, NETLINK_ADD_MEMBERSHIP, &group, sizeof(group));
+}
+
+/* The monitor socket, subscribed to what the tunnel watch and the router need. */
+static int monitor(struct vw_vpn *v)
+{
+	static const int link[] = { RTNLGRP_LINK };
+	/* The IPv6 rule group has no legacy bind() bit: join each group by number. */
+	static const int route[] = { RTNLGRP_IPV4_RULE, RTNLGRP_IPV6_RULE, RTNLGRP_IPV4_ROUTE,
+				     RTNLGRP_IPV6_ROUTE };
+	int r;
+
+	v->mon = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (!v->mon || mnl_socket_bind(v->mon, 0, MNL_SOCKET_AUTOPID) < 0)
+		return -errno;
+	for (size_t i = 0; v->tunnel && i < ELEMENTSOF(link); i++)
+		if (join(v->mon, link[i]) < 0)
+			return -errno;
+	for (size_t i = 0; v->router && i < ELEMENTSOF(route); i++)
+		if (join(v->mon, route[i]) < 0)
+			return -errno;
+	if (v->tunnel) {
+		r = request_links(v);
+		if (r < 0)
+			return r;
+	}
+	v->io.fd = mnl_socket_get_fd(v->mon);
+	return vw_loop_watch(v->loop, &v->io, EPOLLIN);
+}
+
 int vw_vpn_new(struct vw_loop *loop, const struct vw_config *cfg, vw_vpn_fn changed, void *ud,
 	       struct vw_vpn **ret)
 {
@@ -111,53 +209,85 @@ int vw_vpn_new(struct vw_loop *loop, const struct vw_config *cfg, vw_vpn_fn chan
 
 	if (!v)
 		return -ENOMEM;
-	*v = (struct vw_vpn){ .cfg = cfg, .changed = changed, .ud = ud, .dirty = true };
+	*v = (struct vw_vpn){ .io = { .fd = -1, .cb = on_monitor },
+			      .loop = loop,
+			      .cfg = cfg,
+			      .changed = changed,
+			      .ud = ud,
+			      .dirty = true };
 	if (cfg->vpn_route) {
-		r = vw_router_new(loop, cfg->vpn_route_table, VW_ROUTE_PREF, on_routes_changed, v,
-				  &v->router);
+		r = vw_router_new(cfg->vpn_route_table, VW_ROUTE_PREF, &v->router);
 		if (r < 0) {
 			log_error_errno(r, "cannot open rtnetlink for VPN_ROUTE");
-			vw_vpn_free(v);
-			return r;
-		}
-	} else {
-		struct vw_router *old = NULL;
-
-		/* An earlier run's rules would send the bridges into a table that says only
-		 * "unreachable": without VPN_ROUTE, none of ours may stay. */
-		if (vw_router_new(loop, cfg->vpn_route_table, VW_ROUTE_PREF, on_routes_changed, v,
-				  &old) == 0) {
-			r = vw_router_clear(old);
-			if (r > 0)
-				log_info("VPN_ROUTE is off: removed %d rule(s) and route(s) of an "
-					 "earlier run",
-					 r);
-			vw_router_free(old);
+			goto fail;
 		}
 	}
-	if (cfg->vpn_interface[0]) {
-		/* For reports and routes: the kill switch is in the rules, not in this watch. */
-		r = vw_tunnel_new(loop, cfg->vpn_interface, on_tunnel, v, &v->tunnel);
-		if (r < 0)
+	/* For reports and routes: the kill switch is in the rules, not in this watch. */
+	if (cfg->vpn_interface[0] &&
+	    vw_tunnel_new(cfg->vpn_interface, on_tunnel, v, &v->tunnel) < 0) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	if (v->tunnel || v->router) {
+		r = monitor(v);
+		if (r < 0 && v->router) {
+			log_error_errno(r, "cannot watch rtnetlink for VPN_ROUTE");
+			goto fail;
+		}
+		if (r < 0) {
 			log_error_errno(r, "cannot watch network interfaces; the kill switch "
 					   "holds, but the VPN's state is not reported");
+			vw_tunnel_free(v->tunnel);
+			v->tunnel = NULL;
+		}
 	}
 	*ret = v;
 	return 0;
+fail:
+	vw_vpn_free(v);
+	return r;
 }
 
 void vw_vpn_free(struct vw_vpn *v)
 {
 	if (!v)
 		return;
+	if (v->io.events)
+		vw_loop_unwatch(v->loop, &v->io);
+	if (v->mon)
+		(void)mnl_socket_close(v->mon);
 	vw_tunnel_free(v->tunnel);
 	vw_router_free(v->router);
 	free(v);
 }
 
+/*
+ * Without VPN_ROUTE, an earlier run's rules would send the bridges into a table that says
+ * only "unreachable" once the tunnel goes: none of ours may stay. Once the firewall of this
+ * run is in force, so that removing them opens nothing it does not allow.
+ */
+static void clear_earlier(struct vw_vpn *v)
+{
+	struct vw_router *old;
+	int r;
+
+	v->cleared = true;
+	r = vw_router_new(v->cfg->vpn_route_table, VW_ROUTE_PREF, &old);
+	if (r >= 0) {
+		r = vw_router_clear(old);
+		vw_router_free(old);
+	}
+	if (r < 0)
+		log_error_errno(r, "cannot look for VPN_ROUTE rules of an earlier run");
+	else if (r > 0)
+		log_info("VPN_ROUTE is off: removed %d rule(s) of an earlier run", r);
+}
+
 void vw_vpn_sync(struct vw_vpn *v, const struct vw_ruleset *rs)
 {
 	v->rs = rs;
+	if (!v->router && !v->cleared)
+		clear_earlier(v);
 	route_sync(v);
 }
 

@@ -41,7 +41,6 @@ struct vw_loop;
 struct vw_nft;
 struct vw_plan;
 
-#define VW_NL_BUFSZ 8192
 #define VW_NFT_KEY_SIZE 17 /* VW_KEY_LEN + 1 */
 #define VW_NFT_TAG_MAX 100 /* longest table tag */
 #define VW_KEY_SPOOFED "spoofed" /* the counter of packets whose source fails the check */

@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct vw_loop;
+struct nlmsghdr;
 struct vw_router;
 
 #define VW_ROUTE_PROTO 118 /* rtm_protocol / FRA_PROTOCOL of what we install */
@@ -72,21 +72,23 @@ int vw_route_diff(const struct vw_route_state *have, const struct vw_route_state
 /* vw_route_state_done - free. */
 void vw_route_state_done(struct vw_route_state *s);
 
-/*
- * vw_router_new - the netlink side, for table @table and rules from @pref. @changed runs
- * when someone else touched our rules or table (call vw_router_apply() again).
- */
-int vw_router_new(struct vw_loop *loop, uint32_t table, uint32_t pref, void (*changed)(void *ud),
-		  void *ud, struct vw_router **ret);
+/* vw_router_new - the netlink side, for table @table and rules from @pref. */
+int vw_router_new(uint32_t table, uint32_t pref, struct vw_router **ret);
 
 /*
- * vw_router_clear - remove every rule and route of ours (when VPN_ROUTE is off: a rule left
- * by an earlier run would send the bridges into a table that only says "unreachable").
- * Returns the number of changes, or -errno.
+ * vw_router_msg - whether rtnetlink notification @nlh says that someone else touched one of
+ * our rules or our table's default routes (then call vw_router_apply() again).
+ */
+bool vw_router_msg(const struct vw_router *r, const struct nlmsghdr *nlh);
+
+/*
+ * vw_router_clear - remove every rule of ours (when VPN_ROUTE is off: a rule left by an
+ * earlier run would send the bridges into a table that only says "unreachable"; routes in a
+ * table no rule points at route nothing). Returns the number of changes, or -errno.
  */
 int vw_router_clear(struct vw_router *r);
 
-/* vw_router_free - stop watching; what was installed stays (fail closed). Accepts NULL. */
+/* vw_router_free - close; what was installed stays (fail closed). Accepts NULL. */
 void vw_router_free(struct vw_router *r);
 
 /*

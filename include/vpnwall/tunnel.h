@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Whether the VPN interface is there: rtnetlink link notifications over libmnl, for the
- * kill switch's reports (log, metrics, readiness). Enforcement never depends on it: the
- * rules match the interface by name in the kernel, so a tunnel that goes, comes back or
- * is re-created with a new index takes effect with no action from the daemon.
+ * Whether the VPN interface is there, read from rtnetlink link messages (the socket is the
+ * caller's: lib/vpn.c), for the kill switch's reports (log, metrics, readiness). Enforcement never
+ * depends on it: the rules match the interface by name in the kernel, so a tunnel that goes, comes
+ * back or is re-created with a new index takes effect with no action from the daemon.
  */
 #ifndef VW_TUNNEL_H
 #define VW_TUNNEL_H
@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-struct vw_loop;
+struct nlmsghdr;
 struct vw_tunnel;
 
 /*
@@ -28,13 +28,25 @@ typedef void (*vw_tunnel_fn)(void *ud, bool up, const char *ifname, int ifindex)
 bool vw_ifname_matches(const char *pattern, const char *name);
 
 /*
- * vw_tunnel_new - watch interfaces matching @pattern; @cb runs once the first dump is read,
- * then on every change of its answer. Returns 0 or -errno.
+ * vw_tunnel_new - track interfaces matching @pattern. It knows nothing until a link dump
+ * has been fed to it: @cb first runs at the first vw_tunnel_report() after the dump's end,
+ * then at every report that changes its answer. Returns 0 or -ENOMEM.
  */
-int vw_tunnel_new(struct vw_loop *loop, const char *pattern, vw_tunnel_fn cb, void *ud,
-		  struct vw_tunnel **ret);
+int vw_tunnel_new(const char *pattern, vw_tunnel_fn cb, void *ud, struct vw_tunnel **ret);
 
-/* vw_tunnel_free - stop watching. Accepts NULL. */
+/* vw_tunnel_free - Accepts NULL. */
 void vw_tunnel_free(struct vw_tunnel *t);
+
+/*
+ * vw_tunnel_reset - a new link dump is about to be requested (at start, or because
+ * notifications were lost): forget what is known and report nothing until its end.
+ */
+void vw_tunnel_reset(struct vw_tunnel *t);
+
+/* vw_tunnel_msg - one message of a link dump (NLMSG_DONE ends it) or notification. */
+void vw_tunnel_msg(struct vw_tunnel *t, const struct nlmsghdr *nlh);
+
+/* vw_tunnel_report - tell the callback if the answer changed (after a batch of messages). */
+void vw_tunnel_report(struct vw_tunnel *t);
 
 #endif

@@ -19,9 +19,9 @@ struct vw_vpn;
 typedef void (*vw_vpn_fn)(void *ud);
 
 /*
- * vw_vpn_new - watch VPN_INTERFACE (if set) and own the routing layer (VPN_ROUTE; without
- * it, remove what an earlier run with it left). Returns 0, or -errno when VPN_ROUTE is set
- * and rtnetlink cannot be opened (an unwatchable tunnel is only logged).
+ * vw_vpn_new - watch VPN_INTERFACE (if set) and own the routing layer (VPN_ROUTE). Routes
+ * are touched only from the first vw_vpn_sync() on. Returns 0, or -errno when VPN_ROUTE is
+ * set and rtnetlink cannot be opened (an unwatchable tunnel is only logged).
  */
 int vw_vpn_new(struct vw_loop *loop, const struct vw_config *cfg, vw_vpn_fn changed, void *ud,
 	       struct vw_vpn **ret);
@@ -31,7 +31,9 @@ void vw_vpn_free(struct vw_vpn *v);
 
 /*
  * vw_vpn_sync - the routing layer for the managed bridges of @rs (borrowed until the next
- * call: tunnel and route notifications re-apply from it). Cheap when nothing changed.
+ * call: tunnel and route notifications re-apply from it), once the ruleset of @rs is in
+ * force. The first call, without VPN_ROUTE, removes what an earlier run with it left.
+ * Cheap when nothing changed.
  */
 void vw_vpn_sync(struct vw_vpn *v, const struct vw_ruleset *rs);
 

@@ -76,4 +76,16 @@ tb_vpn_tunnel_up
 tb_check "tunnel back: our default route follows the new interface" tb_eventually 10 our_default
 tb_check "tunnel back: the probes go through it" tb_eventually 15 tunnel_carries
 tb_check_eq "in the end: nothing leaked" 0 leaked
+
+# --- VPN_ROUTE turned off: an earlier run's rules must not stay -------------------------
+# They would send docker0 into a table that, once the tunnel goes, says only "unreachable".
+tb_check_eq "before: our two rules are there" 2 our_rules
+tb_daemon_stop
+tb_daemon_start VPN_INTERFACE=wg+
+tb_daemon_wait_ready
+tb_check_eq "VPN_ROUTE off: our rules are removed at start" 0 our_rules
+tb_check "the routes of a table no rule points at are left alone" our_default
+tb_expect_reach probe $LAN 80 "control: the LAN is reached without our rules"
+sleep 1 # 100 probes go to main's default route, into the uplink: the kill switch drops them
+tb_check_eq "without our routes the kill switch alone still leaks nothing" 0 leaked
 tb_finish
