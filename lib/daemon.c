@@ -26,6 +26,7 @@
 
 #include "vpnwall/api.h"
 #include "vpnwall/config.h"
+#include "vpnwall/conntrack.h"
 #include "vpnwall/control.h"
 #include "vpnwall/desired.h"
 #include "vpnwall/dns.h"
@@ -99,6 +100,7 @@ struct vw_daemon {
 	struct vw_http *http;
 	struct vw_nflog *nflog; /* NULL: audit off or not bound (yet) */
 	struct vw_vpn *vpn; /* the tunnel watch and the routing layer */
+	struct vw_conntrack *ct; /* NULL: ctnetlink unavailable, revoked flows are only cut */
 	struct vw_retry aux[AUX_N]; /* the endpoints of enum aux_kind */
 	uint64_t started_ms;
 	char not_ready[256]; /* why not ready, for /readyz */
@@ -611,6 +613,32 @@ static void observe_latency(void *ud, double s)
 	vw_histogram_observe(&st->event_to_commit, s);
 }
 
+static bool is_revoked(void *ud, const struct vw_flow *f)
+{
+	const struct vw_daemon *d = ud;
+
+	return vw_ruleset_revokes(&d->desired.rs, &d->rc.revoked, f);
+}
+
+/* The committed steps tightened some policies: end the flows they no longer allow. */
+static void revoke_flows(struct vw_daemon *d)
+{
+	struct vw_changes *rv = &d->rc.revoked;
+	int r;
+
+	if (!rv->all && rv->n_addrs == 0)
+		return;
+	vw_changes_normalize(rv);
+	r = d->ct ? vw_conntrack_sweep(d->ct, is_revoked, d) : 0;
+	if (r < 0)
+		log_warn_errno(r, "cannot read the conntrack table; revoked flows are cut by the "
+				  "rules, their entries expire");
+	else if (r > 0)
+		log_info("revoked %d established flow(s) that the policies no longer allow", r);
+	d->stats.flows_revoked += r > 0 ? (unsigned)r : 0;
+	vw_changes_reset(rv);
+}
+
 static void reconcile(struct vw_daemon *d)
 {
 	uint64_t now = vw_now_ms(), t0, gen = d->rc.generation, failures = d->rc.failures;
@@ -661,6 +689,7 @@ static void reconcile(struct vw_daemon *d)
 			(unsigned long long)(d->rc.failures - failures));
 	report_limits(d, ch, all);
 	vw_changes_reset(ch);
+	revoke_flows(d);
 	vw_vpn_sync(d->vpn, &d->desired.rs);
 	/*
 	 * A full step follows a parse of Docker's whole container list and a compile of every
@@ -1004,6 +1033,10 @@ int vw_daemon_new(const struct vw_config *cfg, struct vw_daemon **ret_daemon)
 	r = vw_vpn_new(d->loop, cfg, on_vpn, d, &d->vpn);
 	if (r < 0)
 		goto fail;
+	r = vw_conntrack_new(&d->ct);
+	if (r < 0)
+		log_warn_errno(r, "cannot open ctnetlink: flows a tightened policy revokes are cut "
+				  "by the rules, but their conntrack entries are left to expire");
 	*ret_daemon = d;
 	return 0;
 fail:
@@ -1018,6 +1051,7 @@ void vw_daemon_free(struct vw_daemon *d)
 	vw_http_free(d->http);
 	vw_nflog_free(d->nflog);
 	vw_vpn_free(d->vpn);
+	vw_conntrack_free(d->ct);
 	vw_docker_free(d->docker);
 	vw_dns_free(d->dns);
 	vw_nft_free(d->nft);

@@ -442,10 +442,16 @@ void vw_stats_count_event(struct vw_stats *s, const char *action)
 	s->events[i]++;
 }
 
+/* A family of one sample without labels. */
+static void single(struct vw_buf *b, const char *name, const char *type, const char *help, double v)
+{
+	vw_metrics_family(b, name, type, help);
+	vw_metrics_sample(b, name, NULL, v);
+}
+
 static void gauge(struct vw_buf *b, const char *name, const char *help, double v)
 {
-	vw_metrics_family(b, name, "gauge", help);
-	vw_metrics_sample(b, name, NULL, v);
+	single(b, name, "gauge", help, v);
 }
 
 char *vw_metrics_render(const struct vw_metrics_view *v)
@@ -474,6 +480,11 @@ char *vw_metrics_render(const struct vw_metrics_view *v)
 			  (double)st->updates_ok);
 	vw_metrics_sample(&b, name, (const char *const[]){ "result", "failure", NULL },
 			  (double)st->updates_failed);
+
+	single(&b, "vpnwall_flows_revoked_total", "counter",
+	       "Established flows (conntrack entries) deleted because their container's policy "
+	       "no longer allows them.",
+	       (double)st->flows_revoked);
 
 	name = "vpnwall_ruleset_update_duration_seconds";
 	vw_metrics_family(&b, name, "histogram", "Time to commit one nftables transaction.");

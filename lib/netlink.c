@@ -36,3 +36,38 @@ int vw_nl_attrs(const struct nlmsghdr *nlh, size_t hdrlen, const struct nlattr *
 				     &x);
 	return 0;
 }
+
+int vw_nl_nest(const struct nlattr *nest, const struct nlattr **tb, unsigned max)
+{
+	struct index x = { .tb = tb, .max = max };
+
+	memset(tb, 0, (max + 1) * sizeof(*tb));
+	if (mnl_attr_validate(nest, MNL_TYPE_NESTED) < 0)
+		return -EINVAL;
+	(void)mnl_attr_parse_nested(nest, index_cb, &x);
+	return 0;
+}
+
+void vw_nl_messages(const void *buf, size_t len, vw_nl_msg_fn cb, void *ud)
+{
+	const uint8_t *msg = buf;
+
+	/*
+	 * Not mnl_nlmsg_ok()/mnl_nlmsg_next(): they compare nlmsg_len as a signed int, so a
+	 * length of 2^31 or more passes the check, and one within 3 of 2^32 aligns to 0, which
+	 * would never advance.
+	 */
+	while (len >= sizeof(struct nlmsghdr)) {
+		const struct nlmsghdr *nlh = (const struct nlmsghdr *)msg;
+		size_t size = nlh->nlmsg_len;
+
+		if (size < sizeof(*nlh) || size > len)
+			break;
+		cb(ud, nlh);
+		size = MNL_ALIGN(size);
+		if (size >= len)
+			break;
+		msg += size;
+		len -= size;
+	}
+}

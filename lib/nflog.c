@@ -135,34 +135,29 @@ static int parse_msg(const struct nlmsghdr *nlh, struct vw_nflog_packet *ret)
 	return 0;
 }
 
+struct parse {
+	vw_nflog_fn cb;
+	void *ud;
+	size_t n;
+};
+
+static void on_msg(void *ud, const struct nlmsghdr *nlh)
+{
+	struct parse *x = ud;
+	struct vw_nflog_packet p;
+
+	if (parse_msg(nlh, &p) == 0) {
+		x->cb(x->ud, &p);
+		x->n++;
+	}
+}
+
 size_t vw_nflog_parse(const void *buf, size_t len, vw_nflog_fn cb, void *ud)
 {
-	const uint8_t *msg = buf;
-	size_t n = 0;
+	struct parse x = { .cb = cb, .ud = ud };
 
-	/*
-	 * Not mnl_nlmsg_ok()/mnl_nlmsg_next(): they compare nlmsg_len as a signed int, so a
-	 * length of 2^31 or more passes the check, and one within 3 of 2^32 aligns to 0, which
-	 * would never advance.
-	 */
-	while (len >= sizeof(struct nlmsghdr)) {
-		const struct nlmsghdr *nlh = (const struct nlmsghdr *)msg;
-		struct vw_nflog_packet p;
-		size_t size = nlh->nlmsg_len;
-
-		if (size < sizeof(*nlh) || size > len)
-			break;
-		if (parse_msg(nlh, &p) == 0) {
-			cb(ud, &p);
-			n++;
-		}
-		size = MNL_ALIGN(size);
-		if (size >= len)
-			break;
-		msg += size;
-		len -= size;
-	}
-	return n;
+	vw_nl_messages(buf, len, on_msg, &x);
+	return x.n;
 }
 
 static void on_io(struct vw_io *io, uint32_t events)

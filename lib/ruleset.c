@@ -1379,3 +1379,79 @@ void vw_plan_done(struct vw_plan *p)
 	free(p->ops);
 	*p = (struct vw_plan){ 0 };
 }
+
+/* --- established flows ---------------------------------------------------------------------- */
+
+bool vw_ruleset_allows(const struct vw_ruleset *rs, const struct vw_flow *f)
+{
+	const struct vw_rs_source *s = vw_ruleset_source_find(rs, f->family, f->saddr);
+	const struct vw_rs_container *c;
+
+	if (!s || !s->key[0])
+		return true; /* not a container's, or exempt (vpn.enable=false) */
+	/* Between containers: not policed while it stays on its bridge, Docker's otherwise. */
+	if (vw_ruleset_source_find(rs, f->family, f->daddr))
+		return true;
+	c = vw_ruleset_find(rs, s->key);
+	if (!c || c->audit)
+		return true;
+	for (int path = 0; path < VW_PATHS; path++) {
+		const struct vw_box *b = vw_boxset_find(&c->dst[vw_boxset_index(path, f->family)],
+							f->daddr, f->proto, f->dport);
+
+		/*
+		 * Without ports (ICMP, GRE, ...), the rules compare whatever the packet holds
+		 * where a port would be: only a box of every port is sure to match it.
+		 */
+		if (b && (f->has_ports || (b->port_lo == 0 && b->port_hi == UINT16_MAX)))
+			return true;
+	}
+	return false;
+}
+
+static int add_addr(struct vw_changes *ret, const struct vw_rs_source *s)
+{
+	return vw_changes_addr(ret, s->family, s->addr);
+}
+
+int vw_plan_revocations(const struct vw_plan *p, struct vw_changes *ret)
+{
+	struct vw_changes gone = { 0 };
+	int r = 0;
+
+	for (size_t i = 0; r >= 0 && i < p->n; i++) {
+		const struct vw_op *op = &p->ops[i];
+
+		if (op->type == VW_OP_RESET)
+			ret->all = true;
+		else if (op->type == VW_OP_BOXES_DEL)
+			for (size_t k = 0; r >= 0 && k < op->n_srcs; k++)
+				r = add_addr(ret, &op->srcs[k]);
+		else if (op->type == VW_OP_SOURCE_DEL)
+			r = add_addr(&gone, op->src);
+	}
+	vw_changes_normalize(&gone);
+	/* An address that left one container for another within the plan: re-pointed. */
+	for (size_t i = 0; r >= 0 && i < p->n; i++)
+		if (p->ops[i].type == VW_OP_SOURCE_ADD && p->ops[i].c &&
+		    vw_changes_has_addr(&gone, p->ops[i].src->family, p->ops[i].src->addr))
+			r = add_addr(ret, p->ops[i].src);
+	vw_changes_done(&gone);
+	return r < 0 ? r : 0;
+}
+
+bool vw_changes_has_addr(const struct vw_changes *ch, uint8_t family, const uint8_t *addr)
+{
+	struct vw_rs_source key = { .family = family };
+
+	if (ch->all)
+		return true;
+	memcpy(key.addr, addr, vw_addr_len(family));
+	return bsearch(&key, ch->addrs, ch->n_addrs, sizeof(*ch->addrs), cmp_source) != NULL;
+}
+
+bool vw_ruleset_revokes(const struct vw_ruleset *rs, const struct vw_changes *revoked,
+			const struct vw_flow *f)
+{
+	return vw_changes_has_addr(revoked, f->family, f->saddr) && !vw_ruleset_allows(rs, f);
+}

@@ -187,6 +187,7 @@ struct vw_stats {
 	uint64_t latency_buckets[VW_LATENCY_BUCKETS + 1];
 	uint64_t dns[VW_DNS_RESULT_N]; /* lookups by result */
 	uint64_t audited; /* NFLOG messages received */
+	uint64_t flows_revoked; /* conntrack entries deleted because a policy tightened */
 };
 
 /* vw_stats_init - zero @s and set up its histogram. */

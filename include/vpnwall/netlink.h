@@ -14,6 +14,22 @@ struct nlmsghdr;
 #define VW_NL_BUFSZ 8192
 
 /*
+ * vw_nl_nest - the same index for the attributes nested in @nest. Returns 0, or -EINVAL
+ * when @nest is not a nest.
+ */
+int vw_nl_nest(const struct nlattr *nest, const struct nlattr **tb, unsigned max);
+
+/* vw_nl_msg_fn - one message of a buffer, whose nlmsg_len lies within it. */
+typedef void (*vw_nl_msg_fn)(void *ud, const struct nlmsghdr *nlh);
+
+/*
+ * vw_nl_messages - call @cb for each whole message in the @len bytes of @buf, as received
+ * from a netlink socket (or from anyone: lengths are checked, never trusted). Stops at the
+ * first message whose length is impossible.
+ */
+void vw_nl_messages(const void *buf, size_t len, vw_nl_msg_fn cb, void *ud);
+
+/*
  * vw_nl_attrs - set @tb[type] (zeroed first, @max + 1 entries) to each attribute of @nlh
  * that follows its @hdrlen-byte family header; types above @max are skipped. The walk stops
  * at nlmsg_len itself, never at its aligned end, which may lie past the buffer. Returns 0,

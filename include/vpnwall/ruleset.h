@@ -365,4 +365,41 @@ int vw_ruleset_diff(const struct vw_ruleset *applied, const struct vw_ruleset *d
 /* vw_plan_done - free what @p holds. */
 void vw_plan_done(struct vw_plan *p);
 
+/* A flow as conntrack keeps it: its original direction. */
+struct vw_flow {
+	uint8_t family; /* AF_INET or AF_INET6 */
+	uint8_t saddr[16];
+	uint8_t daddr[16];
+	uint8_t proto; /* IPPROTO_* */
+	bool has_ports; /* TCP, UDP, SCTP, UDP-Lite, DCCP */
+	uint16_t dport; /* host order; 0 without ports */
+};
+
+/*
+ * vw_ruleset_allows - whether @rs lets established flow @f go on: false only when its
+ * source belongs to an enforcing (not audited) container none of whose destinations, by
+ * either path, holds it. The path is the rules' business, packet by packet.
+ */
+bool vw_ruleset_allows(const struct vw_ruleset *rs, const struct vw_flow *f);
+
+/*
+ * vw_plan_revocations - mark in @ret (then normalize it) the sources whose established
+ * flows @p may revoke: those of a container that loses destinations, and addresses that
+ * pass from one container to another; all of them (ret->all) when @p replaces everything.
+ * A new container's addresses are not marked: what a previous owner left in conntrack meets
+ * the new owner's rules packet by packet, and a conntrack walk per start would cost more
+ * than it saves. Returns 0 or -ENOMEM.
+ */
+int vw_plan_revocations(const struct vw_plan *p, struct vw_changes *ret);
+
+/*
+ * vw_ruleset_revokes - whether the established flow @f is to be cut: its source is marked
+ * in @revoked (normalized, see vw_plan_revocations()) and @rs no longer allows it.
+ */
+bool vw_ruleset_revokes(const struct vw_ruleset *rs, const struct vw_changes *revoked,
+			const struct vw_flow *f);
+
+/* vw_changes_has_addr - whether normalized @ch marks an address (always, when ch->all). */
+bool vw_changes_has_addr(const struct vw_changes *ch, uint8_t family, const uint8_t *addr);
+
 #endif

@@ -268,6 +268,7 @@ static void fixture_done(struct fixture *f)
 {
 	for (size_t i = 0; i < 2; i++)
 		vw_rs_container_done(&f->c[i]);
+	free(f->rs.by_key);
 }
 
 /* A box costs its widest field's CIDR prefixes; budgets count that, all or nothing. */
@@ -492,6 +493,98 @@ static void test_diff_isolation(void **state)
 	fixture_done(&f2);
 }
 
+static struct vw_flow flow4(const char *src, const char *dst, uint8_t proto, uint16_t dport)
+{
+	struct vw_flow f = { .family = AF_INET,
+			     .proto = proto,
+			     .has_ports = proto != IPPROTO_ICMP,
+			     .dport = dport };
+
+	assert_int_equal(inet_pton(AF_INET, src, f.saddr), 1);
+	assert_int_equal(inet_pton(AF_INET, dst, f.daddr), 1);
+	return f;
+}
+
+/* What a tightened policy revokes: the flows it no longer allows, from its own sources. */
+static void test_flows_revoked(void **state)
+{
+	const char *a1[] = { "198.51.100.7", "198.51.100.9", NULL };
+	const char *a2[] = { "198.51.100.7", NULL };
+	struct vw_changes rv = { 0 };
+	struct vw_flow f;
+	struct fixture f1, f2;
+	struct vw_plan p;
+
+	build(&f1, 2, a1, false);
+	build(&f2, 2, a2, false);
+	f2.src[1].key[0] = '\0'; /* the second source is exempt now */
+	assert_int_equal(vw_ruleset_index_sources(&f1.rs), 0);
+	assert_int_equal(vw_ruleset_diff(&f1.rs, &f2.rs, NULL, &p), 0);
+	assert_int_equal(vw_plan_revocations(&p, &rv), 0);
+	vw_changes_normalize(&rv);
+	vw_plan_done(&p);
+	assert_false(rv.all);
+	/* container 1 lost .9 too, but no source points at it any more */
+	assert_int_equal(rv.n_addrs, 1);
+	f = flow4("198.0.0.1", "198.51.100.9", IPPROTO_TCP, 80);
+	assert_false(vw_ruleset_allows(&f2.rs, &f));
+	assert_true(vw_ruleset_revokes(&f2.rs, &rv, &f));
+	assert_true(vw_ruleset_allows(&f1.rs, &f)); /* control: the old policy allowed it */
+	f = flow4("198.0.0.1", "198.51.100.7", IPPROTO_TCP, 80);
+	assert_true(vw_ruleset_allows(&f2.rs, &f));
+	assert_false(vw_ruleset_revokes(&f2.rs, &rv, &f));
+	f = flow4("198.0.0.1", "198.51.100.7", IPPROTO_ICMP, 0);
+	assert_true(vw_ruleset_allows(&f2.rs, &f)); /* a box of any protocol and port */
+	f = flow4("198.0.0.1", "198.0.0.2", IPPROTO_TCP, 80);
+	assert_true(vw_ruleset_allows(&f2.rs, &f)); /* to another container: not ours */
+	f = flow4("198.0.0.2", "198.51.100.9", IPPROTO_TCP, 80);
+	assert_true(vw_ruleset_allows(&f2.rs, &f)); /* exempt source */
+	assert_false(vw_ruleset_revokes(&f2.rs, &rv, &f));
+	f = flow4("10.1.1.1", "198.51.100.9", IPPROTO_TCP, 80);
+	assert_true(vw_ruleset_allows(&f2.rs, &f)); /* no container's source */
+	f2.c[0].audit = true;
+	f = flow4("198.0.0.1", "198.51.100.9", IPPROTO_UDP, 53);
+	assert_true(vw_ruleset_allows(&f2.rs, &f)); /* audited: nothing is cut */
+	f2.c[0].audit = false;
+	assert_false(vw_ruleset_allows(&f2.rs, &f));
+
+	/* a full replacement may revoke anything */
+	assert_int_equal(vw_ruleset_diff(NULL, &f2.rs, NULL, &p), 0);
+	vw_changes_reset(&rv);
+	assert_int_equal(vw_plan_revocations(&p, &rv), 0);
+	assert_true(rv.all);
+	assert_true(vw_ruleset_revokes(&f2.rs, &rv, &f));
+	vw_plan_done(&p);
+	vw_changes_done(&rv);
+	fixture_done(&f1);
+	fixture_done(&f2);
+}
+
+/* An address passing to another container is revoked; a new one is not. */
+static void test_flows_revoked_reuse(void **state)
+{
+	const char *a[] = { "198.51.100.7", NULL };
+	const uint8_t first[4] = { 198, 0, 0, 1 }, fresh[4] = { 198, 0, 0, 99 };
+	struct vw_changes rv = { 0 };
+	struct fixture f1, f2;
+	struct vw_plan p;
+
+	build(&f1, 2, a, false);
+	build(&f2, 2, a, false);
+	memcpy(f2.src[0].key, f2.c[1].key, sizeof(f2.src[0].key));
+	f2.src[1].addr[3] = 99;
+	assert_int_equal(vw_ruleset_diff(&f1.rs, &f2.rs, NULL, &p), 0);
+	assert_int_equal(vw_plan_revocations(&p, &rv), 0);
+	vw_changes_normalize(&rv);
+	assert_int_equal(rv.n_addrs, 1);
+	assert_true(vw_changes_has_addr(&rv, AF_INET, first));
+	assert_false(vw_changes_has_addr(&rv, AF_INET, fresh));
+	vw_plan_done(&p);
+	vw_changes_done(&rv);
+	fixture_done(&f1);
+	fixture_done(&f2);
+}
+
 static void test_audit_prefix_roundtrip(void **state)
 {
 	const char *key;
@@ -528,6 +621,8 @@ int main(void)
 		cmocka_unit_test(test_diff_bridge_managed),
 		cmocka_unit_test(test_diff_source_moves),
 		cmocka_unit_test(test_diff_isolation),
+		cmocka_unit_test(test_flows_revoked),
+		cmocka_unit_test(test_flows_revoked_reuse),
 		cmocka_unit_test(test_audit_prefix_roundtrip),
 	};
 
