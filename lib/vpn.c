@@ -177,7 +177,7 @@ static void on_monitor(struct vw_io *io, uint32_t events)
 {
 	struct vw_vpn *v = (struct vw_vpn *)io;
 	_Alignas(struct nlmsghdr) char buf[VW_NL_BUFSZ];
-	bool routes = false;
+	bool routes = false, someone = false;
 
 	(void)events;
 	/* Bounded: a storm of link or route changes must not starve the rest of the loop. */
@@ -202,12 +202,18 @@ static void on_monitor(struct vw_io *io, uint32_t events)
 		for (; mnl_nlmsg_ok(nlh, rem); nlh = mnl_nlmsg_next(nlh, &rem)) {
 			if (v->tunnel)
 				vw_tunnel_msg(v->tunnel, nlh);
-			if (v->router && vw_router_msg(v->router, nlh))
+			if (v->router && vw_router_msg(v->router, nlh)) {
 				routes = true;
+				/* The kernel itself (port id 0) drops the tunnel's route with
+				 * the tunnel: housekeeping, not someone undoing our work. */
+				someone |= nlh->nlmsg_pid != 0;
+			}
 		}
 	}
 	if (routes) {
-		log_warn("someone changed vpnwall's routing rules or table: restoring them");
+		if (someone)
+			log_warn(
+				"someone changed vpnwall's routing rules or table: restoring them");
 		v->dirty = true;
 		route_sync(v);
 	}

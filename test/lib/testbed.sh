@@ -73,6 +73,11 @@ TB_VPN_IF=
 TB_VPN_SERVER_IP=198.18.100.1
 TB_VPN_HOST_TUN_IP=198.18.200.2
 TB_VPN_TABLE=200
+TB_VPN_IPV6=${TB_VPN_IPV6:-}         # non-empty: the tunnel carries IPv6 too (tb_vpn_up)
+TB_VPN_SERVER_IP6=2001:db8:ff00::1    # the VPN server's uplink (where tunneled v6 comes from)
+TB_VPN_HOST_TUN_IP6=2001:db8:200::2   # the host's end of the tunnel
+TB_VPN_SERVER_TUN_IP6=2001:db8:200::1 # the server's end
+TB_VPN_PREFIX6=2001:db8:1::/64        # the containers' prefix (--fixed-cidr-v6), not NATed
 
 # ---------------------------------------------------------------------------
 # small utilities
@@ -584,6 +589,15 @@ tb_dns_set() {
 #
 # The fake internet tells the paths apart: through the tunnel, packets arrive over vs0 from
 # 198.18.100.1; leaked, over eth0 from the host.
+#
+# TB_VPN_IPV6=1 (set it before tb_vpn_up and leave it set: tb_vpn_tunnel_up reads it too)
+# makes the tunnel dual-stack: the host's end also gets 2001:db8:200::2/64 and allowed-ips
+# ::/0, docker0 is routed into table $TB_VPN_TABLE for IPv6 as well, and the server (eth0
+# 2001:db8:ff00::1/64, facing vs0 2001:db8:ff00::2/64) accepts $TB_VPN_PREFIX6 from the
+# host, routes it back into the tunnel and masquerades it out of eth0 (Docker 20.10 does
+# not NAT IPv6): tunneled IPv6 arrives from 2001:db8:ff00::1, leaked IPv6 over eth0 from the
+# containers' own addresses. For replies to those (a LAN reached directly), a test routes
+# $TB_VPN_PREFIX6 back to the host in the fake internet.
 
 # tb__wg_start NS IFACE: a wireguard-go interface in NS, once it exists.
 tb__wg_start() {
@@ -625,52 +639,82 @@ tb_vpn_up() {
 			chain post { type nat hook postrouting priority 100; oifname "eth0" masquerade; }
 		}
 	EOF
+	local allowed=$TB_VPN_HOST_TUN_IP/32
+	if [ -n "$TB_VPN_IPV6" ]; then
+		allowed="$allowed,$TB_VPN_HOST_TUN_IP6/128,$TB_VPN_PREFIX6"
+		ip -n "$TB_INET_NS" -6 addr add 2001:db8:ff00::2/64 dev vs0 nodad
+		ip -n "$TB_VPN_NS" -6 addr add "$TB_VPN_SERVER_IP6/64" dev eth0 nodad
+		ip -n "$TB_VPN_NS" -6 route add default via 2001:db8:ff00::2
+		ip netns exec "$TB_VPN_NS" sysctl -qw net.ipv6.conf.all.forwarding=1
+		ip netns exec "$TB_VPN_NS" nft -f - <<-EOF || tb__die "VPN server NAT (IPv6) failed"
+			table ip6 vpnsrv6 {
+				chain post { type nat hook postrouting priority 100; oifname "eth0" masquerade; }
+			}
+		EOF
+	fi
 	tb__wg_start "$TB_VPN_NS" "ws$TB_ID"
 	wg set "ws$TB_ID" private-key "$k/server.key" listen-port 51820 \
-		peer "$(cat "$k/host.pub")" allowed-ips "$TB_VPN_HOST_TUN_IP/32" ||
+		peer "$(cat "$k/host.pub")" allowed-ips "$allowed" ||
 		tb__die "wg set (server) failed"
 	ip -n "$TB_VPN_NS" addr add 198.18.200.1/24 dev "ws$TB_ID"
 	ip -n "$TB_VPN_NS" link set "ws$TB_ID" up
+	if [ -n "$TB_VPN_IPV6" ]; then
+		ip -n "$TB_VPN_NS" -6 addr add "$TB_VPN_SERVER_TUN_IP6/64" dev "ws$TB_ID" nodad
+		ip -n "$TB_VPN_NS" -6 route add "$TB_VPN_PREFIX6" dev "ws$TB_ID"
+	fi
 	# TB_VPN_ROUTING=none: leave routing into the tunnel to vpnwalld (VPN_ROUTE=true).
-	[ "${TB_VPN_ROUTING:-manual}" = none ] ||
+	if [ "${TB_VPN_ROUTING:-manual}" != none ]; then
 		tb_host_exec ip rule add iif docker0 lookup "$TB_VPN_TABLE" pref 100
+		[ -z "$TB_VPN_IPV6" ] ||
+			tb_host_exec ip -6 rule add iif docker0 lookup "$TB_VPN_TABLE" pref 100
+	fi
 	tb_vpn_tunnel_up
 }
 
 # tb_vpn_tunnel_up: (re)create the host's tunnel interface and the route into it.
 tb_vpn_tunnel_up() {
-	local k=$TB/vpn
+	local k=$TB/vpn allowed=0.0.0.0/0
+	[ -z "$TB_VPN_IPV6" ] || allowed=0.0.0.0/0,::/0
 	tb__wg_start "$TB_HOST_NS" "$TB_VPN_IF"
 	wg set "$TB_VPN_IF" private-key "$k/host.key" \
 		peer "$(cat "$k/server.pub")" endpoint "$TB_VPN_SERVER_IP:51820" \
-		allowed-ips 0.0.0.0/0 persistent-keepalive 1 || tb__die "wg set (host) failed"
+		allowed-ips "$allowed" persistent-keepalive 1 || tb__die "wg set (host) failed"
 	ip -n "$TB_HOST_NS" addr add "$TB_VPN_HOST_TUN_IP/24" dev "$TB_VPN_IF"
+	[ -z "$TB_VPN_IPV6" ] ||
+		ip -n "$TB_HOST_NS" -6 addr add "$TB_VPN_HOST_TUN_IP6/64" dev "$TB_VPN_IF" nodad
 	ip -n "$TB_HOST_NS" link set "$TB_VPN_IF" up
 	[ "${TB_VPN_ROUTING:-manual}" = none ] ||
 		ip -n "$TB_HOST_NS" route replace default dev "$TB_VPN_IF" table "$TB_VPN_TABLE"
+	[ "${TB_VPN_ROUTING:-manual}" = none ] || [ -z "$TB_VPN_IPV6" ] ||
+		ip -n "$TB_HOST_NS" -6 route replace default dev "$TB_VPN_IF" table "$TB_VPN_TABLE"
 }
 
 # tb_probe_counters PORT: count, in the fake internet, the UDP datagrams to PORT by the way
-# they arrive: over the host's uplink ("leaked") or from the VPN server ("tunneled").
+# they arrive: over the host's uplink ("leaked") or from the VPN server ("tunneled"), of
+# either family; "leaked6" and "tunneled6" count the IPv6 ones apart.
 tb_probe_counters() {
 	tb_inet_nft -f - <<-EOF || tb__die "probe counters failed"
 		table inet probes {
 			counter leaked { }
 			counter tunneled { }
+			counter leaked6 { }
+			counter tunneled6 { }
 			chain pre {
 				type filter hook prerouting priority -300;
 				iifname "eth0" udp dport $1 counter name leaked
 				iifname "vs0" udp dport $1 counter name tunneled
+				meta nfproto ipv6 iifname "eth0" udp dport $1 counter name leaked6
+				meta nfproto ipv6 iifname "vs0" udp dport $1 counter name tunneled6
 			}
 		}
 	EOF
 }
 
-# tb_probes leaked|tunneled: the count so far.
+# tb_probes leaked|tunneled|leaked6|tunneled6: the count so far.
 tb_probes() { tb_nft_counter "$TB_INET_NS" inet probes "$1"; }
 
-# tb_probes_flow leaked|tunneled: more than 10 arrive that way within half a second (a
-# prober sending every 10 ms sends ~50).
+# tb_probes_flow leaked|tunneled|leaked6|tunneled6: more than 10 arrive that way within half
+# a second (a prober sending every 10 ms sends ~50).
 tb_probes_flow() {
 	local a
 	a=$(tb_probes "$1")
