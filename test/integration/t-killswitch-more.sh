@@ -3,11 +3,12 @@
 # More of the kill switch's leak matrix, on the testbed of t-killswitch (a real WireGuard
 # tunnel, the host's uplink left in place as the leak path, the fake internet counting a
 # prober's numbered datagrams per path): IPv6 through a dual-stack tunnel, an address
-# handed from a container allowed any path to one allowed only the tunnel, and a container
-# moved at runtime onto a network created after it started. Every "nothing leaked" has a
-# positive control in the same state: the probes come through the tunnel when it is up, the
-# LAN (vpn.allow) answers when it is down, and a container opted out of the tunnel shows
-# that a leak over that very path would be counted.
+# handed from a container allowed any path to one allowed only the tunnel, a container
+# moved at runtime onto a network created after it started, and DNS over TCP and TLS to a
+# resolver outside the tunnel. Every "nothing leaked" has a positive control in the same
+# state: the probes come through the tunnel when it is up, the LAN (vpn.allow) answers
+# when it is down, and a container opted out of the tunnel shows that a leak over that
+# very path would be counted.
 # shellcheck disable=SC2317,SC2119 # helpers run through tb_check; tb_daemon_* take no args here
 set -eu
 . "$(dirname "$0")/../lib/testbed.sh"
@@ -228,5 +229,44 @@ tb_vpn_tunnel_up
 tb_check "moved, tunnel re-created: the probes flow through it again" \
 	tb_eventually 15 tb_probes_flow tunneled
 tb_check_eq "moved: in the end, nothing leaked" 0 leaked
+
+# --- 4. DNS over TCP, and over TLS (853), to a resolver outside the tunnel ---------------
+# dnsmasq answers TCP on port 53; a stand-in for a DoT server listens on 853. The fake
+# internet counts TCP segments to either port by the way they arrive.
+tb_inet_nft -f - <<EOF
+table inet dnsprobe {
+	counter leaked { }
+	counter tunneled { }
+	chain pre {
+		type filter hook prerouting priority -300;
+		iifname "eth0" tcp dport { 53, 853 } counter name leaked
+		iifname "vs0" tcp dport { 53, 853 } counter name tunneled
+	}
+}
+EOF
+tb_inet_exec sh -c "busybox nc -ll -p 853 -e echo dot-server &" >/dev/null 2>&1
+dns_leaked() { tb_nft_counter "$TB_INET_NS" inet dnsprobe leaked; }
+dns_tunneled() { tb_nft_counter "$TB_INET_NS" inet dnsprobe tunneled; }
+# A DNS query for web.test over TCP: its 2-byte length (26), then the message.
+QUERY='\000\032\022\064\001\000\000\001\000\000\000\000\000\000\003web\004test\000\000\001\000\001'
+# dns_tcp NAME PORT: a TCP exchange with the resolver's PORT gets an answer.
+dns_tcp() {
+	case $2 in
+	853) docker exec "$1" sh -c "timeout 4 nc -w 2 $TB_DNS_IP 853 </dev/null" | grep -q dot-server ;;
+	*) docker exec "$1" sh -c "printf '$QUERY' | timeout 4 nc -w 2 $TB_DNS_IP 53" | grep -q web ;;
+	esac
+}
+tb_run dot --label vpn.outbound=$TB_DNS_IP:53,$TB_DNS_IP:853/tcp
+for p in 53 853; do
+	tb_check "DNS over TCP $p, tunnel up: answered" tb_eventually 10 dns_tcp dot $p
+done
+tb_check "DNS over TCP, tunnel up: the segments came through the tunnel" \
+	test "$(dns_tunneled)" -gt 0
+tb_vpn_tunnel_down
+for p in 53 853; do
+	tb_check_fails "DNS over TCP $p, tunnel deleted: no answer" dns_tcp dot $p
+done
+tb_check_eq "DNS over TCP and 853, tunnel deleted: not one segment leaked" 0 dns_leaked
+tb_expect_reach mover $LAN 80 "DNS, tunnel deleted: control, the LAN is reachable"
 
 tb_finish
