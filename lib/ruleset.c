@@ -1447,6 +1447,8 @@ bool vw_changes_has_addr(const struct vw_changes *ch, uint8_t family, const uint
 
 	if (ch->all)
 		return true;
+	if (ch->n_addrs == 0)
+		return false; /* and addrs may be NULL, which bsearch() must not get */
 	memcpy(key.addr, addr, vw_addr_len(family));
 	return bsearch(&key, ch->addrs, ch->n_addrs, sizeof(*ch->addrs), cmp_source) != NULL;
 }
