@@ -174,6 +174,39 @@ int vw_policy_entries(const struct vw_container *c, const struct vw_container *c
 	return r;
 }
 
+struct grants_walk {
+	const char *name;
+	struct vw_name_grant *v;
+	size_t max;
+	size_t n;
+};
+
+static int grant(void *ud, const struct vw_entry_ref *e)
+{
+	struct grants_walk *w = ud;
+	const struct vw_dst *d = e->dst;
+
+	if (!e->granted || !((d->kind == VW_DST_NAME && strcmp(d->name, w->name) == 0) ||
+			     (d->kind == VW_DST_WILDCARD && vw_wildcard_matches(d->name, w->name))))
+		return 0;
+	if (w->n < w->max)
+		w->v[w->n++] = (struct vw_name_grant){ .path = e->path,
+						       .protos = d->protos,
+						       .port_lo = d->port_lo,
+						       .port_hi = d->port_hi };
+	return 0;
+}
+
+int vw_policy_name_grants(const struct vw_container *c, const struct vw_container *const *sharers,
+			  size_t n_sharers, const struct vw_config *cfg, const char *name,
+			  struct vw_name_grant *ret, size_t max)
+{
+	struct grants_walk w = { .name = name, .v = ret, .max = max };
+	int r = vw_policy_entries(c, sharers, n_sharers, cfg, grant, &w);
+
+	return r < 0 ? r : (int)w.n;
+}
+
 int vw_policy_entry_atoms(const struct vw_dst *d, const struct vw_names *names,
 			  struct vw_atoms *atoms)
 {

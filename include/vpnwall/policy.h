@@ -127,6 +127,24 @@ typedef int (*vw_entry_fn)(void *ud, const struct vw_entry_ref *e);
 int vw_policy_entries(const struct vw_container *c, const struct vw_container *const *sharers,
 		      size_t n_sharers, const struct vw_config *cfg, vw_entry_fn fn, void *ud);
 
+/* How the addresses of a name a container asked for may be reached. */
+struct vw_name_grant {
+	enum vw_path path;
+	uint8_t protos; /* 0: every protocol and port; else VW_PROTO_* bits for the ports */
+	uint16_t port_lo;
+	uint16_t port_hi;
+};
+
+/*
+ * vw_policy_name_grants - what the answer to a query of @c for @name (lower case, no final
+ * dot) may grant: one entry per destination of @c (as vw_policy_entries() lists them) that
+ * is that very name, or a wildcard it lies below. Up to @max into @ret. Returns how many
+ * (0: the name is not @c's to resolve), or -errno.
+ */
+int vw_policy_name_grants(const struct vw_container *c, const struct vw_container *const *sharers,
+			  size_t n_sharers, const struct vw_config *cfg, const char *name,
+			  struct vw_name_grant *ret, size_t max);
+
 /*
  * vw_policy_entry_atoms - what one entry allows now: its address, or its name's current
  * addresses in @names, with its port scope, appended to @atoms[0] (IPv4) and [1] (IPv6).

@@ -936,6 +936,34 @@ static void test_policy_entries_order(void **state)
 	assert_int_equal(s.n, 4);
 }
 
+/* A query may grant what the entries naming it, exactly or by wildcard, allow. */
+static void test_policy_name_grants(void **state)
+{
+	struct fixture *f = *state;
+	const char *env[] = { "DEFAULT_OUTBOUND=*.cdn.test:443/tcp", "VPN_INTERFACE=wg0", NULL };
+	const char *own[] = { "vpn.outbound", "api.test:443/tcp,*.b.test", NULL };
+	struct vw_name_grant g[4];
+
+	config(f, env);
+	container(&f->cs[0], "1111111111111111aaaa", NULL, 0, own);
+	assert_int_equal(vw_policy_name_grants(&f->cs[0], NULL, 0, &f->cfg, "api.test", g, 4), 1);
+	assert_int_equal(g[0].path, VW_PATH_VPN);
+	assert_int_equal(g[0].protos, VW_PROTO_TCP);
+	assert_int_equal(g[0].port_lo, 443);
+	assert_int_equal(vw_policy_name_grants(&f->cs[0], NULL, 0, &f->cfg, "x.y.b.test", g, 4), 1);
+	assert_int_equal(g[0].protos, 0);
+	assert_int_equal(vw_policy_name_grants(&f->cs[0], NULL, 0, &f->cfg, "a.cdn.test", g, 4), 1);
+	/* a wildcard is for names below it; the others are not the container's to resolve */
+	assert_int_equal(vw_policy_name_grants(&f->cs[0], NULL, 0, &f->cfg, "b.test", g, 4), 0);
+	assert_int_equal(vw_policy_name_grants(&f->cs[0], NULL, 0, &f->cfg, "evilb.test", g, 4), 0);
+	assert_int_equal(vw_policy_name_grants(&f->cs[0], NULL, 0, &f->cfg, "api.test.evil", g, 4),
+			 0);
+	/* vpn.tunnel=false: its outbound names by any path too */
+	f->cs[0].labels.no_tunnel = true;
+	assert_int_equal(vw_policy_name_grants(&f->cs[0], NULL, 0, &f->cfg, "api.test", g, 4), 1);
+	assert_int_equal(g[0].path, VW_PATH_ANY);
+}
+
 static void test_policy_joined_labels(void **state)
 {
 	struct fixture *f = *state;
@@ -1385,6 +1413,7 @@ int main(void)
 		T(test_policy_fail_closed_address_claimed_twice),
 		T(test_policy_fail_closed_key_collision),
 		T(test_policy_entries_order),
+		T(test_policy_name_grants),
 		T(test_policy_joined_labels),
 		T(test_policy_paths),
 		T(test_policy_name_quota),
