@@ -237,27 +237,6 @@ static int set_vpn_route_table(struct vw_config *c, const char *v, char *err, si
 	return 0;
 }
 
-static int set_vpn_route_mark(struct vw_config *c, const char *v, char *err, size_t errsize)
-{
-	unsigned long n = 0;
-	char *end = NULL;
-
-	/* Marks are written in hex everywhere (ip rule, nft): take 0x... as well as digits. */
-	if (isdigit((unsigned char)v[0])) {
-		errno = 0;
-		n = strtoul(v, &end, 0);
-	}
-	if (!end || *end || errno == ERANGE || n == 0 || n > 0xffffffffUL) {
-		snprintf(
-			err, errsize,
-			"VPN_ROUTE_MARK='%s': must be a non-zero packet mark bit mask (e.g. 0x1000000)",
-			v);
-		return -EINVAL;
-	}
-	c->vpn_route_mark = (uint32_t)n;
-	return 0;
-}
-
 static int set_log_level(struct vw_config *c, const char *v, char *err, size_t errsize)
 {
 	if (vw_log_parse_level(v, &c->log_level) < 0) {
@@ -517,10 +496,7 @@ static const struct setting settings[] = {
 	{ "VPN_ROUTE", "--vpn-route", true, set_vpn_route,
 	  "route managed bridges into VPN_INTERFACE (policy routing; the host stays off it)" },
 	{ "VPN_ROUTE_TABLE", "--vpn-route-table", false, set_vpn_route_table,
-	  "routing table of VPN_ROUTE (default 7811; its rules have priorities 7809-7811)" },
-	{ "VPN_ROUTE_MARK", "--vpn-route-mark", false, set_vpn_route_mark,
-	  "packet mark bits of VPN_ROUTE for replies to connections that did not come through "
-	  "the tunnel (default 0x1000000)" },
+	  "routing table of VPN_ROUTE (default 7811; its rules have priorities 7810-7811)" },
 	{ "DRY_RUN", "--dry-run", true, set_dry_run, "count what would be dropped, drop nothing" },
 	{ "LOG_LEVEL", "--log-level", false, set_log_level,
 	  "error, warn, info (default) or debug" },
@@ -562,7 +538,6 @@ static int defaults(struct vw_config *c)
 		.nflog_group = 7811,
 		.audit_rate = 20,
 		.vpn_route_table = 7811,
-		.vpn_route_mark = 0x1000000,
 	};
 	(void)vw_strscpy(c->metrics_host, "127.0.0.1", sizeof(c->metrics_host));
 	(void)vw_strscpy(c->api_socket, "/run/vpnwall/api.sock", sizeof(c->api_socket));

@@ -53,7 +53,6 @@
 #define ELEMS_PER_MSG 256 /* keeps a NEWSETELEM well below the 64 KiB attribute limit */
 #define RCVBUF (4 * 1024 * 1024)
 #define HOOK_PRIORITY (-10) /* before Docker's filter chains at priority 0 */
-#define MARK_PRIORITY (-150) /* mangle: before the routing decision and Docker's DNAT */
 
 /* nft's datatype ids, so that `nft list ruleset` shows our sets with their real types. */
 #define TYPE_IPV4 7
@@ -74,7 +73,6 @@
 #define CHAIN_POLICE "police"
 #define CHAIN_POLICE_IN "police_in"
 #define CHAIN_DISPATCH "dispatch"
-#define CHAIN_ROUTE_MARK "route_mark" /* prerouting, with VPN_ROUTE only */
 #define MAP_BRIDGES "bridges"
 #define MAP_BRIDGES_IN "bridges_in"
 /*
@@ -368,9 +366,10 @@ static struct nftnl_expr *e_range(uint32_t sreg, const void *lo, const void *hi,
 	return e;
 }
 
-/* reg = (reg & mask) ^ xor */
-static struct nftnl_expr *e_bitwise(uint32_t reg, const void *mask, const void * xor, uint32_t len)
+/* dreg = (sreg & mask) ^ 0 */
+static struct nftnl_expr *e_and(uint32_t reg, const void *mask, uint32_t len)
 {
+	static const uint8_t zero[16];
 	struct nftnl_expr *e = nftnl_expr_alloc("bitwise");
 
 	if (e) {
@@ -378,28 +377,7 @@ static struct nftnl_expr *e_bitwise(uint32_t reg, const void *mask, const void *
 		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, reg);
 		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, len);
 		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, mask, len);
-		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, xor, len);
-	}
-	return e;
-}
-
-/* reg = reg & mask */
-static struct nftnl_expr *e_and(uint32_t reg, const void *mask, uint32_t len)
-{
-	static const uint8_t zero[16];
-
-	return e_bitwise(reg, mask, zero, len);
-}
-
-/* ct mark set reg, or meta mark set reg */
-static struct nftnl_expr *e_mark_set(bool ct, uint32_t sreg)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc(ct ? "ct" : "meta");
-
-	if (e) {
-		nftnl_expr_set_u32(e, ct ? NFTNL_EXPR_CT_KEY : NFTNL_EXPR_META_KEY,
-				   ct ? NFT_CT_MARK : NFT_META_MARK);
-		nftnl_expr_set_u32(e, ct ? NFTNL_EXPR_CT_SREG : NFTNL_EXPR_META_SREG, sreg);
+		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, zero, len);
 	}
 	return e;
 }
@@ -509,8 +487,8 @@ static int emit_table(struct batch *b, uint16_t type)
 	return msg_end(b);
 }
 
-/* @hook: NF_INET_* for a base chain at priority @prio, -1 for a regular one. */
-static int emit_chain(struct batch *b, uint16_t type, const char *name, int hook, int prio)
+/* @hook: NF_INET_FORWARD or NF_INET_LOCAL_IN for a base chain, -1 for a regular one. */
+static int emit_chain(struct batch *b, uint16_t type, const char *name, int hook)
 {
 	struct nftnl_chain *c = nftnl_chain_alloc();
 	struct nlmsghdr *nlh;
@@ -523,7 +501,7 @@ static int emit_chain(struct batch *b, uint16_t type, const char *name, int hook
 	nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
 	if (hook >= 0) {
 		nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, (uint32_t)hook);
-		nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, prio);
+		nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, HOOK_PRIORITY);
 		nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "filter");
 		nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
 	}
@@ -810,11 +788,8 @@ static int emit_verdict_rule(struct batch *b, struct rule *rl, int verdict, cons
 	return rule_emit(b, rl, chain, what);
 }
 
-/*
- * <iifname|oifname> [!=] <pattern>: nft's "x+" compares only the prefix, a full name 16
- * bytes. @op: NFT_CMP_EQ or NFT_CMP_NEQ.
- */
-static void put_ifname(struct rule *rl, uint32_t key, uint32_t op, const char *pattern)
+/* <iifname|oifname> <pattern>: nft's "x+" compares only the prefix, a full name 16 bytes. */
+static void put_ifname(struct rule *rl, uint32_t key, const char *pattern)
 {
 	char name[VW_IFNAMSIZ] = { 0 };
 	size_t len = strlen(pattern);
@@ -825,7 +800,7 @@ static void put_ifname(struct rule *rl, uint32_t key, uint32_t op, const char *p
 	else
 		len = sizeof(name);
 	put(rl, e_meta(key, NFT_REG_1));
-	put(rl, e_cmp(NFT_REG_1, op, name, (uint32_t)len));
+	put(rl, e_cmp(NFT_REG_1, NFT_CMP_EQ, name, (uint32_t)len));
 }
 
 /*
@@ -850,7 +825,7 @@ static int emit_hook_chain(struct batch *b, const struct vw_ruleset *rs, const c
 	r = rule_emit(b, &rl, chain, what);
 	for (size_t i = 0; r >= 0 && i < rs->n_ignore; i++) {
 		rl = rule_new();
-		put_ifname(&rl, NFT_META_IIFNAME, NFT_CMP_EQ, rs->ignore[i]);
+		put_ifname(&rl, NFT_META_IIFNAME, rs->ignore[i]);
 		snprintf(what, sizeof(what), "rule %s: iifname %s return", chain, rs->ignore[i]);
 		r = emit_verdict_rule(b, &rl, NFT_RETURN, chain, what);
 	}
@@ -920,7 +895,7 @@ static int emit_dispatch(struct batch *b, const struct vw_ruleset *rs, int f)
 
 			rl = rule_new();
 			if (tunnel)
-				put_ifname(&rl, NFT_META_OIFNAME, NFT_CMP_EQ, rs->vpn_iface);
+				put_ifname(&rl, NFT_META_OIFNAME, rs->vpn_iface);
 			put_key(&rl, f, true, k != BOX_HOST);
 			put(&rl, e_lookup(NFT_REG32_00, set_boxes[p][k][f], -1));
 			put(&rl, e_objref_map(NFT_REG32_00, map_allowed[f]));
@@ -1099,57 +1074,6 @@ static int emit_police_in(struct batch *b, const struct vw_ruleset *rs)
 #define CONCAT4(a, b, c, d) \
 	((uint32_t)(a) << 3 * TYPE_BITS | (b) << 2 * TYPE_BITS | (c) << TYPE_BITS | (d))
 
-/* <ct|meta> mark set <ct|meta> mark | M */
-static void put_mark_or(struct rule *rl, bool ct, uint32_t m)
-{
-	uint32_t keep = ~m;
-
-	put(rl, ct ? e_ct(NFT_CT_MARK, NFT_REG_1) : e_meta(NFT_META_MARK, NFT_REG_1));
-	put(rl, e_bitwise(NFT_REG_1, &keep, &m, sizeof(m)));
-	put(rl, e_mark_set(ct, NFT_REG_1));
-}
-
-/*
- * The routing layer sends what comes in on a managed bridge into the tunnel, replies
- * included: a published port asked from the uplink would answer into the tunnel. So a
- * connection that comes in by any interface but the tunnel is marked, and its replies
- * carry a packet mark that a rule of the routing layer sends by the main table. Only the
- * routing is concerned: the firewall lets replies of published ports through anyway. If
- * this table goes, replies go into the tunnel: closed, not open.
- */
-static int emit_route_mark(struct batch *b, const struct vw_ruleset *rs)
-{
-	static const uint8_t dir_reply = IP_CT_DIR_REPLY;
-	static const uint32_t zero = 0, new = NF_CT_STATE_BIT(IP_CT_NEW);
-	uint32_t m = rs->route_mark;
-	struct rule rl;
-	int r;
-
-	r = emit_chain(b, NFT_MSG_NEWCHAIN, CHAIN_ROUTE_MARK, NF_INET_PRE_ROUTING, MARK_PRIORITY);
-	if (r < 0)
-		return r;
-	/* iifname != <VPN_INTERFACE> ct state new ct mark set ct mark | M */
-	rl = rule_new();
-	put_ifname(&rl, NFT_META_IIFNAME, NFT_CMP_NEQ, rs->vpn_iface);
-	put(&rl, e_ct(NFT_CT_STATE, NFT_REG_1));
-	put(&rl, e_and(NFT_REG_1, &new, sizeof(new)));
-	put(&rl, e_cmp(NFT_REG_1, NFT_CMP_NEQ, &zero, sizeof(zero)));
-	put_mark_or(&rl, true, m);
-	r = rule_emit(b, &rl, CHAIN_ROUTE_MARK, "rule route_mark: ct state new: ct mark");
-	if (r < 0)
-		return r;
-	/* ct direction reply ct mark & M == M meta mark set meta mark | M */
-	rl = rule_new();
-	put(&rl, e_ct(NFT_CT_DIRECTION, NFT_REG_1));
-	put(&rl, e_cmp(NFT_REG_1, NFT_CMP_EQ, &dir_reply, sizeof(dir_reply)));
-	put(&rl, e_ct(NFT_CT_MARK, NFT_REG_1));
-	put(&rl, e_and(NFT_REG_1, &m, sizeof(m)));
-	put(&rl, e_cmp(NFT_REG_1, NFT_CMP_EQ, &m, sizeof(m)));
-	put_mark_or(&rl, false, m);
-	return rule_emit(b, &rl, CHAIN_ROUTE_MARK,
-			 "rule route_mark: ct direction reply: meta mark");
-}
-
 static int emit_base(struct batch *b, const struct vw_ruleset *rs)
 {
 	static const uint8_t range_fields[2][5] = { { 4, 4, 1, 2, 0 }, { 16, 16, 1, 2, 0 } };
@@ -1217,15 +1141,15 @@ static int emit_base(struct batch *b, const struct vw_ruleset *rs)
 	if (r >= 0)
 		r = emit_counter(b, NFT_MSG_NEWOBJ, VW_KEY_SPOOFED, VW_KEY_SPOOFED);
 	if (r >= 0)
-		r = emit_chain(b, NFT_MSG_NEWCHAIN, CHAIN_DISPATCH, -1, 0);
+		r = emit_chain(b, NFT_MSG_NEWCHAIN, CHAIN_DISPATCH, -1);
 	if (r >= 0)
-		r = emit_chain(b, NFT_MSG_NEWCHAIN, CHAIN_POLICE, -1, 0);
+		r = emit_chain(b, NFT_MSG_NEWCHAIN, CHAIN_POLICE, -1);
 	if (r >= 0)
-		r = emit_chain(b, NFT_MSG_NEWCHAIN, CHAIN_POLICE_IN, -1, 0);
+		r = emit_chain(b, NFT_MSG_NEWCHAIN, CHAIN_POLICE_IN, -1);
 	if (r >= 0)
-		r = emit_chain(b, NFT_MSG_NEWCHAIN, CHAIN_FORWARD, NF_INET_FORWARD, HOOK_PRIORITY);
+		r = emit_chain(b, NFT_MSG_NEWCHAIN, CHAIN_FORWARD, NF_INET_FORWARD);
 	if (r >= 0)
-		r = emit_chain(b, NFT_MSG_NEWCHAIN, CHAIN_INPUT, NF_INET_LOCAL_IN, HOOK_PRIORITY);
+		r = emit_chain(b, NFT_MSG_NEWCHAIN, CHAIN_INPUT, NF_INET_LOCAL_IN);
 	if (r >= 0)
 		r = emit_dispatch_chain(b, rs);
 	if (r >= 0)
@@ -1236,8 +1160,6 @@ static int emit_base(struct batch *b, const struct vw_ruleset *rs)
 		r = emit_hook_chain(b, rs, CHAIN_FORWARD, MAP_BRIDGES, CHAIN_POLICE);
 	if (r >= 0)
 		r = emit_hook_chain(b, rs, CHAIN_INPUT, MAP_BRIDGES_IN, CHAIN_POLICE_IN);
-	if (r >= 0 && rs->route_mark)
-		r = emit_route_mark(b, rs);
 	return r;
 }
 

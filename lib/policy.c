@@ -272,8 +272,7 @@ static int compile_container(const struct vw_container *c,
 			     size_t budget, bool global, struct vw_rs_container *ret)
 {
 	struct compile_ctx x = { .names = names };
-	struct vw_rs_container rc = { .audit = cfg->dry_run || c->labels.dry_run,
-				      .any_path = c->labels.no_tunnel };
+	struct vw_rs_container rc = { .audit = cfg->dry_run || c->labels.dry_run };
 	int r;
 
 	vw_rs_container_init(&rc);
@@ -513,7 +512,6 @@ int vw_policy_settings(const struct vw_config *cfg, struct vw_ruleset *rs)
 	rs->log_group = cfg->nflog_group;
 	rs->log_rate = cfg->audit_rate;
 	(void)vw_strscpy(rs->vpn_iface, cfg->vpn_interface, sizeof(rs->vpn_iface));
-	rs->route_mark = cfg->vpn_route ? cfg->vpn_route_mark : 0;
 	if (cfg->n_ignore_bridges) {
 		rs->ignore = calloc(cfg->n_ignore_bridges, sizeof(*rs->ignore));
 		if (!rs->ignore)

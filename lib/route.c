@@ -24,7 +24,7 @@
 
 #define VW_LOG_MODULE "route"
 
-#define EXEMPT_RULES_MAX 4096 /* rules for exempt addresses, both families */
+#define RULES_MAX 1024 /* two per bridge and family: 256 bridges */
 
 /* --- the plan ------------------------------------------------------------------------------ */
 
@@ -50,22 +50,21 @@ static int add_route(struct vw_route_state *s, const struct vw_route_route *r)
 	return 0;
 }
 
-int vw_route_plan(const struct vw_route_input *in, uint32_t table, uint32_t pref,
-		  struct vw_route_state *ret)
+int vw_route_plan(const char *const *bridges, size_t n, int vpn_ifindex, uint32_t table,
+		  uint32_t pref, struct vw_route_state *ret)
 {
 	static const uint8_t families[2] = { AF_INET, AF_INET6 };
 	struct vw_route_state s = { 0 };
-	size_t n_exempt = 0;
 	int r = 0;
 
 	for (int f = 0; r >= 0 && f < 2; f++) {
-		for (size_t i = 0; r >= 0 && i < in->n_bridges; i++) {
+		for (size_t i = 0; r >= 0 && i < n && s.n_rules < RULES_MAX; i++) {
 			struct vw_route_rule rule = { .family = families[f],
 						      .pref = pref,
 						      .table = RT_TABLE_MAIN,
 						      .suppress_default = true };
 
-			(void)vw_strscpy(rule.iif, in->bridges[i], sizeof(rule.iif));
+			(void)vw_strscpy(rule.iif, bridges[i], sizeof(rule.iif));
 			r = add_rule(&s, &rule);
 			rule.pref = pref + 1;
 			rule.table = table;
@@ -73,34 +72,16 @@ int vw_route_plan(const struct vw_route_input *in, uint32_t table, uint32_t pref
 			if (r >= 0)
 				r = add_rule(&s, &rule);
 		}
-		for (size_t i = 0; r >= 0 && i < in->n_exempt && n_exempt < EXEMPT_RULES_MAX; i++) {
-			struct vw_route_rule rule = { .family = families[f],
-						      .pref = pref - 1,
-						      .table = RT_TABLE_MAIN };
-
-			if (in->exempt[i].family != families[f])
-				continue;
-			memcpy(rule.src, in->exempt[i].addr, sizeof(rule.src));
-			rule.src_len = families[f] == AF_INET ? 32 : 128;
-			r = add_rule(&s, &rule);
-			n_exempt++;
-		}
-		if (r >= 0 && in->reply_mark)
-			r = add_rule(&s, &(struct vw_route_rule){ .family = families[f],
-								  .pref = pref - 1,
-								  .table = RT_TABLE_MAIN,
-								  .fwmark = in->reply_mark,
-								  .fwmask = in->reply_mark });
 		if (r >= 0)
 			r = add_route(
 				&s, &(struct vw_route_route){ .family = families[f],
 							      .unreachable = true,
 							      .metric = VW_ROUTE_METRIC_UNREACHABLE,
 							      .protocol = VW_ROUTE_PROTO });
-		if (r >= 0 && in->vpn_ifindex > 0)
+		if (r >= 0 && vpn_ifindex > 0)
 			r = add_route(&s,
 				      &(struct vw_route_route){ .family = families[f],
-								.oif = in->vpn_ifindex,
+								.oif = vpn_ifindex,
 								.metric = VW_ROUTE_METRIC_TUNNEL,
 								.protocol = VW_ROUTE_PROTO });
 	}
@@ -115,9 +96,7 @@ int vw_route_plan(const struct vw_route_input *in, uint32_t table, uint32_t pref
 static bool same_rule(const struct vw_route_rule *a, const struct vw_route_rule *b)
 {
 	return a->family == b->family && a->pref == b->pref && a->table == b->table &&
-	       a->suppress_default == b->suppress_default && strcmp(a->iif, b->iif) == 0 &&
-	       a->src_len == b->src_len && memcmp(a->src, b->src, sizeof(a->src)) == 0 &&
-	       a->fwmark == b->fwmark && a->fwmask == b->fwmask;
+	       a->suppress_default == b->suppress_default && strcmp(a->iif, b->iif) == 0;
 }
 
 static bool same_route(const struct vw_route_route *a, const struct vw_route_route *b)
@@ -212,16 +191,6 @@ static bool parse_rule(const struct nlmsghdr *nlh, struct vw_route_rule *ret)
 		ret->pref = mnl_attr_get_u32(tb[FRA_PRIORITY]);
 	if (tb[FRA_IIFNAME] && mnl_attr_validate(tb[FRA_IIFNAME], MNL_TYPE_NUL_STRING) >= 0)
 		(void)vw_strscpy(ret->iif, mnl_attr_get_str(tb[FRA_IIFNAME]), sizeof(ret->iif));
-	if (tb[FRA_FWMARK] && mnl_attr_validate(tb[FRA_FWMARK], MNL_TYPE_U32) >= 0)
-		ret->fwmark = mnl_attr_get_u32(tb[FRA_FWMARK]);
-	if (tb[FRA_FWMASK] && mnl_attr_validate(tb[FRA_FWMASK], MNL_TYPE_U32) >= 0)
-		ret->fwmask = mnl_attr_get_u32(tb[FRA_FWMASK]);
-	if (h->src_len && tb[FRA_SRC] &&
-	    mnl_attr_get_payload_len(tb[FRA_SRC]) <= sizeof(ret->src)) {
-		ret->src_len = h->src_len;
-		memcpy(ret->src, mnl_attr_get_payload(tb[FRA_SRC]),
-		       mnl_attr_get_payload_len(tb[FRA_SRC]));
-	}
 	ret->suppress_default =
 		tb[FRA_SUPPRESS_PREFIXLEN] && mnl_attr_get_u32(tb[FRA_SUPPRESS_PREFIXLEN]) == 0;
 	return true;
@@ -340,16 +309,7 @@ static int change_rule(struct vw_router *r, const struct vw_route_rule *rule, bo
 	h->table = rule->table < 256 ? (uint8_t)rule->table : RT_TABLE_UNSPEC;
 	mnl_attr_put_u32(nlh, FRA_TABLE, rule->table);
 	mnl_attr_put_u32(nlh, FRA_PRIORITY, rule->pref);
-	if (rule->iif[0])
-		mnl_attr_put_strz(nlh, FRA_IIFNAME, rule->iif);
-	if (rule->src_len) {
-		h->src_len = rule->src_len;
-		mnl_attr_put(nlh, FRA_SRC, rule->family == AF_INET ? 4 : 16, rule->src);
-	}
-	if (rule->fwmask) {
-		mnl_attr_put_u32(nlh, FRA_FWMARK, rule->fwmark);
-		mnl_attr_put_u32(nlh, FRA_FWMASK, rule->fwmask);
-	}
+	mnl_attr_put_strz(nlh, FRA_IIFNAME, rule->iif);
 	mnl_attr_put_u8(nlh, FRA_PROTOCOL, VW_ROUTE_PROTO);
 	if (rule->suppress_default)
 		mnl_attr_put_u32(nlh, FRA_SUPPRESS_PREFIXLEN, 0);
@@ -424,12 +384,12 @@ static int apply_state(struct vw_router *r, const struct vw_route_state *want, b
 	return first ? first : changes;
 }
 
-int vw_router_apply(struct vw_router *r, const struct vw_route_input *in)
+int vw_router_apply(struct vw_router *r, const char *const *bridges, size_t n, int vpn_ifindex)
 {
 	struct vw_route_state want;
 	int err;
 
-	err = vw_route_plan(in, r->table, r->pref, &want);
+	err = vw_route_plan(bridges, n, vpn_ifindex, r->table, r->pref, &want);
 	if (err)
 		return err;
 	err = apply_state(r, &want, false);

@@ -908,7 +908,6 @@ void vw_ruleset_base(const struct vw_ruleset *rs, struct vw_ruleset *ret)
 	*ret = (struct vw_ruleset){ .dry_run = rs->dry_run,
 				    .log_group = rs->log_group,
 				    .log_rate = rs->log_rate,
-				    .route_mark = rs->route_mark,
 				    .ignore = rs->ignore,
 				    .n_ignore = rs->n_ignore };
 	memcpy(ret->vpn_iface, rs->vpn_iface, sizeof(ret->vpn_iface));
@@ -1346,7 +1345,7 @@ static bool same_base(const struct vw_ruleset *a, const struct vw_ruleset *b)
 {
 	return a->dry_run == b->dry_run && a->log_group == b->log_group &&
 	       a->log_rate == b->log_rate && strcmp(a->vpn_iface, b->vpn_iface) == 0 &&
-	       a->route_mark == b->route_mark && a->n_ignore == b->n_ignore &&
+	       a->n_ignore == b->n_ignore &&
 	       (a->n_ignore == 0 ||
 		memcmp(a->ignore, b->ignore, a->n_ignore * sizeof(*a->ignore)) == 0);
 }

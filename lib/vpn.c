@@ -10,7 +10,6 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
@@ -18,6 +17,7 @@
 #include <linux/rtnetlink.h>
 
 #include "vpnwall/config.h"
+#include "vpnwall/hashmap.h"
 #include "vpnwall/log.h"
 #include "vpnwall/loop.h"
 #include "vpnwall/netlink.h"
@@ -50,49 +50,11 @@ struct vw_vpn {
 	void *ud;
 };
 
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
-{
-	const uint8_t *b = p;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * 1099511628211ull;
-	return h;
-}
-
-/*
- * The addresses that keep the host's routes: those of containers that opted out of the
- * tunnel (vpn.tunnel=false) or of vpnwall (vpn.enable=false). Into *@ret (NULL when none).
- */
-static size_t exempt_sources(const struct vw_ruleset *rs, struct vw_route_src **ret)
-{
-	struct vw_route_src *v = NULL;
-	size_t n = 0;
-
-	*ret = NULL;
-	for (size_t i = 0; i < rs->n_sources; i++) {
-		const struct vw_rs_source *s = &rs->sources[i];
-		const struct vw_rs_container *c = s->key[0] ? vw_ruleset_find(rs, s->key) : NULL;
-
-		if (s->key[0] && (!c || !c->any_path))
-			continue;
-		if (!v && !(v = calloc(rs->n_sources, sizeof(*v))))
-			return 0; /* out of memory: all stay in the tunnel (closed) */
-		v[n].family = s->family;
-		memcpy(v[n].addr, s->addr, sizeof(v[n].addr));
-		n++;
-	}
-	*ret = v;
-	return n;
-}
-
 static void route_sync(struct vw_vpn *v)
 {
 	const char *names[BRIDGES_MAX];
-	struct vw_route_input in = { .bridges = names,
-				     .vpn_ifindex = v->up ? v->ifindex : 0,
-				     .reply_mark = v->cfg->vpn_route_mark };
-	struct vw_route_src *exempt;
 	uint64_t h = 1469598103934665603ull;
+	size_t n = 0;
 	int r;
 
 	/*
@@ -101,37 +63,29 @@ static void route_sync(struct vw_vpn *v)
 	 */
 	if (!v->router || !v->rs)
 		return;
-	for (size_t i = 0; i < v->rs->n_bridges && in.n_bridges < ELEMENTSOF(names); i++)
+	for (size_t i = 0; v->rs && i < v->rs->n_bridges && n < ELEMENTSOF(names); i++)
 		if (v->rs->bridges[i].managed) {
-			names[in.n_bridges++] = v->rs->bridges[i].name;
-			h = fnv(h, v->rs->bridges[i].name, strlen(v->rs->bridges[i].name) + 1);
+			names[n++] = v->rs->bridges[i].name;
+			h = (h ^ vw_hash_str(v->rs->bridges[i].name)) * 1099511628211ull;
 		}
-	in.n_exempt = exempt_sources(v->rs, &exempt);
-	in.exempt = exempt;
-	h = fnv(h, exempt, in.n_exempt * sizeof(*exempt));
-	h = fnv(h, &in.vpn_ifindex, sizeof(in.vpn_ifindex));
-	if (!v->dirty && h == v->applied) {
-		free(exempt);
+	h = (h ^ (uint64_t)(unsigned)(v->up ? v->ifindex : 0)) * 1099511628211ull;
+	if (!v->dirty && h == v->applied)
 		return;
-	}
-	if (in.n_bridges == ELEMENTSOF(names) && !v->capped) {
+	if (n == ELEMENTSOF(names) && !v->capped) {
 		log_warn("VPN_ROUTE covers the first %zu managed bridges only: the others are "
 			 "not routed into the tunnel (the firewall still holds)",
-			 in.n_bridges);
+			 n);
 		v->capped = true;
 	}
-	r = vw_router_apply(v->router, &in);
-	free(exempt);
+	r = vw_router_apply(v->router, names, n, v->up ? v->ifindex : 0);
 	if (r < 0) {
 		log_error_errno(r, "cannot apply the VPN routes, retrying at the next change");
 		v->dirty = true;
 		return;
 	}
 	if (r > 0)
-		log_info(
-			"VPN routing: %d change(s) for %zu bridge(s) and %zu exempt address(es), %s",
-			r, in.n_bridges, in.n_exempt,
-			v->up ? "through the tunnel" : "unreachable (no tunnel)");
+		log_info("VPN routing: %d change(s) for %zu bridge(s), %s", r, n,
+			 v->up ? "through the tunnel" : "unreachable (no tunnel)");
 	v->dirty = false;
 	v->applied = h;
 }

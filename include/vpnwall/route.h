@@ -8,13 +8,6 @@
  *                                                                 the host: never the default
  *   pref P+1  iif <bridge> lookup T                               the rest: table T
  *
- * and before them, for each address of a container that opted out of the tunnel
- * (vpn.tunnel=false) or of vpnwall (vpn.enable=false), and for replies to connections that
- * came in by another way than the tunnel (marked by the ruleset):
- *
- *   pref P-1  from <address> lookup main                          by any path, as its policy
- *   pref P-1  fwmark M/M lookup main                              the way they were asked
- *
  * and in table T a default route through the VPN interface while one is up, with an
  * unreachable default behind it, so that without a tunnel nothing is routed anywhere else.
  * The host's own traffic is not concerned (a split tunnel). Rules and routes carry our
@@ -33,7 +26,7 @@ struct nlmsghdr;
 struct vw_router;
 
 #define VW_ROUTE_PROTO 118 /* rtm_protocol / FRA_PROTOCOL of what we install */
-#define VW_ROUTE_PREF 7810 /* our rules' priorities: this, one less and one more */
+#define VW_ROUTE_PREF 7810 /* our rules' priorities: this and the next (main's is 32766) */
 #define VW_ROUTE_METRIC_UNREACHABLE 0x7fffffffu
 /* Not 0: the kernel turns an IPv6 metric of 0 into 1024, and what it reads back must match. */
 #define VW_ROUTE_METRIC_TUNNEL 1
@@ -41,11 +34,7 @@ struct vw_router;
 struct vw_route_rule {
 	uint8_t family; /* AF_INET or AF_INET6 */
 	uint32_t pref;
-	char iif[16]; /* "" = any */
-	uint8_t src[16]; /* with src_len: the source prefix */
-	uint8_t src_len; /* 0 = any source */
-	uint32_t fwmark; /* with fwmask: packets whose mark has these bits; 0/0 = any */
-	uint32_t fwmask;
+	char iif[16];
 	uint32_t table; /* RT_TABLE_MAIN with suppress, or the VPN table */
 	bool suppress_default; /* suppress_prefixlength 0 */
 };
@@ -66,28 +55,12 @@ struct vw_route_state {
 	size_t n_routes;
 };
 
-/* A container address that keeps the host's routes. */
-struct vw_route_src {
-	uint8_t family;
-	uint8_t addr[16];
-};
-
-/* What the routing layer is to hold. */
-struct vw_route_input {
-	const char *const *bridges; /* the managed bridges: routed into the tunnel */
-	size_t n_bridges;
-	const struct vw_route_src *exempt; /* sources routed by the main table all the same */
-	size_t n_exempt;
-	int vpn_ifindex; /* the VPN interface up, 0: none */
-	uint32_t reply_mark; /* the mark of replies routed by the main table; 0: none */
-};
-
 /*
- * vw_route_plan - what should exist for @in, with table @table and rules around @pref.
- * Returns 0 or -ENOMEM.
+ * vw_route_plan - what should exist for the @n managed @bridges, with the VPN interface
+ * @vpn_ifindex (0: none up) and table @table, rules from @pref. Returns 0 or -ENOMEM.
  */
-int vw_route_plan(const struct vw_route_input *in, uint32_t table, uint32_t pref,
-		  struct vw_route_state *ret);
+int vw_route_plan(const char *const *bridges, size_t n, int vpn_ifindex, uint32_t table,
+		  uint32_t pref, struct vw_route_state *ret);
 
 /*
  * vw_route_diff - what of @have is not in @want (*@del) and what of @want is not in @have
@@ -119,10 +92,10 @@ int vw_router_clear(struct vw_router *r);
 void vw_router_free(struct vw_router *r);
 
 /*
- * vw_router_apply - make the kernel hold exactly the plan for @in: read what of ours is
- * there, remove the rest, add what is missing. Returns the number of changes made, or
- * -errno (what could be applied is).
+ * vw_router_apply - make the kernel hold exactly the plan for @bridges and @vpn_ifindex:
+ * read what of ours is there, remove the rest, add what is missing. Returns the number of
+ * changes made, or -errno (what could be applied is).
  */
-int vw_router_apply(struct vw_router *r, const struct vw_route_input *in);
+int vw_router_apply(struct vw_router *r, const char *const *bridges, size_t n, int vpn_ifindex);
 
 #endif

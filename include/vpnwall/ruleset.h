@@ -103,7 +103,6 @@ struct vw_rs_container {
 	char id[65]; /* full container id */
 	char name[128]; /* container name, for logs, counters and metrics */
 	bool audit; /* count what would be dropped, drop nothing */
-	bool any_path; /* vpn.tunnel=false: every destination by any path, and routed so */
 	char isolated[128]; /* why it reaches nothing at all ("" = not isolated) */
 	char note[160]; /* a limit hit while compiling that did not isolate it, or "" */
 	struct vw_boxset dst[VW_BOXSETS]; /* at vw_boxset_index(path, family) */
@@ -126,11 +125,6 @@ struct vw_ruleset {
 	/* The kill switch: VW_PATH_VPN destinations leave only through an interface of this
 	 * name ("x+": any name starting with x); "" = no VPN, every path is fine. */
 	char vpn_iface[VW_IFNAMSIZ];
-	/* The routing layer (VPN_ROUTE): connections that come in by any other interface
-	 * carry this conntrack mark, and their replies this packet mark, which a rule of the
-	 * routing layer sends by the main table (a published port answers the way it was
-	 * asked). 0 = no routing layer. */
-	uint32_t route_mark;
 	uint16_t log_group; /* NFLOG group for audited drops; 0 = none */
 	unsigned log_rate; /* audited packets per second, per container */
 	char (*ignore)[VW_IFNAMSIZ]; /* bridges never policed (settings); "x+" is a prefix */

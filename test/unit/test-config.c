@@ -117,15 +117,7 @@ static void test_config_vpn(void **state)
 	assert_string_equal(c.vpn_allow_warning, "");
 	assert_false(c.vpn_route);
 	assert_int_equal(c.vpn_route_table, 7811);
-	assert_int_equal(c.vpn_route_mark, 0x1000000);
 	vw_config_done(&c);
-	{
-		const char *mark[] = { "VPN_ROUTE_MARK=0x20", NULL };
-
-		assert_int_equal(parse(&c, mark, 1, argv, err), 0);
-		assert_int_equal(c.vpn_route_mark, 0x20);
-		vw_config_done(&c);
-	}
 
 	/* no interface by default: no kill switch */
 	assert_int_equal(parse(&c, broad, 1, argv, err), 0);
@@ -172,10 +164,6 @@ static void test_config_errors(void **state)
 	expect_error("VPN_ROUTE=true", "VPN_ROUTE=true needs VPN_INTERFACE");
 	expect_error("VPN_ROUTE=maybe", "VPN_ROUTE='maybe'");
 	expect_error("VPN_ROUTE_TABLE=254", "VPN_ROUTE_TABLE='254'");
-	expect_error("VPN_ROUTE_MARK=0", "VPN_ROUTE_MARK='0': must be a non-zero");
-	expect_error("VPN_ROUTE_MARK=0x100000000", "VPN_ROUTE_MARK='0x100000000'");
-	expect_error("VPN_ROUTE_MARK=-1", "VPN_ROUTE_MARK='-1'");
-	expect_error("VPN_ROUTE_MARK=mark", "VPN_ROUTE_MARK='mark'");
 }
 
 static void test_config_flag_errors(void **state)

@@ -809,50 +809,6 @@ static void test_nft_kill_switch(void **state)
 	assert_int_equal(n, 6);
 }
 
-/*
- * VPN_ROUTE: connections that come in by another interface than the tunnel are marked in
- * prerouting, before the routing decision, and so are their replies, for the routing
- * layer's rule into the main table.
- */
-static void test_nft_route_mark(void **state)
-{
-	struct fixture *f = *state;
-	struct vw_plan plan;
-	struct nftnl_chain *c;
-
-	assert_null(find_msg(f, NFT_MSG_NEWCHAIN, 5)); /* without VPN_ROUTE: no such chain */
-	(void)vw_strscpy(f->rs.vpn_iface, "wg+", sizeof(f->rs.vpn_iface));
-	f->rs.route_mark = 0x1000000;
-	assert_int_equal(vw_ruleset_diff(NULL, &f->rs, NULL, &plan), 0);
-	render(f, &plan);
-	vw_plan_done(&plan);
-	c = nftnl_chain_alloc();
-	assert_int_equal(nftnl_chain_nlmsg_parse(find_msg(f, NFT_MSG_NEWCHAIN, 5), c), 0);
-	assert_string_equal(nftnl_chain_get_str(c, NFTNL_CHAIN_NAME), "route_mark");
-	assert_int_equal(nftnl_chain_get_u32(c, NFTNL_CHAIN_HOOKNUM), NF_INET_PRE_ROUTING);
-	assert_int_equal(nftnl_chain_get_s32(c, NFTNL_CHAIN_PRIO), -150);
-	nftnl_chain_free(c);
-	assert_rules(chain_rules(f, "route_mark"),
-		     "inet " TABLE " route_mark\n"
-		     "  [ meta load iifname => reg 1 ]\n"
-		     "  [ cmp neq reg 1 0x00006777 ]\n" /* not "wg"... */
-		     "  [ ct load state => reg 1 ]\n"
-		     "  [ bitwise reg 1 = ( reg 1 & 0x00000008 ) ^ 0x00000000 ]\n"
-		     "  [ cmp neq reg 1 0x00000000 ]\n" /* ct state new */
-		     "  [ ct load mark => reg 1 ]\n"
-		     "  [ bitwise reg 1 = ( reg 1 & 0xfeffffff ) ^ 0x01000000 ]\n"
-		     "  [ ct set mark with reg 1 ]\n" /* ct mark set ct mark | M */
-		     "inet " TABLE " route_mark\n"
-		     "  [ ct load direction => reg 1 ]\n"
-		     "  [ cmp eq reg 1 0x00000001 ]\n" /* reply */
-		     "  [ ct load mark => reg 1 ]\n"
-		     "  [ bitwise reg 1 = ( reg 1 & 0x01000000 ) ^ 0x00000000 ]\n"
-		     "  [ cmp eq reg 1 0x01000000 ]\n"
-		     "  [ meta load mark => reg 1 ]\n"
-		     "  [ bitwise reg 1 = ( reg 1 & 0xfeffffff ) ^ 0x01000000 ]\n"
-		     "  [ meta set mark with reg 1 ]\n");
-}
-
 /* Sources: a container's address gets its maps; an opted-out one is merely exempt. */
 static void test_nft_sources(void **state)
 {
@@ -996,7 +952,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_nft_container_objects, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nft_audit_elem, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nft_destination_sets, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_nft_route_mark, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nft_sources, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nft_incremental, setup, teardown),
 		cmocka_unit_test(test_nft_parse_notifications),
