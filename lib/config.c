@@ -496,7 +496,7 @@ static const struct setting settings[] = {
 	{ "VPN_ROUTE", "--vpn-route", true, set_vpn_route,
 	  "route managed bridges into VPN_INTERFACE (policy routing; the host stays off it)" },
 	{ "VPN_ROUTE_TABLE", "--vpn-route-table", false, set_vpn_route_table,
-	  "routing table of VPN_ROUTE (default 7811; its rules have priorities 7810-7811)" },
+	  "routing table of VPN_ROUTE (default 7811; its rules have priorities 7810-7812)" },
 	{ "DRY_RUN", "--dry-run", true, set_dry_run, "count what would be dropped, drop nothing" },
 	{ "LOG_LEVEL", "--log-level", false, set_log_level,
 	  "error, warn, info (default) or debug" },

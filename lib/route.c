@@ -24,7 +24,7 @@
 
 #define VW_LOG_MODULE "route"
 
-#define RULES_MAX 1024 /* two per bridge and family: 256 bridges */
+#define RULES_MAX 1536 /* three per bridge and family: 256 bridges */
 
 /* --- the plan ------------------------------------------------------------------------------ */
 
@@ -71,6 +71,12 @@ int vw_route_plan(const char *const *bridges, size_t n, int vpn_ifindex, uint32_
 			rule.suppress_default = false;
 			if (r >= 0)
 				r = add_rule(&s, &rule);
+			/* Should someone empty table T, the bridge still reaches nothing else. */
+			rule.pref = pref + 2;
+			rule.table = 0;
+			rule.unreachable = true;
+			if (r >= 0)
+				r = add_rule(&s, &rule);
 		}
 		if (r >= 0)
 			r = add_route(
@@ -95,7 +101,8 @@ int vw_route_plan(const char *const *bridges, size_t n, int vpn_ifindex, uint32_
 
 static bool same_rule(const struct vw_route_rule *a, const struct vw_route_rule *b)
 {
-	return a->family == b->family && a->pref == b->pref && a->table == b->table &&
+	return !a->foreign && !b->foreign && a->family == b->family && a->pref == b->pref &&
+	       a->unreachable == b->unreachable && a->table == b->table &&
 	       a->suppress_default == b->suppress_default && strcmp(a->iif, b->iif) == 0;
 }
 
@@ -173,26 +180,51 @@ struct dump {
 	int err;
 };
 
-/* One of our rules, from a dump or a notification; false when not ours. */
-static bool parse_rule(const struct nlmsghdr *nlh, struct vw_route_rule *ret)
+/* @a is there and holds a u32. */
+static bool is_u32(const struct nlattr *a)
 {
+	return a && mnl_attr_validate(a, MNL_TYPE_U32) >= 0;
+}
+
+/*
+ * One of our rules (our protocol, at one of our priorities), from a dump or a notification;
+ * false when not ours. A rule of ours with more to it than we ever put in is kept as
+ * "foreign", so that it is replaced rather than taken for ours.
+ */
+static bool parse_rule(const struct nlmsghdr *nlh, uint32_t pref, struct vw_route_rule *ret)
+{
+	static const int never[] = {
+		FRA_DST,      FRA_SRC,	       FRA_FWMARK,	FRA_FWMASK,	     FRA_OIFNAME,
+		FRA_GOTO,     FRA_FLOW,	       FRA_TUN_ID,	FRA_L3MDEV,	     FRA_UID_RANGE,
+		FRA_IP_PROTO, FRA_SPORT_RANGE, FRA_DPORT_RANGE, FRA_SUPPRESS_IFGROUP
+	};
 	const struct nlattr *tb[FRA_MAX + 1];
 	const struct fib_rule_hdr *h;
 
 	if (vw_nl_attrs(nlh, sizeof(*h), tb, FRA_MAX) < 0)
 		return false;
 	h = mnl_nlmsg_get_payload(nlh);
-	if (!tb[FRA_PROTOCOL] || mnl_attr_get_u8(tb[FRA_PROTOCOL]) != VW_ROUTE_PROTO)
+	if (!tb[FRA_PROTOCOL] || mnl_attr_validate(tb[FRA_PROTOCOL], MNL_TYPE_U8) < 0 ||
+	    mnl_attr_get_u8(tb[FRA_PROTOCOL]) != VW_ROUTE_PROTO || !is_u32(tb[FRA_PRIORITY]) ||
+	    mnl_attr_get_u32(tb[FRA_PRIORITY]) < pref ||
+	    mnl_attr_get_u32(tb[FRA_PRIORITY]) > pref + 2)
 		return false;
-	*ret = (struct vw_route_rule){ .family = h->family, .table = h->table };
-	if (tb[FRA_TABLE])
+	*ret = (struct vw_route_rule){ .family = h->family,
+				       .pref = mnl_attr_get_u32(tb[FRA_PRIORITY]),
+				       .unreachable = h->action == FR_ACT_UNREACHABLE,
+				       .table = h->table };
+	if (is_u32(tb[FRA_TABLE]))
 		ret->table = mnl_attr_get_u32(tb[FRA_TABLE]);
-	if (tb[FRA_PRIORITY])
-		ret->pref = mnl_attr_get_u32(tb[FRA_PRIORITY]);
 	if (tb[FRA_IIFNAME] && mnl_attr_validate(tb[FRA_IIFNAME], MNL_TYPE_NUL_STRING) >= 0)
 		(void)vw_strscpy(ret->iif, mnl_attr_get_str(tb[FRA_IIFNAME]), sizeof(ret->iif));
-	ret->suppress_default =
-		tb[FRA_SUPPRESS_PREFIXLEN] && mnl_attr_get_u32(tb[FRA_SUPPRESS_PREFIXLEN]) == 0;
+	if (is_u32(tb[FRA_SUPPRESS_PREFIXLEN]))
+		ret->suppress_default = mnl_attr_get_u32(tb[FRA_SUPPRESS_PREFIXLEN]) == 0;
+	if (ret->unreachable)
+		ret->table = 0;
+	ret->foreign = (h->action != FR_ACT_TO_TBL && h->action != FR_ACT_UNREACHABLE) ||
+		       h->dst_len || h->src_len || h->tos || (h->flags & FIB_RULE_INVERT);
+	for (size_t i = 0; i < ELEMENTSOF(never); i++)
+		ret->foreign |= tb[never[i]] != NULL;
 	return true;
 }
 
@@ -226,7 +258,7 @@ static int dump_cb(const struct nlmsghdr *nlh, void *data)
 	struct vw_route_rule rule;
 	struct vw_route_route route;
 
-	if (nlh->nlmsg_type == RTM_NEWRULE && parse_rule(nlh, &rule))
+	if (nlh->nlmsg_type == RTM_NEWRULE && parse_rule(nlh, d->r->pref, &rule))
 		d->err = d->err ? d->err : add_rule(d->s, &rule);
 	else if (nlh->nlmsg_type == RTM_NEWROUTE && parse_route(nlh, d->r->table, &route))
 		d->err = d->err ? d->err : add_route(d->s, &route);
@@ -305,9 +337,11 @@ static int change_rule(struct vw_router *r, const struct vw_route_rule *rule, bo
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | (add ? NLM_F_CREATE | NLM_F_EXCL : 0);
 	h = mnl_nlmsg_put_extra_header(nlh, sizeof(*h));
 	h->family = rule->family;
-	h->action = FR_ACT_TO_TBL;
-	h->table = rule->table < 256 ? (uint8_t)rule->table : RT_TABLE_UNSPEC;
-	mnl_attr_put_u32(nlh, FRA_TABLE, rule->table);
+	h->action = rule->unreachable ? FR_ACT_UNREACHABLE : FR_ACT_TO_TBL;
+	if (!rule->unreachable) {
+		h->table = rule->table < 256 ? (uint8_t)rule->table : RT_TABLE_UNSPEC;
+		mnl_attr_put_u32(nlh, FRA_TABLE, rule->table);
+	}
 	mnl_attr_put_u32(nlh, FRA_PRIORITY, rule->pref);
 	mnl_attr_put_strz(nlh, FRA_IIFNAME, rule->iif);
 	mnl_attr_put_u8(nlh, FRA_PROTOCOL, VW_ROUTE_PROTO);
@@ -413,7 +447,7 @@ bool vw_router_msg(const struct vw_router *r, const struct nlmsghdr *nlh)
 	if (nlh->nlmsg_pid == mnl_socket_get_portid(r->nl))
 		return false;
 	if (nlh->nlmsg_type == RTM_NEWRULE || nlh->nlmsg_type == RTM_DELRULE)
-		return parse_rule(nlh, &rule);
+		return parse_rule(nlh, r->pref, &rule);
 	if (nlh->nlmsg_type == RTM_NEWROUTE || nlh->nlmsg_type == RTM_DELROUTE)
 		return parse_route(nlh, r->table, &route);
 	return false;

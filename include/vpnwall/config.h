@@ -34,7 +34,8 @@ struct vw_config {
 	size_t n_vpn_allow;
 	char vpn_allow_warning[200]; /* VPN_ALLOW is valid but suspiciously broad: log this */
 	bool vpn_route; /* VPN_ROUTE: route managed bridges into the tunnel (policy routing) */
-	uint32_t vpn_route_table; /* VPN_ROUTE_TABLE: our routing table, rules from it - 1 */
+	uint32_t vpn_route_table; /* VPN_ROUTE_TABLE: our routing table (rules at VW_ROUTE_PREF..+2)
+				   */
 	bool dry_run; /* DRY_RUN: count what would be dropped, drop nothing */
 	enum vw_log_level log_level; /* LOG_LEVEL */
 	char nft_table[65]; /* NFT_TABLE: name of our table in the inet family */

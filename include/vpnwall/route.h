@@ -7,6 +7,7 @@
  *   pref P    iif <bridge> lookup main suppress_prefixlength 0   the LAN, other bridges,
  *                                                                 the host: never the default
  *   pref P+1  iif <bridge> lookup T                               the rest: table T
+ *   pref P+2  iif <bridge> unreachable                            T emptied: still nowhere
  *
  * and in table T a default route through the VPN interface while one is up, with an
  * unreachable default behind it, so that without a tunnel nothing is routed anywhere else.
@@ -26,7 +27,7 @@ struct nlmsghdr;
 struct vw_router;
 
 #define VW_ROUTE_PROTO 118 /* rtm_protocol / FRA_PROTOCOL of what we install */
-#define VW_ROUTE_PREF 7810 /* our rules' priorities: this and the next (main's is 32766) */
+#define VW_ROUTE_PREF 7810 /* our rules' priorities: this and the next two (main's is 32766) */
 #define VW_ROUTE_METRIC_UNREACHABLE 0x7fffffffu
 /* Not 0: the kernel turns an IPv6 metric of 0 into 1024, and what it reads back must match. */
 #define VW_ROUTE_METRIC_TUNNEL 1
@@ -35,8 +36,10 @@ struct vw_route_rule {
 	uint8_t family; /* AF_INET or AF_INET6 */
 	uint32_t pref;
 	char iif[16];
+	bool unreachable; /* the action: unreachable; else look up @table */
 	uint32_t table; /* RT_TABLE_MAIN with suppress, or the VPN table */
 	bool suppress_default; /* suppress_prefixlength 0 */
+	bool foreign; /* read back with a selector or an action we never set: never ours */
 };
 
 struct vw_route_route {

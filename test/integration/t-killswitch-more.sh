@@ -196,8 +196,8 @@ docker network connect late mover
 docker network disconnect bridge mover
 only_late() { [ "$(docker inspect -f '{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}' mover)" = "late " ]; }
 tb_check "moved: the prober is on the new network only" only_late
-routed() { [ "$(tb_host_exec ip -4 rule show | grep -c "iif $LATE_BR .*proto 118")" = 2 ]; }
-tb_check "moved: vpnwalld routes the new bridge (two rules)" tb_eventually 10 routed
+routed() { [ "$(tb_host_exec ip -4 rule show | grep -c "iif $LATE_BR .*proto 118")" = 3 ]; }
+tb_check "moved: vpnwalld routes the new bridge (three rules)" tb_eventually 10 routed
 tb_check "moved, tunnel up: the probes arrive through the tunnel via the new bridge" \
 	tb_eventually 15 tb_probes_flow tunneled
 tb_check "moved, tunnel up: a request to an outbound destination goes through the tunnel" \

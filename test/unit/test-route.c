@@ -23,7 +23,7 @@ static void test_route_plan(void **state)
 	struct vw_route_state s;
 
 	assert_int_equal(vw_route_plan(bridges, 2, 7, 7811, 7810, &s), 0);
-	assert_int_equal(s.n_rules, 8);
+	assert_int_equal(s.n_rules, 12);
 	/* IPv4 first: the LAN and the host by main without its default, then our table */
 	assert_int_equal(s.rules[0].family, AF_INET);
 	assert_string_equal(s.rules[0].iif, "docker0");
@@ -33,8 +33,13 @@ static void test_route_plan(void **state)
 	assert_int_equal(s.rules[1].pref, 7811);
 	assert_int_equal(s.rules[1].table, 7811);
 	assert_false(s.rules[1].suppress_default);
+	/* and behind our table, unreachable: should someone empty it, main is not next */
+	assert_int_equal(s.rules[2].pref, 7812);
+	assert_true(s.rules[2].unreachable);
+	assert_string_equal(s.rules[2].iif, "docker0");
+	assert_false(s.rules[1].unreachable);
 	assert_string_equal(s.rules[3].iif, "br-1234");
-	assert_int_equal(s.rules[4].family, AF_INET6);
+	assert_int_equal(s.rules[6].family, AF_INET6);
 	/* per family: unreachable behind, the tunnel in front */
 	assert_int_equal(s.n_routes, 4);
 	assert_true(s.routes[0].unreachable);
@@ -49,7 +54,7 @@ static void test_route_plan(void **state)
 
 	/* no tunnel: nothing but unreachable, and the rules still send everything there */
 	assert_int_equal(vw_route_plan(bridges, 2, 0, 7811, 7810, &s), 0);
-	assert_int_equal(s.n_rules, 8);
+	assert_int_equal(s.n_rules, 12);
 	assert_int_equal(s.n_routes, 2);
 	assert_true(s.routes[0].unreachable && s.routes[1].unreachable);
 	vw_route_state_done(&s);
@@ -65,8 +70,8 @@ static void test_route_diff(void **state)
 	/* the tunnel was re-created with another index, a bridge replaced */
 	assert_int_equal(vw_route_plan(after, 2, 9, 7811, 7810, &want), 0);
 	assert_int_equal(vw_route_diff(&have, &want, &del, &add), 0);
-	assert_int_equal(del.n_rules, 4); /* br-old, both rules, both families */
-	assert_int_equal(add.n_rules, 4);
+	assert_int_equal(del.n_rules, 6); /* br-old, its three rules, both families */
+	assert_int_equal(add.n_rules, 6);
 	assert_string_equal(del.rules[0].iif, "br-old");
 	assert_string_equal(add.rules[0].iif, "br-new");
 	/* the unreachable defaults stay; the tunnel routes move to the new index */
@@ -76,6 +81,15 @@ static void test_route_diff(void **state)
 	assert_int_equal(add.routes[0].oif, 9);
 	vw_route_state_done(&del);
 	vw_route_state_done(&add);
+
+	/* a rule of ours with a selector we never set is not taken for ours: replaced */
+	want.rules[0].foreign = true;
+	assert_int_equal(vw_route_diff(&want, &want, &del, &add), 0);
+	assert_int_equal(del.n_rules, 1);
+	assert_int_equal(add.n_rules, 1);
+	vw_route_state_done(&del);
+	vw_route_state_done(&add);
+	want.rules[0].foreign = false;
 
 	/* the same: nothing to do */
 	assert_int_equal(vw_route_diff(&want, &want, &del, &add), 0);
