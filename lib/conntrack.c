@@ -136,6 +136,20 @@ size_t vw_conntrack_parse(const void *buf, size_t len, vw_conntrack_fn cb, void 
 
 /* --- the sweep ------------------------------------------------------------------------------ */
 
+/* A fresh socket: after an error, the old one may hold the rest of a dump or acks. */
+static void reopen(struct vw_conntrack *ct)
+{
+	struct mnl_socket *nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
+
+	if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		if (nl)
+			(void)mnl_socket_close(nl);
+		return; /* keep the old one: the next sweep fails and retries */
+	}
+	(void)mnl_socket_close(ct->nl);
+	ct->nl = nl;
+}
+
 struct sweep {
 	vw_conntrack_fn doomed;
 	void *ud;
@@ -245,7 +259,8 @@ static int delete_all(struct vw_conntrack *ct, struct sweep *s)
 			     nlh = mnl_nlmsg_next(nlh, &rem)) {
 				const struct nlmsgerr *err = mnl_nlmsg_get_payload(nlh);
 
-				if (nlh->nlmsg_type != NLMSG_ERROR)
+				if (nlh->nlmsg_type != NLMSG_ERROR ||
+				    nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*err)))
 					continue;
 				sent--;
 				/* ENOENT: it ended meanwhile, which is what we wanted. */
@@ -259,7 +274,7 @@ static int delete_all(struct vw_conntrack *ct, struct sweep *s)
 	return done;
 }
 
-int vw_conntrack_sweep(struct vw_conntrack *ct, vw_conntrack_fn doomed, void *ud)
+int vw_conntrack_sweep(struct vw_conntrack *ct, vw_conntrack_fn doomed, void *ud, bool *ret_more)
 {
 	struct sweep s = { .doomed = doomed, .ud = ud };
 	int r;
@@ -267,11 +282,11 @@ int vw_conntrack_sweep(struct vw_conntrack *ct, vw_conntrack_fn doomed, void *ud
 	r = dump(ct, &s);
 	if (r >= 0)
 		r = s.err;
-	if (r >= 0 && s.n >= DELETIONS_MAX)
-		log_warn("more than %d flows to cut: the rest waits for the next change",
-			 DELETIONS_MAX);
 	if (r >= 0)
 		r = delete_all(ct, &s);
+	if (r < 0)
+		reopen(ct); /* replies may still be queued: a clean socket for the next sweep */
+	*ret_more = s.n >= DELETIONS_MAX;
 	free(s.dels);
 	return r;
 }

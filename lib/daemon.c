@@ -56,6 +56,8 @@
 #define UNKNOWN_CONTAINER "(unknown)"
 #define SPOOFED_CONTAINER "(spoofed)"
 #define BOOT_ID_PATH "/proc/sys/kernel/random/boot_id"
+#define SWEEP_INTERVAL_MS 1000 /* at most one conntrack sweep a second */
+#define SWEEP_RETRY_MS 5000 /* after the table could not be read */
 
 enum aux_kind { AUX_METRICS, AUX_API, AUX_AUDIT, AUX_N };
 
@@ -101,6 +103,8 @@ struct vw_daemon {
 	struct vw_nflog *nflog; /* NULL: audit off or not bound (yet) */
 	struct vw_vpn *vpn; /* the tunnel watch and the routing layer */
 	struct vw_conntrack *ct; /* NULL: ctnetlink unavailable, revoked flows are only cut */
+	uint64_t sweep_at; /* ms: when to delete revoked flows from conntrack; 0: no need */
+	uint64_t last_sweep; /* ms */
 	struct vw_retry aux[AUX_N]; /* the endpoints of enum aux_kind */
 	uint64_t started_ms;
 	char not_ready[256]; /* why not ready, for /readyz */
@@ -617,26 +621,56 @@ static bool is_revoked(void *ud, const struct vw_flow *f)
 {
 	const struct vw_daemon *d = ud;
 
-	return vw_ruleset_revokes(&d->desired.rs, &d->rc.revoked, f);
+	/* Judged by what the kernel holds, not by what is still to be committed. */
+	return vw_ruleset_revokes(&d->rc.applied, &d->rc.revoked, f);
 }
 
-/* The committed steps tightened some policies: end the flows they no longer allow. */
-static void revoke_flows(struct vw_daemon *d)
+/*
+ * The committed steps tightened some policies: end the flows they no longer allow. A sweep
+ * reads the whole conntrack table while the loop waits, so sweeps are spaced: the
+ * revocations of the steps in between add up, and the rules cut those flows meanwhile.
+ */
+static void revoke_flows(struct vw_daemon *d, uint64_t now)
 {
 	struct vw_changes *rv = &d->rc.revoked;
+	bool more = false;
 	int r;
 
+	d->sweep_at = 0;
 	if (!rv->all && rv->n_addrs == 0)
 		return;
+	if (!d->ct) {
+		vw_changes_reset(rv);
+		return;
+	}
 	vw_changes_normalize(rv);
-	r = d->ct ? vw_conntrack_sweep(d->ct, is_revoked, d) : 0;
-	if (r < 0)
+	d->last_sweep = now;
+	r = vw_conntrack_sweep(d->ct, is_revoked, d, &more);
+	if (r < 0) {
 		log_warn_errno(r, "cannot read the conntrack table; revoked flows are cut by the "
-				  "rules, their entries expire");
-	else if (r > 0)
+				  "rules, their entries are deleted at the next try");
+		d->sweep_at = now + SWEEP_RETRY_MS;
+		return;
+	}
+	if (r > 0)
 		log_info("revoked %d established flow(s) that the policies no longer allow", r);
-	d->stats.flows_revoked += r > 0 ? (unsigned)r : 0;
+	d->stats.flows_revoked += (unsigned)r;
+	if (more) {
+		log_warn("more flows to cut than one sweep deletes: the rest at the next one");
+		d->sweep_at = now + SWEEP_INTERVAL_MS;
+		return;
+	}
 	vw_changes_reset(rv);
+}
+
+/* Revocations are waiting: the next sweep, not sooner than the interval allows. */
+static void schedule_sweep(struct vw_daemon *d, uint64_t now)
+{
+	uint64_t at = d->last_sweep ? d->last_sweep + SWEEP_INTERVAL_MS : now;
+
+	if (d->sweep_at || (!d->rc.revoked.all && d->rc.revoked.n_addrs == 0))
+		return;
+	d->sweep_at = at > now ? at : now;
 }
 
 static void reconcile(struct vw_daemon *d)
@@ -689,8 +723,8 @@ static void reconcile(struct vw_daemon *d)
 			(unsigned long long)(d->rc.failures - failures));
 	report_limits(d, ch, all);
 	vw_changes_reset(ch);
-	revoke_flows(d);
 	vw_vpn_sync(d->vpn, &d->desired.rs);
+	schedule_sweep(d, now);
 	/*
 	 * A full step follows a parse of Docker's whole container list and a compile of every
 	 * policy: megabytes of short-lived allocations, freed now but scattered through the
@@ -1142,6 +1176,9 @@ int vw_daemon_run(struct vw_daemon *d)
 		timeout = vw_timeout_min(timeout, vw_http_timeout(d->http));
 		timeout = vw_timeout_min(timeout,
 					 vw_deadline_to_timeout(vw_names_deadline(&d->names), now));
+		timeout = vw_timeout_min(timeout, vw_deadline_to_timeout(d->sweep_at, now));
+		timeout = vw_timeout_min(timeout,
+					 vw_deadline_to_timeout(vw_vpn_deadline(d->vpn), now));
 		if (d->base_needed)
 			timeout = vw_timeout_min(timeout, 1000);
 
@@ -1153,6 +1190,7 @@ int vw_daemon_run(struct vw_daemon *d)
 		vw_docker_process_timeouts(d->docker);
 		vw_dns_process_timeouts(d->dns);
 		vw_http_process(d->http);
+		vw_vpn_process(d->vpn, now);
 		for (int k = 0; k < AUX_N; k++)
 			aux_try(d, k, now);
 		if (d->base_needed && !d->ever_synced)
@@ -1165,6 +1203,8 @@ int vw_daemon_run(struct vw_daemon *d)
 		}
 		if (d->dirty && d->ever_synced && !d->rc.retry_at && !d->compile_retry_at)
 			reconcile(d);
+		if (d->sweep_at && d->sweep_at <= now)
+			revoke_flows(d, now);
 		start_due_queries(d);
 	}
 	return 0;

@@ -265,6 +265,22 @@ static int dump_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
+/* A fresh request socket: after an error, the old one may hold the rest of a reply. */
+static void reopen(struct vw_router *r)
+{
+	struct mnl_socket *nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+	int one = 1;
+
+	if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		if (nl)
+			(void)mnl_socket_close(nl);
+		return; /* keep the old one: the next request fails and is retried */
+	}
+	(void)mnl_socket_setsockopt(nl, NETLINK_GET_STRICT_CHK, &one, sizeof(one));
+	(void)mnl_socket_close(r->nl);
+	r->nl = nl;
+}
+
 /* Send @nlh and run the replies (a dump's, or the ack) through @cb. */
 static int request(struct vw_router *r, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
 {
@@ -279,13 +295,19 @@ static int request(struct vw_router *r, struct nlmsghdr *nlh, mnl_cb_t cb, void 
 	for (;;) {
 		len = mnl_socket_recvfrom(r->nl, buf, sizeof(buf));
 		if (len < 0)
-			return -errno;
+			break;
 		ret = mnl_cb_run(buf, (size_t)len, r->seq, portid, cb, data);
 		if (ret < 0)
-			return -errno;
+			break;
 		if (ret == MNL_CB_STOP)
 			return 0;
 	}
+	ret = -errno;
+	/* The kernel's refusal of a request is its answer; anything else may leave replies
+	 * behind (an interrupted dump, a lost message) that the next request would misread. */
+	if (ret != -EEXIST && ret != -ENOENT)
+		reopen(r);
+	return ret;
 }
 
 /*

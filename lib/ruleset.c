@@ -1389,7 +1389,11 @@ bool vw_ruleset_allows(const struct vw_ruleset *rs, const struct vw_flow *f)
 
 	if (!s || !s->key[0])
 		return true; /* not a container's, or exempt (vpn.enable=false) */
-	/* Between containers: not policed while it stays on its bridge, Docker's otherwise. */
+	/*
+	 * To another container: the rules let it through when it stays on its bridge, and a
+	 * conntrack entry does not tell which bridges a flow crossed. Left to the rules,
+	 * which check every packet anyway.
+	 */
 	if (vw_ruleset_source_find(rs, f->family, f->daddr))
 		return true;
 	c = vw_ruleset_find(rs, s->key);

@@ -32,9 +32,10 @@ void vw_conntrack_free(struct vw_conntrack *ct);
 
 /*
  * vw_conntrack_sweep - walk the table (both families) and delete every entry @doomed
- * condemns; blocking, one dump then the deletions. Returns the number deleted (an entry
- * that ended meanwhile is not counted), or -errno when the table could not be read.
+ * condemns; blocking, one dump then the deletions, at most 65536 of them (*@ret_more says
+ * whether there were more). Returns the number deleted (an entry that ended meanwhile is
+ * not counted), or -errno when the table could not be read.
  */
-int vw_conntrack_sweep(struct vw_conntrack *ct, vw_conntrack_fn doomed, void *ud);
+int vw_conntrack_sweep(struct vw_conntrack *ct, vw_conntrack_fn doomed, void *ud, bool *ret_more);
 
 #endif

@@ -9,6 +9,7 @@
 #define VW_VPN_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 struct vw_config;
 struct vw_loop;
@@ -36,6 +37,12 @@ void vw_vpn_free(struct vw_vpn *v);
  * Cheap when nothing changed.
  */
 void vw_vpn_sync(struct vw_vpn *v, const struct vw_ruleset *rs);
+
+/* vw_vpn_deadline - ms when vw_vpn_process() must run (a failed change to retry), or 0. */
+uint64_t vw_vpn_deadline(const struct vw_vpn *v);
+
+/* vw_vpn_process - retry what failed, when its time (@now, ms) has come. */
+void vw_vpn_process(struct vw_vpn *v, uint64_t now);
 
 /* vw_vpn_up - a VPN_INTERFACE is up (false without one). */
 bool vw_vpn_up(const struct vw_vpn *v);
