@@ -48,19 +48,20 @@ static bool has_ports(uint8_t proto)
 	       proto == IPPROTO_UDPLITE || proto == IPPROTO_DCCP;
 }
 
-/* The address attributes of a CTA_TUPLE_IP nest into @ret; false when incomplete. */
-static bool parse_ip(const struct nlattr *nest, uint8_t family, struct vw_flow *ret)
+/* The addresses of a CTA_TUPLE_IP nest into @src, @dst; false when incomplete. */
+static bool parse_ip(const struct nlattr *nest, uint8_t family, uint8_t *src, uint8_t *dst)
 {
 	const struct nlattr *tb[CTA_IP_MAX + 1];
-	int src = family == AF_INET ? CTA_IP_V4_SRC : CTA_IP_V6_SRC;
-	int dst = family == AF_INET ? CTA_IP_V4_DST : CTA_IP_V6_DST;
+	int src_type = family == AF_INET ? CTA_IP_V4_SRC : CTA_IP_V6_SRC;
+	int dst_type = family == AF_INET ? CTA_IP_V4_DST : CTA_IP_V6_DST;
 	size_t len = vw_addr_len(family);
 
-	if (vw_nl_nest(nest, tb, CTA_IP_MAX) < 0 || !tb[src] || !tb[dst] ||
-	    mnl_attr_get_payload_len(tb[src]) != len || mnl_attr_get_payload_len(tb[dst]) != len)
+	if (vw_nl_nest(nest, tb, CTA_IP_MAX) < 0 || !tb[src_type] || !tb[dst_type] ||
+	    mnl_attr_get_payload_len(tb[src_type]) != len ||
+	    mnl_attr_get_payload_len(tb[dst_type]) != len)
 		return false;
-	memcpy(ret->saddr, mnl_attr_get_payload(tb[src]), len);
-	memcpy(ret->daddr, mnl_attr_get_payload(tb[dst]), len);
+	memcpy(src, mnl_attr_get_payload(tb[src_type]), len);
+	memcpy(dst, mnl_attr_get_payload(tb[dst_type]), len);
 	return true;
 }
 
@@ -81,12 +82,17 @@ static bool parse_proto(const struct nlattr *nest, struct vw_flow *ret)
 	return true;
 }
 
-/* One message of a dump: an entry of an IP family with its original tuple, or false. */
+/*
+ * One message of a dump: an entry of an IP family with both tuples, or false. Of the reply
+ * tuple only its source is kept (its destination is the original's source, NAT aside).
+ */
 static bool parse_entry(const struct nlmsghdr *nlh, struct entry *ret)
 {
 	const struct nlattr *tb[CTA_MAX + 1], *tuple[CTA_TUPLE_MAX + 1];
+	const struct nlattr *reply[CTA_TUPLE_MAX + 1];
 	const struct nfgenmsg *g;
 	struct entry e = { 0 };
+	uint8_t unused[16];
 
 	if (nlh->nlmsg_type != ((NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_NEW) ||
 	    vw_nl_attrs(nlh, sizeof(*g), tb, CTA_MAX) < 0)
@@ -94,10 +100,12 @@ static bool parse_entry(const struct nlmsghdr *nlh, struct entry *ret)
 	g = mnl_nlmsg_get_payload(nlh);
 	if ((g->nfgen_family != AF_INET && g->nfgen_family != AF_INET6) || !tb[CTA_TUPLE_ORIG] ||
 	    vw_nl_nest(tb[CTA_TUPLE_ORIG], tuple, CTA_TUPLE_MAX) < 0 || !tuple[CTA_TUPLE_IP] ||
-	    !tuple[CTA_TUPLE_PROTO])
+	    !tuple[CTA_TUPLE_PROTO] || !tb[CTA_TUPLE_REPLY] ||
+	    vw_nl_nest(tb[CTA_TUPLE_REPLY], reply, CTA_TUPLE_MAX) < 0 || !reply[CTA_TUPLE_IP])
 		return false;
 	e.flow.family = g->nfgen_family;
-	if (!parse_ip(tuple[CTA_TUPLE_IP], e.flow.family, &e.flow) ||
+	if (!parse_ip(tuple[CTA_TUPLE_IP], e.flow.family, e.flow.saddr, e.flow.daddr) ||
+	    !parse_ip(reply[CTA_TUPLE_IP], e.flow.family, e.flow.raddr, unused) ||
 	    !parse_proto(tuple[CTA_TUPLE_PROTO], &e.flow))
 		return false;
 	e.orig = tb[CTA_TUPLE_ORIG];

@@ -632,18 +632,18 @@ static bool is_revoked(void *ud, const struct vw_flow *f)
  */
 static void revoke_flows(struct vw_daemon *d, uint64_t now)
 {
-	struct vw_changes *rv = &d->rc.revoked;
+	struct vw_revocations *rv = &d->rc.revoked;
 	bool more = false;
 	int r;
 
 	d->sweep_at = 0;
-	if (!rv->all && rv->n_addrs == 0)
+	if (!vw_revocations_pending(rv))
 		return;
 	if (!d->ct) {
-		vw_changes_reset(rv);
+		vw_revocations_reset(rv);
 		return;
 	}
-	vw_changes_normalize(rv);
+	vw_revocations_normalize(rv);
 	d->last_sweep = now;
 	r = vw_conntrack_sweep(d->ct, is_revoked, d, &more);
 	if (r < 0) {
@@ -660,7 +660,7 @@ static void revoke_flows(struct vw_daemon *d, uint64_t now)
 		d->sweep_at = now + SWEEP_INTERVAL_MS;
 		return;
 	}
-	vw_changes_reset(rv);
+	vw_revocations_reset(rv);
 }
 
 /* Revocations are waiting: the next sweep, not sooner than the interval allows. */
@@ -668,7 +668,7 @@ static void schedule_sweep(struct vw_daemon *d, uint64_t now)
 {
 	uint64_t at = d->last_sweep ? d->last_sweep + SWEEP_INTERVAL_MS : now;
 
-	if (d->sweep_at || (!d->rc.revoked.all && d->rc.revoked.n_addrs == 0))
+	if (d->sweep_at || !vw_revocations_pending(&d->rc.revoked))
 		return;
 	d->sweep_at = at > now ? at : now;
 }

@@ -36,7 +36,7 @@ void vw_reconcile_done(struct vw_reconcile *rc)
 		rc->waiters[i].fn(rc->waiters[i].ud, rc->waiters[i].gen, false);
 	free(rc->waiters);
 	vw_ruleset_done(&rc->applied);
-	vw_changes_done(&rc->revoked);
+	vw_revocations_done(&rc->revoked);
 	free(rc->quarantine);
 	*rc = (struct vw_reconcile){ 0 };
 }
@@ -234,7 +234,7 @@ static int commit(struct vw_reconcile *rc, const struct vw_ruleset *desired,
 	n = plan.n;
 	r = n ? rc->be.apply(rc->be.ud, &plan) : 0;
 	if (r >= 0 && vw_plan_revocations(&plan, &rc->revoked) < 0)
-		rc->revoked.all = true; /* out of memory: better too many than too few */
+		rc->revoked.judge.all = true; /* out of memory: better too many than too few */
 	vw_plan_done(&plan);
 	if (r < 0) {
 		rc->failures++;

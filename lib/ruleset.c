@@ -1418,30 +1418,45 @@ static int add_addr(struct vw_changes *ret, const struct vw_rs_source *s)
 	return vw_changes_addr(ret, s->family, s->addr);
 }
 
-int vw_plan_revocations(const struct vw_plan *p, struct vw_changes *ret)
+int vw_plan_revocations(const struct vw_plan *p, struct vw_revocations *ret)
 {
-	struct vw_changes gone = { 0 };
 	int r = 0;
 
 	for (size_t i = 0; r >= 0 && i < p->n; i++) {
 		const struct vw_op *op = &p->ops[i];
 
 		if (op->type == VW_OP_RESET)
-			ret->all = true;
+			ret->judge.all = true;
 		else if (op->type == VW_OP_BOXES_DEL)
 			for (size_t k = 0; r >= 0 && k < op->n_srcs; k++)
-				r = add_addr(ret, &op->srcs[k]);
+				r = add_addr(&ret->judge, &op->srcs[k]);
 		else if (op->type == VW_OP_SOURCE_DEL)
-			r = add_addr(&gone, op->src);
+			r = add_addr(&ret->purge, op->src);
 	}
-	vw_changes_normalize(&gone);
-	/* An address that left one container for another within the plan: re-pointed. */
-	for (size_t i = 0; r >= 0 && i < p->n; i++)
-		if (p->ops[i].type == VW_OP_SOURCE_ADD && p->ops[i].c &&
-		    vw_changes_has_addr(&gone, p->ops[i].src->family, p->ops[i].src->addr))
-			r = add_addr(ret, p->ops[i].src);
-	vw_changes_done(&gone);
 	return r < 0 ? r : 0;
+}
+
+bool vw_revocations_pending(const struct vw_revocations *rv)
+{
+	return rv->judge.all || rv->judge.n_addrs || rv->purge.n_addrs;
+}
+
+void vw_revocations_normalize(struct vw_revocations *rv)
+{
+	vw_changes_normalize(&rv->judge);
+	vw_changes_normalize(&rv->purge);
+}
+
+void vw_revocations_reset(struct vw_revocations *rv)
+{
+	vw_changes_reset(&rv->judge);
+	vw_changes_reset(&rv->purge);
+}
+
+void vw_revocations_done(struct vw_revocations *rv)
+{
+	vw_changes_done(&rv->judge);
+	vw_changes_done(&rv->purge);
 }
 
 bool vw_changes_has_addr(const struct vw_changes *ch, uint8_t family, const uint8_t *addr)
@@ -1456,8 +1471,11 @@ bool vw_changes_has_addr(const struct vw_changes *ch, uint8_t family, const uint
 	return bsearch(&key, ch->addrs, ch->n_addrs, sizeof(*ch->addrs), cmp_source) != NULL;
 }
 
-bool vw_ruleset_revokes(const struct vw_ruleset *rs, const struct vw_changes *revoked,
+bool vw_ruleset_revokes(const struct vw_ruleset *rs, const struct vw_revocations *rv,
 			const struct vw_flow *f)
 {
-	return vw_changes_has_addr(revoked, f->family, f->saddr) && !vw_ruleset_allows(rs, f);
+	if (vw_changes_has_addr(&rv->purge, f->family, f->saddr) ||
+	    vw_changes_has_addr(&rv->purge, f->family, f->raddr))
+		return true;
+	return vw_changes_has_addr(&rv->judge, f->family, f->saddr) && !vw_ruleset_allows(rs, f);
 }

@@ -63,7 +63,7 @@ struct vw_reconcile {
 	size_t cap_waiters;
 	/* Sources whose established flows the applied changes may have revoked (see
 	 * vw_plan_revocations()); the caller takes them (and resets) after a step. */
-	struct vw_changes revoked;
+	struct vw_revocations revoked;
 	struct vw_quarantined *quarantine; /* sorted by key */
 	size_t n_quarantined;
 	size_t cap_quarantined;

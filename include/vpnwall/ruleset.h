@@ -365,11 +365,12 @@ int vw_ruleset_diff(const struct vw_ruleset *applied, const struct vw_ruleset *d
 /* vw_plan_done - free what @p holds. */
 void vw_plan_done(struct vw_plan *p);
 
-/* A flow as conntrack keeps it: its original direction. */
+/* A flow as conntrack keeps it: its original direction, and who answers it. */
 struct vw_flow {
 	uint8_t family; /* AF_INET or AF_INET6 */
 	uint8_t saddr[16];
 	uint8_t daddr[16];
+	uint8_t raddr[16]; /* the reply's source: a container that was connected to */
 	uint8_t proto; /* IPPROTO_* */
 	bool has_ports; /* TCP, UDP, SCTP, UDP-Lite, DCCP */
 	uint16_t dport; /* host order; 0 without ports */
@@ -383,20 +384,37 @@ struct vw_flow {
 bool vw_ruleset_allows(const struct vw_ruleset *rs, const struct vw_flow *f);
 
 /*
- * vw_plan_revocations - mark in @ret (then normalize it) the sources whose established
- * flows @p may revoke: those of a container that loses destinations, and addresses that
- * pass from one container to another; all of them (ret->all) when @p replaces everything.
- * A new container's addresses are not marked: what a previous owner left in conntrack meets
- * the new owner's rules packet by packet, and a conntrack walk per start would cost more
- * than it saves. Returns 0 or -ENOMEM.
+ * What committed plans revoked, for the established flows: the sources whose flows are to
+ * be judged again (a container lost destinations; all of them after a full replace), and
+ * the addresses that left their container (it stopped, or the address passed to another),
+ * whose flows all end, those connected to it included.
  */
-int vw_plan_revocations(const struct vw_plan *p, struct vw_changes *ret);
+struct vw_revocations {
+	struct vw_changes judge;
+	struct vw_changes purge;
+};
 
 /*
- * vw_ruleset_revokes - whether the established flow @f is to be cut: its source is marked
- * in @revoked (normalized, see vw_plan_revocations()) and @rs no longer allows it.
+ * vw_plan_revocations - add what @p revokes to @ret. A new container's addresses are not
+ * marked: what their previous owner left in conntrack was purged when it left. Returns 0
+ * or -ENOMEM.
  */
-bool vw_ruleset_revokes(const struct vw_ruleset *rs, const struct vw_changes *revoked,
+int vw_plan_revocations(const struct vw_plan *p, struct vw_revocations *ret);
+
+/* vw_revocations_pending - whether @rv marks anything. */
+bool vw_revocations_pending(const struct vw_revocations *rv);
+
+/* vw_revocations_normalize, _reset, _done - as vw_changes_* on both sets. */
+void vw_revocations_normalize(struct vw_revocations *rv);
+void vw_revocations_reset(struct vw_revocations *rv);
+void vw_revocations_done(struct vw_revocations *rv);
+
+/*
+ * vw_ruleset_revokes - whether the established flow @f is to be cut: it involves a purged
+ * address (as its source or as the one answering it), or its source is to be judged and
+ * @rs no longer allows it. @rv normalized.
+ */
+bool vw_ruleset_revokes(const struct vw_ruleset *rs, const struct vw_revocations *rv,
 			const struct vw_flow *f);
 
 /* vw_changes_has_addr - whether normalized @ch marks an address (always, when ch->all). */

@@ -8,7 +8,7 @@
  *
  * The seeds in corpus/ctmsg/ are a real dump, taken in a scratch network namespace with TCP
  * and UDP over IPv4 and UDP over IPv6 on loopback: dump-3-entries whole (three entries and
- * NLMSG_DONE), and each entry alone.
+ * NLMSG_DONE), and each entry alone; entry-v4-dnat, a UDP flow DNAT'd to another address.
  */
 #include <netinet/in.h>
 #include <stddef.h>
@@ -44,8 +44,10 @@ static bool check(void *ud, const struct vw_flow *f)
 	must(f->family == AF_INET || f->family == AF_INET6);
 	must(memmem(in->buf, in->len, f->saddr, alen) != NULL);
 	must(memmem(in->buf, in->len, f->daddr, alen) != NULL);
+	must(memmem(in->buf, in->len, f->raddr, alen) != NULL);
 	if (f->family == AF_INET)
-		must(memcmp(f->saddr + 4, zero, 12) == 0 && memcmp(f->daddr + 4, zero, 12) == 0);
+		must(memcmp(f->saddr + 4, zero, 12) == 0 && memcmp(f->daddr + 4, zero, 12) == 0 &&
+		     memcmp(f->raddr + 4, zero, 12) == 0);
 	if (!f->has_ports)
 		must(f->dport == 0);
 	else

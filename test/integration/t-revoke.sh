@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 # A policy that tightens ends the established flows it no longer allows: their conntrack
-# entries are deleted (over ctnetlink), not only their next packets dropped. A prober keeps
+# entries are deleted (over ctnetlink), not only their next packets dropped; and so are
+# those of a container that goes. A prober keeps
 # one UDP flow to a name's address and one to a static address; the name moves elsewhere.
 # Without the deletion, the probes every 10 ms would keep the old entry alive for good.
 # shellcheck disable=SC2317 # helpers below run through tb_check and tb_eventually
@@ -42,4 +43,19 @@ sleep 1
 tb_check "it stays gone while the prober keeps sending (its packets are dropped)" gone
 tb_check "control: the flow to .11, still allowed, is kept" flow 198.51.100.11
 tb_check "vpnwall_flows_revoked_total counts it" revoked
+
+# A container that goes takes its flows along: they would otherwise stay in conntrack
+# (with their NAT bindings) until they expire, for whoever gets the address next.
+tb_run p2 --label vpn.outbound=198.51.100.11:$PORT/udp -- vw-probe 198.51.100.11 $PORT 10
+src2=$(tb_ip p2)
+flow2() {
+	tb_host_exec cat /proc/net/nf_conntrack |
+		grep -q "udp .* src=$src2 dst=198.51.100.11 sport=[0-9]* dport=$PORT "
+}
+tb_check "p2's flow is tracked" tb_eventually 10 flow2
+docker rm -f p2 >/dev/null
+gone2() { ! flow2; }
+tb_check "p2 removed: its flow is deleted from conntrack, not left to expire" \
+	tb_eventually 5 gone2
+tb_check "control: p1's allowed flow is still there" flow 198.51.100.11
 tb_finish

@@ -502,6 +502,7 @@ static struct vw_flow flow4(const char *src, const char *dst, uint8_t proto, uin
 
 	assert_int_equal(inet_pton(AF_INET, src, f.saddr), 1);
 	assert_int_equal(inet_pton(AF_INET, dst, f.daddr), 1);
+	memcpy(f.raddr, f.daddr, sizeof(f.raddr)); /* no NAT on the way */
 	return f;
 }
 
@@ -510,22 +511,23 @@ static void test_flows_revoked(void **state)
 {
 	const char *a1[] = { "198.51.100.7", "198.51.100.9", NULL };
 	const char *a2[] = { "198.51.100.7", NULL };
-	struct vw_changes rv = { 0 };
+	struct vw_revocations rv = { 0 };
 	struct vw_flow f;
 	struct fixture f1, f2;
 	struct vw_plan p;
 
 	build(&f1, 2, a1, false);
 	build(&f2, 2, a2, false);
-	f2.src[1].key[0] = '\0'; /* the second source is exempt now */
+	f2.src[1].key[0] = '\0'; /* the second source left its container (exempt now) */
 	assert_int_equal(vw_ruleset_index_sources(&f1.rs), 0);
 	assert_int_equal(vw_ruleset_diff(&f1.rs, &f2.rs, NULL, &p), 0);
 	assert_int_equal(vw_plan_revocations(&p, &rv), 0);
-	vw_changes_normalize(&rv);
+	vw_revocations_normalize(&rv);
 	vw_plan_done(&p);
-	assert_false(rv.all);
-	/* container 1 lost .9 too, but no source points at it any more */
-	assert_int_equal(rv.n_addrs, 1);
+	assert_false(rv.judge.all);
+	/* container 0 lost .9: its source is judged; container 1 lost its source: purged */
+	assert_int_equal(rv.judge.n_addrs, 1);
+	assert_int_equal(rv.purge.n_addrs, 1);
 	f = flow4("198.0.0.1", "198.51.100.9", IPPROTO_TCP, 80);
 	assert_false(vw_ruleset_allows(&f2.rs, &f));
 	assert_true(vw_ruleset_revokes(&f2.rs, &rv, &f));
@@ -536,12 +538,16 @@ static void test_flows_revoked(void **state)
 	f = flow4("198.0.0.1", "198.51.100.7", IPPROTO_ICMP, 0);
 	assert_true(vw_ruleset_allows(&f2.rs, &f)); /* a box of any protocol and port */
 	f = flow4("198.0.0.1", "198.0.0.2", IPPROTO_TCP, 80);
-	assert_true(vw_ruleset_allows(&f2.rs, &f)); /* to another container: not ours */
+	assert_true(vw_ruleset_allows(&f2.rs, &f)); /* to another container: left to the rules */
 	f = flow4("198.0.0.2", "198.51.100.9", IPPROTO_TCP, 80);
-	assert_true(vw_ruleset_allows(&f2.rs, &f)); /* exempt source */
-	assert_false(vw_ruleset_revokes(&f2.rs, &rv, &f));
+	assert_true(vw_ruleset_allows(&f2.rs, &f)); /* an exempt source */
+	assert_true(vw_ruleset_revokes(&f2.rs, &rv, &f)); /* but the address left its owner */
 	f = flow4("10.1.1.1", "198.51.100.9", IPPROTO_TCP, 80);
 	assert_true(vw_ruleset_allows(&f2.rs, &f)); /* no container's source */
+	assert_false(vw_ruleset_revokes(&f2.rs, &rv, &f));
+	/* a connection to a published port of the container that left: its answers end */
+	assert_int_equal(inet_pton(AF_INET, "198.0.0.2", f.raddr), 1);
+	assert_true(vw_ruleset_revokes(&f2.rs, &rv, &f));
 	f2.c[0].audit = true;
 	f = flow4("198.0.0.1", "198.51.100.9", IPPROTO_UDP, 53);
 	assert_true(vw_ruleset_allows(&f2.rs, &f)); /* audited: nothing is cut */
@@ -550,22 +556,24 @@ static void test_flows_revoked(void **state)
 
 	/* a full replacement may revoke anything */
 	assert_int_equal(vw_ruleset_diff(NULL, &f2.rs, NULL, &p), 0);
-	vw_changes_reset(&rv);
+	vw_revocations_reset(&rv);
+	assert_false(vw_revocations_pending(&rv));
 	assert_int_equal(vw_plan_revocations(&p, &rv), 0);
-	assert_true(rv.all);
+	assert_true(rv.judge.all);
 	assert_true(vw_ruleset_revokes(&f2.rs, &rv, &f));
 	vw_plan_done(&p);
-	vw_changes_done(&rv);
+	vw_revocations_done(&rv);
 	fixture_done(&f1);
 	fixture_done(&f2);
 }
 
-/* An address passing to another container is revoked; a new one is not. */
+/* An address passing to another container, or going, is purged; a new one is not. */
 static void test_flows_revoked_reuse(void **state)
 {
 	const char *a[] = { "198.51.100.7", NULL };
-	const uint8_t first[4] = { 198, 0, 0, 1 }, fresh[4] = { 198, 0, 0, 99 };
-	struct vw_changes rv = { 0 };
+	const uint8_t first[4] = { 198, 0, 0, 1 }, gone[4] = { 198, 0, 0, 2 },
+		      fresh[4] = { 198, 0, 0, 99 };
+	struct vw_revocations rv = { 0 };
 	struct fixture f1, f2;
 	struct vw_plan p;
 
@@ -575,12 +583,14 @@ static void test_flows_revoked_reuse(void **state)
 	f2.src[1].addr[3] = 99;
 	assert_int_equal(vw_ruleset_diff(&f1.rs, &f2.rs, NULL, &p), 0);
 	assert_int_equal(vw_plan_revocations(&p, &rv), 0);
-	vw_changes_normalize(&rv);
-	assert_int_equal(rv.n_addrs, 1);
-	assert_true(vw_changes_has_addr(&rv, AF_INET, first));
-	assert_false(vw_changes_has_addr(&rv, AF_INET, fresh));
+	vw_revocations_normalize(&rv);
+	assert_int_equal(rv.purge.n_addrs, 2);
+	assert_true(vw_changes_has_addr(&rv.purge, AF_INET, first));
+	assert_true(vw_changes_has_addr(&rv.purge, AF_INET, gone));
+	assert_false(vw_changes_has_addr(&rv.purge, AF_INET, fresh));
+	assert_int_equal(rv.judge.n_addrs, 0);
 	vw_plan_done(&p);
-	vw_changes_done(&rv);
+	vw_revocations_done(&rv);
 	fixture_done(&f1);
 	fixture_done(&f2);
 }
