@@ -723,7 +723,8 @@ static void reconcile(struct vw_daemon *d)
 			(unsigned long long)(d->rc.failures - failures));
 	report_limits(d, ch, all);
 	vw_changes_reset(ch);
-	vw_vpn_sync(d->vpn, &d->desired.rs);
+	/* What the kernel holds: notifications re-apply from it, even after a failed step. */
+	vw_vpn_sync(d->vpn, &d->rc.applied);
 	schedule_sweep(d, now);
 	/*
 	 * A full step follows a parse of Docker's whole container list and a compile of every

@@ -1,4 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Reading netlink messages that may come from anyone (a fuzzer, a misbehaving sender, a
+ * kernel newer than our headers): every length is checked against the bytes at hand.
+ */
 #include "vpnwall/netlink.h"
 
 #include <errno.h>

@@ -10,7 +10,6 @@
  * Messages carry no NLM_F_ACK: errors are reported regardless, and success acks for a
  * 100k-message resync would only overflow the receive buffer.
  */
-#include "vpnwall/netlink.h"
 #include "vpnwall/nft.h"
 
 #include <errno.h>
@@ -43,6 +42,7 @@
 #include "vpnwall/genwatch.h"
 #include "vpnwall/log.h"
 #include "vpnwall/loop.h"
+#include "vpnwall/netlink.h"
 #include "vpnwall/ruleset.h"
 #include "vpnwall/util.h"
 
