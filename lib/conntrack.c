@@ -147,13 +147,10 @@ size_t vw_conntrack_parse(const void *buf, size_t len, vw_conntrack_fn cb, void 
 /* A fresh socket: after an error, the old one may hold the rest of a dump or acks. */
 static void reopen(struct vw_conntrack *ct)
 {
-	struct mnl_socket *nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
+	struct mnl_socket *nl = vw_nl_open(NETLINK_NETFILTER, 0);
 
-	if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		if (nl)
-			(void)mnl_socket_close(nl);
+	if (!nl)
 		return; /* keep the old one: the next sweep fails and retries */
-	}
 	(void)mnl_socket_close(ct->nl);
 	ct->nl = nl;
 }
@@ -307,8 +304,8 @@ int vw_conntrack_new(struct vw_conntrack **ret)
 	if (!ct)
 		return -ENOMEM;
 	ct->seq = (uint32_t)time(NULL);
-	ct->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
-	if (!ct->nl || mnl_socket_bind(ct->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+	ct->nl = vw_nl_open(NETLINK_NETFILTER, 0);
+	if (!ct->nl) {
 		r = -errno;
 		vw_conntrack_free(ct);
 		return r;

@@ -12,6 +12,20 @@
 
 #include <libmnl/libmnl.h>
 
+struct mnl_socket *vw_nl_open(int bus, int flags)
+{
+	struct mnl_socket *nl = mnl_socket_open2(bus, SOCK_CLOEXEC | flags);
+	int e;
+
+	if (nl && mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		e = errno;
+		(void)mnl_socket_close(nl);
+		errno = e;
+		return NULL;
+	}
+	return nl;
+}
+
 struct index {
 	const struct nlattr **tb;
 	unsigned max;

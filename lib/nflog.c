@@ -223,8 +223,8 @@ int vw_nflog_new(struct vw_loop *loop, uint16_t group, vw_nflog_fn cb, void *ud,
 	n->cb = cb;
 	n->ud = ud;
 	n->io.fd = -1;
-	n->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
-	if (!n->nl || mnl_socket_bind(n->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+	n->nl = vw_nl_open(NETLINK_NETFILTER, 0);
+	if (!n->nl) {
 		r = -errno;
 		goto fail;
 	}

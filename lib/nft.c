@@ -159,12 +159,8 @@ int vw_nft_new(const char *table, const char *tag, struct vw_nft **ret_nft)
 	(void)vw_strscpy(n->table, table, sizeof(n->table));
 	(void)vw_strscpy(n->tag, tag, sizeof(n->tag));
 	n->seq = (uint32_t)vw_now_ms();
-	n->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
+	n->nl = vw_nl_open(NETLINK_NETFILTER, 0);
 	if (!n->nl) {
-		r = -errno;
-		goto fail;
-	}
-	if (mnl_socket_bind(n->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
 		r = -errno;
 		goto fail;
 	}

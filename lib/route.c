@@ -268,14 +268,11 @@ static int dump_cb(const struct nlmsghdr *nlh, void *data)
 /* A fresh request socket: after an error, the old one may hold the rest of a reply. */
 static void reopen(struct vw_router *r)
 {
-	struct mnl_socket *nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+	struct mnl_socket *nl = vw_nl_open(NETLINK_ROUTE, 0);
 	int one = 1;
 
-	if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		if (nl)
-			(void)mnl_socket_close(nl);
+	if (!nl)
 		return; /* keep the old one: the next request fails and is retried */
-	}
 	(void)mnl_socket_setsockopt(nl, NETLINK_GET_STRICT_CHK, &one, sizeof(one));
 	(void)mnl_socket_close(r->nl);
 	r->nl = nl;
@@ -485,8 +482,8 @@ int vw_router_new(uint32_t table, uint32_t pref, struct vw_router **ret)
 	r->table = table;
 	r->pref = pref;
 	r->seq = (uint32_t)time(NULL);
-	r->nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
-	if (!r->nl || mnl_socket_bind(r->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+	r->nl = vw_nl_open(NETLINK_ROUTE, 0);
+	if (!r->nl) {
 		err = -errno;
 		vw_router_free(r);
 		return err;

@@ -235,8 +235,8 @@ static int monitor(struct vw_vpn *v)
 				     RTNLGRP_IPV6_ROUTE };
 	int size = 4 << 20, r;
 
-	v->mon = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC | SOCK_NONBLOCK);
-	if (!v->mon || mnl_socket_bind(v->mon, 0, MNL_SOCKET_AUTOPID) < 0)
+	v->mon = vw_nl_open(NETLINK_ROUTE, SOCK_NONBLOCK);
+	if (!v->mon)
 		return -errno;
 	/*
 	 * Every veth Docker creates brings a burst of IPv6 route notifications: room for them,

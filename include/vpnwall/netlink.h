@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 
+struct mnl_socket;
 struct nlattr;
 struct nlmsghdr;
 
@@ -28,6 +29,12 @@ typedef void (*vw_nl_msg_fn)(void *ud, const struct nlmsghdr *nlh);
  * first message whose length is impossible.
  */
 void vw_nl_messages(const void *buf, size_t len, vw_nl_msg_fn cb, void *ud);
+
+/*
+ * vw_nl_open - a netlink socket of @bus (NETLINK_ROUTE, ...), bound to a port of its own;
+ * @flags: SOCK_NONBLOCK or 0 (SOCK_CLOEXEC is always added). NULL with errno on failure.
+ */
+struct mnl_socket *vw_nl_open(int bus, int flags);
 
 /*
  * vw_nl_attrs - set @tb[type] (zeroed first, @max + 1 entries) to each attribute of @nlh
