@@ -360,22 +360,66 @@ out:
 	return r;
 }
 
-static int set_dns_servers(struct vw_config *c, const char *v, char *err, size_t errsize)
+static int set_servers(const char *name, char *out, size_t size, const char *v, char *err,
+		       size_t errsize)
 {
 	/* Only the shape is checked here; c-ares validates each address when it is applied. */
 	for (const char *p = v; *p; p++)
 		if (!isxdigit((unsigned char)*p) && !strchr(".:[],", *p)) {
-			snprintf(
-				err, errsize,
-				"DNS_SERVERS='%s': expected addresses like 198.51.100.53,[2001:db8::53]:53",
-				v);
+			snprintf(err, errsize,
+				 "%s='%s': expected addresses like 198.51.100.53,[2001:db8::53]:53",
+				 name, v);
 			return -EINVAL;
 		}
-	if (vw_strscpy(c->dns_servers, v, sizeof(c->dns_servers)) < 0) {
-		snprintf(err, errsize, "DNS_SERVERS: longer than 511 bytes");
+	if (vw_strscpy(out, v, size) < 0) {
+		snprintf(err, errsize, "%s: longer than %zu bytes", name, size - 1);
 		return -EINVAL;
 	}
 	return 0;
+}
+
+static int set_dns_servers(struct vw_config *c, const char *v, char *err, size_t errsize)
+{
+	return set_servers("DNS_SERVERS", c->dns_servers, sizeof(c->dns_servers), v, err, errsize);
+}
+
+static int set_dns_upstream(struct vw_config *c, const char *v, char *err, size_t errsize)
+{
+	return set_servers("DNS_UPSTREAM", c->dns_upstream, sizeof(c->dns_upstream), v, err,
+			   errsize);
+}
+
+static int set_dns_proxy(struct vw_config *c, const char *v, char *err, size_t errsize)
+{
+	if (vw_parse_bool(v, &c->dns_proxy) < 0) {
+		snprintf(err, errsize, "DNS_PROXY='%s': must be true or false", v);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int set_dns_proxy_port(struct vw_config *c, const char *v, char *err, size_t errsize)
+{
+	unsigned long n;
+
+	/* Not 53 itself: the redirect would then also catch what the host sends. */
+	if (vw_parse_uint(v, 1, 65535, &n) < 0 || n == 53) {
+		snprintf(err, errsize,
+			 "DNS_PROXY_PORT='%s': must be a port from 1 to 65535, not 53", v);
+		return -EINVAL;
+	}
+	c->dns_proxy_port = (uint16_t)n;
+	return 0;
+}
+
+static int set_dns_refuse(struct vw_config *c, const char *v, char *err, size_t errsize)
+{
+	if (strcmp(v, "refused") == 0 || strcmp(v, "nxdomain") == 0) {
+		c->dns_refuse_nxdomain = v[0] == 'n';
+		return 0;
+	}
+	snprintf(err, errsize, "DNS_PROXY_REFUSE='%s': must be refused or nxdomain", v);
+	return -EINVAL;
 }
 
 static int set_seconds(const char *name, unsigned *out, const char *v, char *err, size_t errsize)
@@ -389,6 +433,11 @@ static int set_seconds(const char *name, unsigned *out, const char *v, char *err
 	}
 	*out = (unsigned)n;
 	return 0;
+}
+
+static int set_dns_grace(struct vw_config *c, const char *v, char *err, size_t errsize)
+{
+	return set_seconds("DNS_PROXY_GRACE", &c->dns_grace, v, err, errsize);
 }
 
 static int set_ttl_min(struct vw_config *c, const char *v, char *err, size_t errsize)
@@ -508,6 +557,16 @@ static const struct setting settings[] = {
 	  "seconds; names are refreshed no more often (default 5)" },
 	{ "DNS_TTL_MAX", "--dns-ttl-max", false, set_ttl_max,
 	  "seconds; names are refreshed at least this often (default 600)" },
+	{ "DNS_PROXY", "--dns-proxy", true, set_dns_proxy,
+	  "answer managed containers' DNS (UDP and TCP 53): names match vpn.outbound, wildcards too" },
+	{ "DNS_PROXY_PORT", "--dns-proxy-port", false, set_dns_proxy_port,
+	  "UDP and TCP port the DNS proxy listens on (default 1053)" },
+	{ "DNS_UPSTREAM", "--dns-upstream", false, set_dns_upstream,
+	  "resolvers the DNS proxy asks (default: DNS_SERVERS; through VPN_INTERFACE when set)" },
+	{ "DNS_PROXY_REFUSE", "--dns-proxy-refuse", false, set_dns_refuse,
+	  "answer to a name a container may not reach: refused (default) or nxdomain" },
+	{ "DNS_PROXY_GRACE", "--dns-proxy-grace", false, set_dns_grace,
+	  "seconds a learned address outlives its TTL (default 30)" },
 	{ "METRICS_ADDR", "--metrics-addr", false, set_metrics_addr,
 	  "/metrics, /healthz, /readyz (default 127.0.0.1:50000; off)" },
 	{ "API_SOCKET", "--api-socket", false, set_api_socket,
@@ -534,6 +593,8 @@ static int defaults(struct vw_config *c)
 		.log_level = VW_LOG_INFO,
 		.dns_ttl_min = 5,
 		.dns_ttl_max = 600,
+		.dns_proxy_port = 1053,
+		.dns_grace = 30,
 		.metrics_port = 50000,
 		.nflog_group = 7811,
 		.audit_rate = 20,

@@ -42,6 +42,11 @@ struct vw_config {
 	char dns_servers[512]; /* DNS_SERVERS: "ip[:port],..."; empty = /etc/resolv.conf */
 	unsigned dns_ttl_min; /* DNS_TTL_MIN: seconds, floor for refreshing a name */
 	unsigned dns_ttl_max; /* DNS_TTL_MAX: seconds, ceiling for refreshing a name */
+	bool dns_proxy; /* DNS_PROXY: answer managed containers' DNS, learn what they may reach */
+	uint16_t dns_proxy_port; /* DNS_PROXY_PORT: where it listens (UDP and TCP) */
+	char dns_upstream[512]; /* DNS_UPSTREAM: the proxy's resolvers; "" = DNS_SERVERS */
+	bool dns_refuse_nxdomain; /* DNS_PROXY_REFUSE=nxdomain: deny with NXDOMAIN, not REFUSED */
+	unsigned dns_grace; /* DNS_PROXY_GRACE: seconds a learned address outlives its TTL */
 	char metrics_host[46]; /* METRICS_ADDR address part; "" = no metrics endpoint */
 	uint16_t metrics_port; /* METRICS_ADDR port */
 	char api_socket[108]; /* API_SOCKET: control API unix socket; "" = none */
