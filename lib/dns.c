@@ -10,7 +10,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 
 #include <ares.h>
 
@@ -33,6 +35,8 @@ struct vw_dns {
 	struct vw_loop *loop;
 	ares_channel ch;
 	bool channel_ok;
+	bool bind_dev; /* bind every socket to dev ("": fail every socket) */
+	char dev[IFNAMSIZ];
 	struct sock socks[MAX_SOCKETS];
 };
 
@@ -91,7 +95,42 @@ static void on_sock_state(void *data, ares_socket_t fd, int readable, int writab
 		log_warn_errno(r, "cannot watch resolver socket %d, ignoring", fd);
 }
 
-int vw_dns_new(struct vw_loop *loop, const char *servers, struct vw_dns **ret_dns)
+/*
+ * c-ares 1.18's own ares_set_local_dev() ignores a failed bind and sends anyway, by the
+ * main routes: the very leak a tunnel-only upstream must not have. Bind here and fail the
+ * socket instead.
+ */
+static int configure_socket(ares_socket_t fd, int type, void *data)
+{
+	struct vw_dns *d = data;
+
+	(void)type;
+	if (!d->bind_dev)
+		return 0;
+	if (!d->dev[0] ||
+	    setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, d->dev, (socklen_t)strlen(d->dev)) < 0) {
+		log_debug("upstream socket not bound to '%s': query fails", d->dev);
+		return -1;
+	}
+	return 0;
+}
+
+int vw_dns_set_device(struct vw_dns *d, const char *dev)
+{
+	d->bind_dev = dev != NULL;
+	d->dev[0] = '\0';
+	if (dev && vw_strscpy(d->dev, dev, sizeof(d->dev)) < 0)
+		return -EINVAL;
+	/* A pattern names no interface: nothing until the real one is known. */
+	if (dev && *dev && dev[strlen(dev) - 1] == '+')
+		d->dev[0] = '\0';
+	/* Sockets already open were bound to the old device: let c-ares open new ones. */
+	if (d->channel_ok)
+		ares_cancel(d->ch);
+	return 0;
+}
+
+static int dns_new(struct vw_loop *loop, const char *servers, bool forward, struct vw_dns **ret_dns)
 {
 	struct ares_options opts = { 0 };
 	struct vw_dns *d;
@@ -108,8 +147,9 @@ int vw_dns_new(struct vw_loop *loop, const char *servers, struct vw_dns **ret_dn
 	opts.sock_state_cb_data = d;
 	opts.timeout = QUERY_TIMEOUT_MS;
 	opts.tries = QUERY_TRIES;
-	/* EDNS keeps large answers on UDP instead of a TCP retry. */
-	opts.flags = ARES_FLAG_EDNS;
+	/* EDNS keeps large answers on UDP instead of a TCP retry. A forwarder sends the
+	 * client's own message (its EDNS as the client chose) and passes every answer on. */
+	opts.flags = forward ? ARES_FLAG_NOCHECKRESP : ARES_FLAG_EDNS;
 	opts.ednspsz = 1232;
 	r = ares_init_options(&d->ch, &opts,
 			      ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES |
@@ -120,6 +160,7 @@ int vw_dns_new(struct vw_loop *loop, const char *servers, struct vw_dns **ret_dn
 		return r == ARES_ENOMEM ? -ENOMEM : -EINVAL;
 	}
 	d->channel_ok = true;
+	ares_set_socket_configure_callback(d->ch, configure_socket, d);
 	if (servers && *servers) {
 		r = ares_set_servers_ports_csv(d->ch, servers);
 		if (r != ARES_SUCCESS) {
@@ -131,6 +172,16 @@ int vw_dns_new(struct vw_loop *loop, const char *servers, struct vw_dns **ret_dn
 	}
 	*ret_dns = d;
 	return 0;
+}
+
+int vw_dns_new(struct vw_loop *loop, const char *servers, struct vw_dns **ret_dns)
+{
+	return dns_new(loop, servers, false, ret_dns);
+}
+
+int vw_dns_new_forwarder(struct vw_loop *loop, const char *servers, struct vw_dns **ret_dns)
+{
+	return dns_new(loop, servers, true, ret_dns);
 }
 
 void vw_dns_free(struct vw_dns *d)
@@ -236,4 +287,53 @@ int vw_dns_timeout(struct vw_dns *d)
 void vw_dns_process_timeouts(struct vw_dns *d)
 {
 	ares_process_fd(d->ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+}
+
+struct sent {
+	vw_dns_msg_fn cb;
+	void *userdata;
+};
+
+static int map_errno(int status)
+{
+	switch (status) {
+	case ARES_ETIMEOUT:
+		return -ETIMEDOUT;
+	case ARES_ECONNREFUSED:
+		return -ECONNREFUSED;
+	case ARES_EDESTRUCTION:
+	case ARES_ECANCELLED:
+		return -ECANCELED;
+	case ARES_ENOMEM:
+		return -ENOMEM;
+	default:
+		return -EIO;
+	}
+}
+
+static void on_sent(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
+{
+	struct sent *s = arg;
+
+	(void)timeouts;
+	if (status == ARES_SUCCESS && abuf && alen > 0)
+		s->cb(s->userdata, 0, abuf, (size_t)alen);
+	else
+		s->cb(s->userdata, map_errno(status), NULL, 0);
+	free(s);
+}
+
+int vw_dns_send(struct vw_dns *d, const uint8_t *msg, size_t len, vw_dns_msg_fn cb, void *userdata)
+{
+	struct sent *s;
+
+	if (len > 65535)
+		return -EMSGSIZE;
+	s = malloc(sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	*s = (struct sent){ .cb = cb, .userdata = userdata };
+	/* May call on_sent() before it returns (no server, out of memory). */
+	ares_send(d->ch, msg, (int)len, on_sent, s);
+	return 0;
 }
