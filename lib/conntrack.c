@@ -108,6 +108,8 @@ static bool parse_entry(const struct nlmsghdr *nlh, struct entry *ret)
 	    !parse_ip(reply[CTA_TUPLE_IP], e.flow.family, e.flow.raddr, unused) ||
 	    !parse_proto(tuple[CTA_TUPLE_PROTO], &e.flow))
 		return false;
+	if (tb[CTA_MARK] && mnl_attr_validate(tb[CTA_MARK], MNL_TYPE_U32) >= 0)
+		e.flow.mark = ntohl(mnl_attr_get_u32(tb[CTA_MARK]));
 	e.orig = tb[CTA_TUPLE_ORIG];
 	if (tb[CTA_ZONE] && mnl_attr_validate(tb[CTA_ZONE], MNL_TYPE_U16) >= 0)
 		e.zone = tb[CTA_ZONE];

@@ -53,6 +53,13 @@
 #define ELEMS_PER_MSG 256 /* keeps a NEWSETELEM well below the 64 KiB attribute limit */
 #define RCVBUF (4 * 1024 * 1024)
 #define HOOK_PRIORITY (-10) /* before Docker's filter chains at priority 0 */
+#define NAT_PRIORITY (-110) /* before Docker's DNAT (dstnat, -100) */
+#define DNS_PORT 53
+
+/* Debian 12's headers predate it (Linux 6.3): a delete that is fine with "no such element". */
+#ifndef NFT_MSG_DESTROYSETELEM
+#define NFT_MSG_DESTROYSETELEM 30
+#endif
 
 /* nft's datatype ids, so that `nft list ruleset` shows our sets with their real types. */
 #define TYPE_IPV4 7
@@ -73,6 +80,7 @@
 #define CHAIN_POLICE "police"
 #define CHAIN_POLICE_IN "police_in"
 #define CHAIN_DISPATCH "dispatch"
+#define CHAIN_DNS "dns"
 #define MAP_BRIDGES "bridges"
 #define MAP_BRIDGES_IN "bridges_in"
 /*
@@ -101,6 +109,17 @@ static const char *const set_audit[2] = { "audit4", "audit6" };
 static const char *const map_allowed[2] = { "allowed4", "allowed6" };
 static const char *const map_dropped[2] = { "dropped4", "dropped6" };
 static const char *const map_lograte[2] = { "lograte4", "lograte6" };
+/*
+ * The DNS proxy's: sources whose DNS it answers (managed containers' addresses), and what it
+ * learned from their answers, per path, as saddr . daddr . l4proto . dport ranges with a
+ * timeout each. Kept apart from the static destinations: a learned element expires on its
+ * own, and an interval set refuses an element inside a range it holds.
+ */
+static const char *const set_proxied[2] = { "proxied4", "proxied6" };
+static const char *const set_learned[VW_PATHS][2] = {
+	[VW_PATH_VPN] = { "learned4", "learned6" },
+	[VW_PATH_ANY] = { "anylearned4", "anylearned6" },
+};
 
 enum box_kind { BOX_EXACT, BOX_HOST, BOX_RANGE, BOX_KINDS };
 static const char *const set_boxes[VW_PATHS][BOX_KINDS][2] = {
@@ -378,6 +397,56 @@ static struct nftnl_expr *e_and(uint32_t reg, const void *mask, uint32_t len)
 	return e;
 }
 
+/* dreg = (sreg & ~bits) ^ bits: @bits set in a 32-bit register */
+static struct nftnl_expr *e_setbits(uint32_t reg, uint32_t bits)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("bitwise");
+	uint32_t mask = ~bits;
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, reg);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, reg);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, sizeof(bits));
+		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &mask, sizeof(mask));
+		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &bits, sizeof(bits));
+	}
+	return e;
+}
+
+static struct nftnl_expr *e_ct_set(uint32_t key, uint32_t sreg)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("ct");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_SREG, sreg);
+	}
+	return e;
+}
+
+static struct nftnl_expr *e_data(uint32_t dreg, const void *data, uint32_t len)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("immediate");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, dreg);
+		nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, data, len);
+	}
+	return e;
+}
+
+/* redirect to :<port in @reg> */
+static struct nftnl_expr *e_redir(uint32_t reg)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("redir");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_REDIR_REG_PROTO_MIN, reg);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_REDIR_REG_PROTO_MAX, reg);
+	}
+	return e;
+}
+
 /*
  * fib <saddr|daddr> . iif oif: the interface a route lookup for the address yields, if that
  * is the packet's input interface, else 0.
@@ -483,7 +552,10 @@ static int emit_table(struct batch *b, uint16_t type)
 	return msg_end(b);
 }
 
-/* @hook: NF_INET_FORWARD or NF_INET_LOCAL_IN for a base chain, -1 for a regular one. */
+/*
+ * @hook: NF_INET_FORWARD or NF_INET_LOCAL_IN for a filter base chain, NF_INET_PRE_ROUTING
+ * for the nat one, -1 for a regular chain.
+ */
 static int emit_chain(struct batch *b, uint16_t type, const char *name, int hook)
 {
 	struct nftnl_chain *c = nftnl_chain_alloc();
@@ -497,8 +569,10 @@ static int emit_chain(struct batch *b, uint16_t type, const char *name, int hook
 	nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
 	if (hook >= 0) {
 		nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, (uint32_t)hook);
-		nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, HOOK_PRIORITY);
-		nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "filter");
+		bool nat = hook == NF_INET_PRE_ROUTING;
+
+		nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, nat ? NAT_PRIORITY : HOOK_PRIORITY);
+		nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, nat ? "nat" : "filter");
 		nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
 	}
 	snprintf(what, sizeof(what), "%s chain %s", type == NFT_MSG_NEWCHAIN ? "create" : "delete",
@@ -737,8 +811,9 @@ static uint32_t box_key(uint8_t family, const uint8_t *saddr, const uint8_t *dad
 	return 2 * alen + 8;
 }
 
+/* @timeout_ms: 0 for none (the set's elements must then have no timeout flag either). */
 static int elem_box(struct elems *el, uint8_t family, const uint8_t *saddr, enum box_kind kind,
-		    const struct vw_box *bx)
+		    const struct vw_box *bx, uint64_t timeout_ms)
 {
 	struct nftnl_set_elem *e;
 	uint8_t key[40];
@@ -754,6 +829,8 @@ static int elem_box(struct elems *el, uint8_t family, const uint8_t *saddr, enum
 		len = box_key(family, saddr, bx->hi, true, bx->proto_hi, bx->port_hi, key);
 		nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY_END, key, len);
 	}
+	if (timeout_ms)
+		nftnl_set_elem_set_u64(e, NFTNL_SET_ELEM_TIMEOUT, timeout_ms);
 	return 0;
 }
 
@@ -866,6 +943,120 @@ static void put_key(struct rule *rl, int f, bool daddr, bool ports)
 }
 
 /*
+ * A flow the DNS proxy's answer let start keeps going after the learned address expired:
+ * its conntrack mark says so (set by emit_learned()). The path still holds: a flow learned
+ * for the tunnel goes on only through it. The source must still be a container's (the
+ * counter map has it), and revoked flows are deleted from conntrack with their mark.
+ */
+static int emit_learned_flows(struct batch *b, const struct vw_ruleset *rs, int f)
+{
+	static const uint32_t zero = 0;
+	int r = 0;
+
+	for (int p = VW_PATHS - 1; r >= 0 && p >= 0; p--) {
+		bool tunnel = p == VW_PATH_VPN && rs->vpn_iface[0];
+		uint32_t bit = vw_ct_learned((enum vw_path)p);
+		struct rule rl = rule_new();
+		char what[96];
+
+		if (tunnel)
+			put_ifname(&rl, NFT_META_OIFNAME, rs->vpn_iface);
+		put(&rl, e_ct(NFT_CT_MARK, NFT_REG_1));
+		put(&rl, e_and(NFT_REG_1, &bit, sizeof(bit)));
+		put(&rl, e_cmp(NFT_REG_1, NFT_CMP_NEQ, &zero, sizeof(zero)));
+		put_key(&rl, f, false, false);
+		put(&rl, e_objref_map(NFT_REG32_00, map_allowed[f]));
+		snprintf(what, sizeof(what), "rule dispatch: %s%sct mark & 0x%x return",
+			 tunnel ? "oifname " : "", tunnel ? rs->vpn_iface : "", bit);
+		r = emit_verdict_rule(b, &rl, NFT_RETURN, CHAIN_DISPATCH, what);
+	}
+	return r;
+}
+
+/* A destination the DNS proxy learned: counted, the flow marked (see above), let through. */
+static int emit_learned(struct batch *b, const struct vw_ruleset *rs, int f)
+{
+	int r = 0;
+
+	for (int p = VW_PATHS - 1; r >= 0 && p >= 0; p--) {
+		bool tunnel = p == VW_PATH_VPN && rs->vpn_iface[0];
+		struct rule rl = rule_new();
+		char what[96];
+
+		if (tunnel)
+			put_ifname(&rl, NFT_META_OIFNAME, rs->vpn_iface);
+		put_key(&rl, f, true, true);
+		put(&rl, e_lookup(NFT_REG32_00, set_learned[p][f], -1));
+		put(&rl, e_objref_map(NFT_REG32_00, map_allowed[f]));
+		/* A register the key does not reach, even for IPv6 (REG32_00..09). */
+		put(&rl, e_ct(NFT_CT_MARK, NFT_REG32_15));
+		put(&rl, e_setbits(NFT_REG32_15, vw_ct_learned((enum vw_path)p)));
+		put(&rl, e_ct_set(NFT_CT_MARK, NFT_REG32_15));
+		snprintf(what, sizeof(what), "rule dispatch: %s%s... @%s ct mark set return",
+			 tunnel ? "oifname " : "", tunnel ? rs->vpn_iface : "", set_learned[p][f]);
+		r = emit_verdict_rule(b, &rl, NFT_RETURN, CHAIN_DISPATCH, what);
+	}
+	return r;
+}
+
+/*
+ * The DNS of managed containers goes to the proxy, whatever resolver they ask: UDP and TCP
+ * port 53 from a proxied source is redirected to the proxy's port on the address it came
+ * in to. Other ports (DNS over TLS, 853) are ordinary destinations, denied unless allowed.
+ */
+static int emit_dns_chain(struct batch *b, const struct vw_ruleset *rs)
+{
+	static const uint8_t protos[] = { IPPROTO_UDP, IPPROTO_TCP };
+	uint16_t dns = htons(DNS_PORT), to = htons(rs->dns_port);
+	int r = 0;
+
+	for (int f = 0; r >= 0 && f < 2; f++)
+		for (size_t i = 0; r >= 0 && i < ELEMENTSOF(protos); i++) {
+			struct rule rl = rule_new();
+			char what[96];
+
+			put_key(&rl, f, false, false);
+			put(&rl, e_lookup(NFT_REG32_00, set_proxied[f], -1));
+			put(&rl, e_meta(NFT_META_L4PROTO, NFT_REG_1));
+			put(&rl, e_cmp(NFT_REG_1, NFT_CMP_EQ, &protos[i], 1));
+			put(&rl, e_payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, NFT_REG_1));
+			put(&rl, e_cmp(NFT_REG_1, NFT_CMP_EQ, &dns, sizeof(dns)));
+			put(&rl, e_data(NFT_REG_1, &to, sizeof(to)));
+			put(&rl, e_redir(NFT_REG_1));
+			snprintf(what, sizeof(what), "rule dns: saddr @%s %s dport 53 redirect",
+				 set_proxied[f], protos[i] == IPPROTO_UDP ? "udp" : "tcp");
+			r = rule_emit(b, &rl, CHAIN_DNS, what);
+		}
+	return r;
+}
+
+/* Into the host: what the dns chain redirected to the proxy (UDP and TCP) is let in. */
+static int emit_proxy_in(struct batch *b, const struct vw_ruleset *rs)
+{
+	static const uint8_t protos[] = { IPPROTO_UDP, IPPROTO_TCP };
+	static const uint32_t zero = 0, dnat = IPS_DST_NAT;
+	uint16_t to = htons(rs->dns_port);
+	int r = 0;
+
+	for (size_t i = 0; r >= 0 && i < ELEMENTSOF(protos); i++) {
+		struct rule rl = rule_new();
+
+		put(&rl, e_ct(NFT_CT_STATUS, NFT_REG_1));
+		put(&rl, e_and(NFT_REG_1, &dnat, sizeof(dnat)));
+		put(&rl, e_cmp(NFT_REG_1, NFT_CMP_NEQ, &zero, sizeof(zero)));
+		put(&rl, e_meta(NFT_META_L4PROTO, NFT_REG_1));
+		put(&rl, e_cmp(NFT_REG_1, NFT_CMP_EQ, &protos[i], 1));
+		put(&rl, e_payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, NFT_REG_1));
+		put(&rl, e_cmp(NFT_REG_1, NFT_CMP_EQ, &to, sizeof(to)));
+		r = emit_verdict_rule(b, &rl, NFT_RETURN, CHAIN_POLICE_IN,
+				      protos[i] == IPPROTO_UDP
+					      ? "rule police_in: redirected udp to the DNS proxy"
+					      : "rule police_in: redirected tcp to the DNS proxy");
+	}
+	return r;
+}
+
+/*
  * What a source of family @f may do: exempt sources return; a container's packet to one of
  * its destinations is counted and returns, one reached by any path first, then one only
  * through the VPN (with a VPN interface set, only if the packet leaves by it: sent to the
@@ -885,6 +1076,8 @@ static int emit_dispatch(struct batch *b, const struct vw_ruleset *rs, int f)
 	put(&rl, e_lookup(NFT_REG32_00, set_exempt[f], -1));
 	snprintf(what, sizeof(what), "rule dispatch: saddr @%s return", set_exempt[f]);
 	r = emit_verdict_rule(b, &rl, NFT_RETURN, CHAIN_DISPATCH, what);
+	if (r >= 0 && rs->dns_port)
+		r = emit_learned_flows(b, rs, f);
 	for (int p = VW_PATHS - 1; r >= 0 && p >= 0; p--)
 		for (int k = 0; r >= 0 && k < BOX_KINDS; k++) {
 			bool tunnel = p == VW_PATH_VPN && rs->vpn_iface[0];
@@ -901,6 +1094,8 @@ static int emit_dispatch(struct batch *b, const struct vw_ruleset *rs, int f)
 				 set_boxes[p][k][f]);
 			r = emit_verdict_rule(b, &rl, NFT_RETURN, CHAIN_DISPATCH, what);
 		}
+	if (r >= 0 && rs->dns_port)
+		r = emit_learned(b, rs, f);
 	/* Audited: logged within the container's own limit, counted, let through. Then the
 	 * others the same way, but dropped. Over the limit, a log rule ends before its log. */
 	for (int audit = 1; r >= 0 && audit >= 0; audit--) {
@@ -1060,6 +1255,8 @@ static int emit_police_in(struct batch *b, const struct vw_ruleset *rs)
 	put(&rl, e_cmp(NFT_REG_1, NFT_CMP_EQ, &dir_reply, sizeof(dir_reply)));
 	r = emit_verdict_rule(b, &rl, NFT_RETURN, CHAIN_POLICE_IN,
 			      "rule police_in: ct direction reply return");
+	if (r >= 0 && rs->dns_port)
+		r = emit_proxy_in(b, rs);
 	if (r < 0)
 		return r;
 	return emit_goto_dispatch(b, CHAIN_POLICE_IN);
@@ -1073,7 +1270,7 @@ static int emit_police_in(struct batch *b, const struct vw_ruleset *rs)
 static int emit_base(struct batch *b, const struct vw_ruleset *rs)
 {
 	static const uint8_t range_fields[2][5] = { { 4, 4, 1, 2, 0 }, { 16, 16, 1, 2, 0 } };
-	struct set_spec sets[2 * 11 + 2] = {
+	struct set_spec sets[2 * 14 + 2] = {
 		{ .name = MAP_BRIDGES,
 		  .key_type = TYPE_IFNAME,
 		  .key_len = VW_IFNAMSIZ,
@@ -1105,6 +1302,17 @@ static int emit_base(struct batch *b, const struct vw_ruleset *rs)
 						       .flags = NFT_SET_INTERVAL | NFT_SET_CONCAT,
 						       .fields = range_fields[f] };
 		}
+		for (int p = 0; rs->dns_port && p < VW_PATHS; p++)
+			sets[n++] = (struct set_spec){ .name = set_learned[p][f],
+						       .key_type = dst,
+						       .key_len = 2 * alen + 8,
+						       .flags = NFT_SET_INTERVAL | NFT_SET_CONCAT |
+								NFT_SET_TIMEOUT,
+						       .fields = range_fields[f] };
+		if (rs->dns_port)
+			sets[n++] = (struct set_spec){ .name = set_proxied[f],
+						       .key_type = t,
+						       .key_len = alen };
 		sets[n++] =
 			(struct set_spec){ .name = set_audit[f], .key_type = t, .key_len = alen };
 		sets[n++] = (struct set_spec){ .name = map_allowed[f],
@@ -1156,6 +1364,10 @@ static int emit_base(struct batch *b, const struct vw_ruleset *rs)
 		r = emit_hook_chain(b, rs, CHAIN_FORWARD, MAP_BRIDGES, CHAIN_POLICE);
 	if (r >= 0)
 		r = emit_hook_chain(b, rs, CHAIN_INPUT, MAP_BRIDGES_IN, CHAIN_POLICE_IN);
+	if (r >= 0 && rs->dns_port)
+		r = emit_chain(b, NFT_MSG_NEWCHAIN, CHAIN_DNS, NF_INET_PRE_ROUTING);
+	if (r >= 0 && rs->dns_port)
+		r = emit_dns_chain(b, rs);
 	return r;
 }
 
@@ -1175,7 +1387,7 @@ static int emit_boxes(struct batch *b, uint16_t type, int p, int f, const struct
 			for (size_t i = 0; r >= 0 && srcs[s].family == family && i < n; i++)
 				if (box_kind(family, &v[i]) == (enum box_kind)k)
 					r = elem_box(&el, family, srcs[s].addr, (enum box_kind)k,
-						     &v[i]);
+						     &v[i], 0);
 		r = elems_finish(&el, r);
 	}
 	return r;
@@ -1239,6 +1451,8 @@ static int source_op(struct batch *b, uint16_t type, const struct vw_ruleset *rs
 		r = addr_elem(b, type, map_lograte[f], s->family, s->addr, l);
 	if (r >= 0 && c->audit)
 		r = addr_elem(b, type, set_audit[f], s->family, s->addr, NULL);
+	if (r >= 0 && rs->dns_port)
+		r = addr_elem(b, type, set_proxied[f], s->family, s->addr, NULL);
 	for (int p = 0; r >= 0 && p < VW_PATHS; p++) {
 		const struct vw_boxset *bs = &c->dst[vw_boxset_index(p, s->family)];
 
@@ -1444,6 +1658,52 @@ int vw_nft_apply(struct vw_nft *n, const struct vw_plan *plan)
 	if (r < 0)
 		return r;
 	/* Every plan changes something, so the commit bumped the generation exactly once. */
+	vw_genwatch_own_commit(&n->gens);
+	return 0;
+}
+
+struct learn_args {
+	const struct vw_learned_elem *v[2]; /* deletions, additions */
+	size_t n[2];
+};
+
+static int build_learn(struct batch *b, const void *arg)
+{
+	const struct learn_args *a = arg;
+	int r = 0;
+
+	/* One message per set and kind: deletions first, so a re-added element is new. */
+	for (int add = 0; r >= 0 && add < 2; add++)
+		for (int p = 0; r >= 0 && p < VW_PATHS; p++)
+			for (int f = 0; r >= 0 && f < 2; f++) {
+				struct elems el = { .b = b,
+						    .type = add ? NFT_MSG_NEWSETELEM
+								: NFT_MSG_DESTROYSETELEM,
+						    .set = set_learned[p][f] };
+
+				for (size_t i = 0; r >= 0 && i < a->n[add]; i++) {
+					const struct vw_learned_elem *x = &a->v[add][i];
+
+					if (x->path == p && vw_family_index(x->family) == f)
+						r = elem_box(&el, x->family, x->saddr, BOX_RANGE,
+							     &x->box, add ? x->timeout_ms : 0);
+				}
+				r = elems_finish(&el, r);
+			}
+	return r;
+}
+
+int vw_nft_learn(struct vw_nft *n, const struct vw_learned_elem *del, size_t n_del,
+		 const struct vw_learned_elem *add, size_t n_add)
+{
+	struct learn_args a = { .v = { del, add }, .n = { n_del, n_add } };
+	int r;
+
+	if (!n_del && !n_add)
+		return 0;
+	r = run_batch(n, build_learn, &a);
+	if (r < 0)
+		return r;
 	vw_genwatch_own_commit(&n->gens);
 	return 0;
 }

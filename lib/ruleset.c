@@ -908,6 +908,7 @@ void vw_ruleset_base(const struct vw_ruleset *rs, struct vw_ruleset *ret)
 	*ret = (struct vw_ruleset){ .dry_run = rs->dry_run,
 				    .log_group = rs->log_group,
 				    .log_rate = rs->log_rate,
+				    .dns_port = rs->dns_port,
 				    .ignore = rs->ignore,
 				    .n_ignore = rs->n_ignore };
 	memcpy(ret->vpn_iface, rs->vpn_iface, sizeof(ret->vpn_iface));
@@ -1344,8 +1345,8 @@ static int diff_incremental(const struct vw_ruleset *a, const struct vw_ruleset 
 static bool same_base(const struct vw_ruleset *a, const struct vw_ruleset *b)
 {
 	return a->dry_run == b->dry_run && a->log_group == b->log_group &&
-	       a->log_rate == b->log_rate && strcmp(a->vpn_iface, b->vpn_iface) == 0 &&
-	       a->n_ignore == b->n_ignore &&
+	       a->log_rate == b->log_rate && a->dns_port == b->dns_port &&
+	       strcmp(a->vpn_iface, b->vpn_iface) == 0 && a->n_ignore == b->n_ignore &&
 	       (a->n_ignore == 0 ||
 		memcmp(a->ignore, b->ignore, a->n_ignore * sizeof(*a->ignore)) == 0);
 }
@@ -1398,6 +1399,8 @@ bool vw_ruleset_allows(const struct vw_ruleset *rs, const struct vw_flow *f)
 		return true;
 	c = vw_ruleset_find(rs, s->key);
 	if (!c || c->audit)
+		return true;
+	if (rs->dns_port && (f->mark & (VW_CT_LEARNED_VPN | VW_CT_LEARNED_ANY)))
 		return true;
 	for (int path = 0; path < VW_PATHS; path++) {
 		const struct vw_box *b = vw_boxset_find(&c->dst[vw_boxset_index(path, f->family)],

@@ -23,6 +23,10 @@
  *       limit name ip saddr map @lograte4 log prefix "D:"
  *       counter name ip saddr map @dropped4 drop
  *       (the same for IPv6), then rate-limited NFLOG "D:unknown"; counter "unknown"; drop
+ * With the DNS proxy (rs->dns_port): a nat chain dns (prerouting, dstnat - 10) redirects
+ * UDP and TCP port 53 from @proxied4/6 sources to the proxy's port; police_in lets those
+ * redirected packets in; dispatch lets a flow the proxy learned go on (ct mark) and allows
+ * saddr . daddr . l4proto . th dport in @learned4/6 (@anylearned4/6), marking the flow.
  * A container owns only its counters a_<key>, d_<key> and its log limit l_<key>; its
  * destinations are elements of the shared sets under each of its source addresses (see
  * nft.c for why). Everything is plain nft syntax: `nft list` shows it, `nft -f` loads it.
@@ -57,6 +61,16 @@ void vw_nft_free(struct vw_nft *n);
  * with the operation that caused it).
  */
 int vw_nft_apply(struct vw_nft *n, const struct vw_plan *plan);
+
+/*
+ * vw_nft_learn - one transaction: delete the learned elements @del (absent ones are fine:
+ * they may have expired) and add @add with their timeouts. An element deleted and added
+ * again in one go gets its new timeout on every kernel. 0 once the kernel holds them, or
+ * -errno (then nothing changed). Needs Linux 6.3 (NFT_MSG_DESTROYSETELEM).
+ */
+struct vw_learned_elem;
+int vw_nft_learn(struct vw_nft *n, const struct vw_learned_elem *del, size_t n_del,
+		 const struct vw_learned_elem *add, size_t n_add);
 
 /*
  * vw_nft_render - the netlink messages vw_nft_apply() would send for @plan, without

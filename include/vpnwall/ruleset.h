@@ -126,6 +126,9 @@ struct vw_ruleset {
 	 * name ("x+": any name starting with x); "" = no VPN, every path is fine. */
 	char vpn_iface[VW_IFNAMSIZ];
 	uint16_t log_group; /* NFLOG group for audited drops; 0 = none */
+	/* The DNS proxy's port: managed containers' DNS (UDP and TCP port 53) is redirected to
+	 * it, and what it learns from their answers is allowed; 0 = no proxy. */
+	uint16_t dns_port;
 	unsigned log_rate; /* audited packets per second, per container */
 	char (*ignore)[VW_IFNAMSIZ]; /* bridges never policed (settings); "x+" is a prefix */
 	size_t n_ignore;
@@ -374,12 +377,41 @@ struct vw_flow {
 	uint8_t proto; /* IPPROTO_* */
 	bool has_ports; /* TCP, UDP, SCTP, UDP-Lite, DCCP */
 	uint16_t dport; /* host order; 0 without ports */
+	uint32_t mark; /* its conntrack mark */
 };
+
+/*
+ * Conntrack mark bits of flows a container opened to an address the DNS proxy learned for
+ * it, by path: such a flow goes on after the learned address expires (only new flows need a
+ * fresh lookup). Two bits of the mark's top, which Docker and wg-quick leave alone.
+ */
+#define VW_CT_LEARNED_VPN 0x40000000u
+#define VW_CT_LEARNED_ANY 0x20000000u
+
+/*
+ * One destination the DNS proxy learned for a container, as the backend holds it: @box (its
+ * address range a single address) reached from source @saddr by @path, for @timeout_ms
+ * (elements expire in the backend by themselves).
+ */
+struct vw_learned_elem {
+	uint8_t family;
+	uint8_t path; /* enum vw_path */
+	uint8_t saddr[16];
+	struct vw_box box;
+	uint64_t timeout_ms;
+};
+
+/* vw_ct_learned - the mark bit of flows learned for @path. */
+static inline uint32_t vw_ct_learned(enum vw_path path)
+{
+	return path == VW_PATH_VPN ? VW_CT_LEARNED_VPN : VW_CT_LEARNED_ANY;
+}
 
 /*
  * vw_ruleset_allows - whether @rs lets established flow @f go on: false only when its
  * source belongs to an enforcing (not audited) container none of whose destinations, by
- * either path, holds it. The path is the rules' business, packet by packet.
+ * either path, holds it, and the DNS proxy did not learn its destination (a learned flow's
+ * mark). The path is the rules' business, packet by packet.
  */
 bool vw_ruleset_allows(const struct vw_ruleset *rs, const struct vw_flow *f);
 
