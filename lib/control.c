@@ -42,6 +42,7 @@ static char *render_metrics(const struct vw_control *ctl)
 		.totals = ctl->totals,
 		.drops = ctl->drops,
 		.stats = ctl->stats,
+		.dnsq = ctl->dnsq,
 		.managed = ctl->rc->applied.n_containers,
 		.names = ctl->names->n,
 		.audit_lost = ctl->audit_lost,

@@ -36,6 +36,7 @@
 #include "vpnwall/hashmap.h"
 #include "vpnwall/http.h"
 #include "vpnwall/labels.h"
+#include "vpnwall/learn.h"
 #include "vpnwall/log.h"
 #include "vpnwall/loop.h"
 #include "vpnwall/metrics.h"
@@ -103,6 +104,9 @@ struct vw_daemon {
 	struct vw_nflog *nflog; /* NULL: audit off or not bound (yet) */
 	struct vw_vpn *vpn; /* the tunnel watch and the routing layer */
 	struct vw_conntrack *ct; /* NULL: ctnetlink unavailable, revoked flows are only cut */
+	struct vw_learner *learner; /* the DNS proxy (DNS_PROXY), or NULL */
+	struct vw_dnsq_stats dnsq;
+	bool dns_flush; /* port-53 flows may bypass the proxy's redirect: delete them */
 	uint64_t sweep_at; /* ms: when to delete revoked flows from conntrack; 0: no need */
 	uint64_t last_sweep; /* ms */
 	struct vw_retry aux[AUX_N]; /* the endpoints of enum aux_kind */
@@ -663,6 +667,39 @@ static void revoke_flows(struct vw_daemon *d, uint64_t now)
 	vw_revocations_reset(rv);
 }
 
+/* A container's DNS flow from before the redirect (UDP or TCP to port 53, not to us). */
+static bool is_dns_flow(void *ud, const struct vw_flow *f)
+{
+	const struct vw_daemon *d = ud;
+	const struct vw_rs_source *s;
+
+	if (!f->has_ports || f->dport != 53 || (f->proto != IPPROTO_UDP && f->proto != IPPROTO_TCP))
+		return false;
+	s = vw_ruleset_source_find(&d->rc.applied, f->family, f->saddr);
+	/* Redirected flows answer from our port: they are the proxy's own, keep them. */
+	return s && s->key[0] && memcmp(f->raddr, f->daddr, sizeof(f->daddr)) == 0;
+}
+
+/*
+ * The redirect only applies to new flows: conntrack keeps sending an established one (a
+ * resolver's UDP "connection" lives as long as queries keep it alive) where it went.
+ */
+static void flush_dns_flows(struct vw_daemon *d)
+{
+	bool more = false;
+	int r;
+
+	d->dns_flush = false;
+	if (!d->ct)
+		return;
+	r = vw_conntrack_sweep(d->ct, is_dns_flow, d, &more);
+	if (r < 0)
+		log_warn_errno(r, "cannot flush DNS flows that predate the proxy's redirect");
+	else if (r > 0)
+		log_info("flushed %d DNS flow(s) that predate the proxy's redirect", r);
+	d->dns_flush = more;
+}
+
 /* Revocations are waiting: the next sweep, not sooner than the interval allows. */
 static void schedule_sweep(struct vw_daemon *d, uint64_t now)
 {
@@ -698,6 +735,18 @@ static void reconcile(struct vw_daemon *d)
 	/* Replacing re-creates the counters: keep what they counted so far. */
 	if (d->rc.full && d->rc.have_applied)
 		(void)read_counters(d);
+	/* Learned elements of addresses about to change hands go first (see learn.h). */
+	if (d->learner && !all) {
+		vw_changes_normalize(ch);
+		r = vw_learner_revoke(d->learner, &d->desired.rs, ch);
+	} else if (d->learner) {
+		r = vw_learner_revoke(d->learner, &d->desired.rs, NULL);
+	}
+	if (r < 0) {
+		log_error_errno(r, "cannot withdraw learned addresses, retrying");
+		d->compile_retry_at = now + 1000;
+		return;
+	}
 	t0 = vw_now_ns();
 	r = vw_reconcile_step(&d->rc, &d->desired.rs, ch, now);
 	if (d->rc.generation != gen || d->rc.failures != failures)
@@ -723,6 +772,12 @@ static void reconcile(struct vw_daemon *d)
 			(unsigned long long)(d->rc.failures - failures));
 	report_limits(d, ch, all);
 	vw_changes_reset(ch);
+	/* A full step re-created the learned sets empty, and may have just installed the
+	 * redirect: put back what was learned, and cut DNS flows that predate it. */
+	if (d->learner && all) {
+		(void)vw_learner_restore(d->learner);
+		d->dns_flush = true;
+	}
 	/* What the kernel holds: notifications re-apply from it, even after a failed step. */
 	vw_vpn_sync(d->vpn, &d->rc.applied);
 	schedule_sweep(d, now);
@@ -759,6 +814,8 @@ static int apply_base(struct vw_daemon *d, const char *why)
 		return log_error_errno(r, "cannot apply the base ruleset (%s), retrying", why);
 	}
 	d->stats.updates_ok++;
+	if (d->learner)
+		d->dns_flush = true;
 	log_warn(
 		"%s: base ruleset applied, containers on bridges reach nothing until Docker is synced",
 		why);
@@ -770,6 +827,7 @@ static void on_vpn(void *ud)
 {
 	struct vw_daemon *d = ud;
 
+	vw_learner_tunnel(d->learner, vw_vpn_link(d->vpn));
 	if (!vw_vpn_up(d->vpn) || d->ready || d->synced)
 		set_ready(d);
 }
@@ -917,6 +975,8 @@ static void on_http(void *ud, const struct vw_http_request *req, const char *pat
 	struct vw_daemon *d = ud;
 	struct vw_control ctl = {
 		.cfg = d->cfg,
+		.learner = d->learner,
+		.dnsq = d->learner ? &d->dnsq : NULL,
 		.store = &d->store,
 		.names = &d->names,
 		.rc = &d->rc,
@@ -973,6 +1033,12 @@ static int backend_apply(void *ud, const struct vw_plan *plan)
 }
 
 /* "vpnwall boot=<boot id>": who wrote the table, and during which boot. */
+static int backend_learn(void *ud, const struct vw_learned_elem *del, size_t n_del,
+			 const struct vw_learned_elem *add, size_t n_add)
+{
+	return vw_nft_learn(ud, del, n_del, add, n_add);
+}
+
 static int make_tag(char *buf, size_t size)
 {
 	char id[64] = "";
@@ -1068,6 +1134,16 @@ int vw_daemon_new(const struct vw_config *cfg, struct vw_daemon **ret_daemon)
 	r = vw_vpn_new(d->loop, cfg, on_vpn, d, &d->vpn);
 	if (r < 0)
 		goto fail;
+	if (cfg->dns_proxy) {
+		struct vw_learn_backend be = { .learn = backend_learn, .ud = d->nft };
+
+		vw_dnsq_stats_init(&d->dnsq);
+		r = vw_learner_new(d->loop, cfg, &d->store, &d->rc.applied, &be, &d->dnsq,
+				   &d->learner);
+		if (r < 0)
+			goto fail;
+		vw_learner_tunnel(d->learner, vw_vpn_link(d->vpn));
+	}
 	r = vw_conntrack_new(&d->ct);
 	if (r < 0)
 		log_warn_errno(r, "cannot open ctnetlink: flows a tightened policy revokes are cut "
@@ -1084,6 +1160,9 @@ void vw_daemon_free(struct vw_daemon *d)
 	if (!d)
 		return;
 	vw_http_free(d->http);
+	vw_learner_free(d->learner);
+	if (d->cfg->dns_proxy)
+		vw_dnsq_stats_done(&d->dnsq);
 	vw_nflog_free(d->nflog);
 	vw_vpn_free(d->vpn);
 	vw_conntrack_free(d->ct);
@@ -1174,6 +1253,7 @@ int vw_daemon_run(struct vw_daemon *d)
 			timeout, vw_deadline_to_timeout(vw_retry_deadline(d->aux, AUX_N), now));
 		timeout = vw_timeout_min(timeout, vw_docker_timeout(d->docker));
 		timeout = vw_timeout_min(timeout, vw_dns_timeout(d->dns));
+		timeout = vw_timeout_min(timeout, vw_learner_timeout(d->learner));
 		timeout = vw_timeout_min(timeout, vw_http_timeout(d->http));
 		timeout = vw_timeout_min(timeout,
 					 vw_deadline_to_timeout(vw_names_deadline(&d->names), now));
@@ -1190,6 +1270,7 @@ int vw_daemon_run(struct vw_daemon *d)
 		now = vw_now_ms();
 		vw_docker_process_timeouts(d->docker);
 		vw_dns_process_timeouts(d->dns);
+		vw_learner_process(d->learner, now);
 		vw_http_process(d->http);
 		vw_vpn_process(d->vpn, now);
 		for (int k = 0; k < AUX_N; k++)
@@ -1206,6 +1287,8 @@ int vw_daemon_run(struct vw_daemon *d)
 			reconcile(d);
 		if (d->sweep_at && d->sweep_at <= now)
 			revoke_flows(d, now);
+		if (d->dns_flush)
+			flush_dns_flows(d);
 		start_due_queries(d);
 	}
 	return 0;

@@ -378,6 +378,78 @@ void vw_totals_done(struct vw_totals *t)
 	vw_hmap_done(&t->rows.by_key);
 }
 
+/* From 20 µs (a cached answer on the host) to 5 s (an upstream retried). */
+static const double dnsq_bounds[VW_DNSQ_BUCKETS] = { 0.00002, 0.00005, 0.0001, 0.00025, 0.0005,
+						     0.001,   0.0025,  0.005,  0.01,	0.025,
+						     0.05,    0.1,     1,      5 };
+
+void vw_dnsq_stats_init(struct vw_dnsq_stats *s)
+{
+	*s = (struct vw_dnsq_stats){ 0 };
+	vw_histogram_init(&s->latency, dnsq_bounds, VW_DNSQ_BUCKETS, s->buckets);
+}
+
+void vw_dnsq_stats_count(struct vw_dnsq_stats *s, const char *key, const char *container,
+			 enum vw_dnsq_result r, bool answered, uint64_t ns)
+{
+	struct vw_metrics_row *row;
+
+	if (answered)
+		vw_histogram_observe(&s->latency, (double)ns / 1e9);
+	if (row_get(&s->rows, key ? key : "unknown", sizeof(struct vw_dnsq_row), &row) < 0)
+		return;
+	struct vw_dnsq_row *e = vw_container_of(row, struct vw_dnsq_row, row);
+
+	(void)vw_strscpy(e->container, key && container ? container : "(unknown)",
+			 sizeof(e->container));
+	e->n[r]++;
+}
+
+void vw_dnsq_stats_forget(struct vw_dnsq_stats *s, const char *key)
+{
+	struct vw_metrics_row *row = row_find(&s->rows, key);
+
+	if (row) {
+		row_del(&s->rows, row);
+		free(vw_container_of(row, struct vw_dnsq_row, row));
+	}
+}
+
+void vw_dnsq_stats_render(struct vw_buf *b, const struct vw_dnsq_stats *s)
+{
+	static const char *const results[VW_DNSQ_RESULT_N] = { "allowed", "refused", "audited",
+							       "dropped", "failed" };
+	const char *name = "vpnwall_dns_queries_total";
+
+	vw_metrics_family(b, name, "counter",
+			  "Queries the DNS proxy got from containers, by what became of them.");
+	for (const struct vw_metrics_row *row = s->rows.first; row; row = row->next) {
+		const struct vw_dnsq_row *e = vw_container_of(row, struct vw_dnsq_row, row);
+
+		for (int r = 0; r < VW_DNSQ_RESULT_N; r++) {
+			const char *labels[] = { "container", e->container, "verdict", results[r],
+						 NULL };
+
+			vw_metrics_sample(b, name, labels, (double)e->n[r]);
+		}
+	}
+	vw_metrics_family(
+		b, "vpnwall_dns_proxy_seconds", "histogram",
+		"Time from a container's query to the proxy's answer, upstream included.");
+	vw_metrics_histogram(b, "vpnwall_dns_proxy_seconds", &s->latency);
+}
+
+void vw_dnsq_stats_done(struct vw_dnsq_stats *s)
+{
+	while (s->rows.first) {
+		struct vw_metrics_row *row = s->rows.first;
+
+		row_del(&s->rows, row);
+		free(vw_container_of(row, struct vw_dnsq_row, row));
+	}
+	vw_hmap_done(&s->rows.by_key);
+}
+
 void vw_drops_render(struct vw_buf *b, const struct vw_drops *t)
 {
 	const char *name = "vpnwall_dropped_destinations_total";
@@ -463,6 +535,8 @@ char *vw_metrics_render(const struct vw_metrics_view *v)
 
 	vw_totals_render(&b, v->totals);
 	vw_drops_render(&b, v->drops);
+	if (v->dnsq)
+		vw_dnsq_stats_render(&b, v->dnsq);
 	gauge(&b, "vpnwall_managed_containers", "Containers policed by their own chain.",
 	      (double)v->managed);
 

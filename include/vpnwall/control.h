@@ -23,8 +23,13 @@ struct vw_stats;
 struct vw_store;
 struct vw_totals;
 
+struct vw_dnsq_stats;
+struct vw_learner;
+
 struct vw_control {
 	const struct vw_config *cfg;
+	const struct vw_learner *learner; /* the DNS proxy's, or NULL */
+	const struct vw_dnsq_stats *dnsq; /* NULL without the DNS proxy */
 	const struct vw_store *store;
 	const struct vw_names *names;
 	const struct vw_reconcile *rc; /* its applied ruleset is what the kernel holds */

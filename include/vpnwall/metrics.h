@@ -170,6 +170,49 @@ void vw_totals_done(struct vw_totals *t);
 /* vw_drops_render - the vpnwall_dropped_destinations_total family. */
 void vw_drops_render(struct vw_buf *b, const struct vw_drops *t);
 
+/* The DNS proxy's queries per container, by what became of them, and its latency. */
+enum vw_dnsq_result {
+	VW_DNSQ_ALLOWED, /* forwarded, answered, its addresses learned */
+	VW_DNSQ_REFUSED, /* the container may not resolve that name: REFUSED or NXDOMAIN */
+	VW_DNSQ_AUDITED, /* would have been refused, forwarded because the container is audited */
+	VW_DNSQ_DROPPED, /* over the container's share of queries in flight: no answer */
+	VW_DNSQ_FAILED, /* the upstream did not answer, or the answer could not be learned */
+	VW_DNSQ_RESULT_N,
+};
+
+#define VW_DNSQ_BUCKETS 14
+
+struct vw_dnsq_row {
+	struct vw_metrics_row row; /* first: row_get() allocates the whole entry through it */
+	char container[128];
+	uint64_t n[VW_DNSQ_RESULT_N];
+};
+
+struct vw_dnsq_stats {
+	struct vw_metrics_rows rows; /* of struct vw_dnsq_row, by container key */
+	struct vw_histogram latency; /* seconds from a query to its answer, upstream included */
+	uint64_t buckets[VW_DNSQ_BUCKETS + 1];
+};
+
+/* vw_dnsq_stats_init - empty tables, the histogram set up. */
+void vw_dnsq_stats_init(struct vw_dnsq_stats *s);
+
+/*
+ * vw_dnsq_stats_count - one query of container @key (NULL: from no container's address)
+ * named @container, that took @ns (observed when it was answered: @answered).
+ */
+void vw_dnsq_stats_count(struct vw_dnsq_stats *s, const char *key, const char *container,
+			 enum vw_dnsq_result r, bool answered, uint64_t ns);
+
+/* vw_dnsq_stats_forget - drop the series of container @key. */
+void vw_dnsq_stats_forget(struct vw_dnsq_stats *s, const char *key);
+
+/* vw_dnsq_stats_render - vpnwall_dns_queries_total and vpnwall_dns_proxy_seconds. */
+void vw_dnsq_stats_render(struct vw_buf *b, const struct vw_dnsq_stats *s);
+
+/* vw_dnsq_stats_done - free. */
+void vw_dnsq_stats_done(struct vw_dnsq_stats *s);
+
 /* The daemon's own counters. */
 enum vw_dns_result { VW_DNS_RESULT_OK, VW_DNS_RESULT_NONE, VW_DNS_RESULT_FAIL, VW_DNS_RESULT_N };
 
@@ -207,6 +250,7 @@ struct vw_metrics_view {
 	const struct vw_totals *totals;
 	const struct vw_drops *drops;
 	const struct vw_stats *stats;
+	const struct vw_dnsq_stats *dnsq; /* NULL without the DNS proxy */
 	const struct vw_label_count *label_errors;
 	size_t n_label_errors;
 	size_t managed; /* containers with their own chain */

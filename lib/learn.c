@@ -1,0 +1,547 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include "vpnwall/learn.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "vpnwall/answers.h"
+#include "vpnwall/config.h"
+#include "vpnwall/dns.h"
+#include "vpnwall/dnsmsg.h"
+#include "vpnwall/dnsproxy.h"
+#include "vpnwall/hashmap.h"
+#include "vpnwall/log.h"
+#include "vpnwall/metrics.h"
+#include "vpnwall/policy.h"
+#include "vpnwall/store.h"
+#include "vpnwall/util.h"
+
+#define VW_LOG_MODULE "dnsproxy"
+
+#define ANSWER_ADDRS_MAX 64 /* addresses taken from one answer; the rest are not learned */
+#define PRUNE_INTERVAL_MS 5000
+
+/* Per container: its queries upstream now, and the sources its elements were put under. */
+struct client {
+	struct vw_hnode node;
+	char key[VW_KEY_LEN + 1];
+	unsigned inflight;
+	struct vw_rs_source *srcs; /* pushed under, sorted as the ruleset keeps them */
+	size_t n_srcs;
+};
+
+struct vw_learner {
+	const struct vw_config *cfg;
+	const struct vw_store *st;
+	const struct vw_ruleset *applied;
+	struct vw_learn_backend be;
+	struct vw_dnsq_stats *stats;
+	struct vw_dns *upstream;
+	struct vw_dnsproxy *proxy;
+	struct vw_answers answers;
+	struct vw_hmap clients;
+	uint64_t prune_at;
+	bool warned_full;
+};
+
+/* --- clients ------------------------------------------------------------------------------ */
+
+static struct client *client_find(const struct vw_learner *l, const char *key)
+{
+	for (struct vw_hnode *n = vw_hmap_first(&l->clients, vw_hash_str(key)); n;
+	     n = vw_hmap_next(n)) {
+		struct client *c = vw_container_of(n, struct client, node);
+
+		if (strcmp(c->key, key) == 0)
+			return c;
+	}
+	return NULL;
+}
+
+static struct client *client_get(struct vw_learner *l, const char *key)
+{
+	struct client *c = client_find(l, key);
+
+	if (c)
+		return c;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	(void)vw_strscpy(c->key, key, sizeof(c->key));
+	if (vw_hmap_add(&l->clients, &c->node, vw_hash_str(key)) < 0) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static void client_drop(struct vw_learner *l, struct client *c)
+{
+	vw_hmap_del(&l->clients, &c->node);
+	free(c->srcs);
+	free(c);
+}
+
+/* Record that elements of @c now live under @srcs too. */
+static int client_pushed(struct client *c, const struct vw_rs_source *srcs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		bool have = false;
+
+		for (size_t k = 0; k < c->n_srcs && !have; k++)
+			have = c->srcs[k].family == srcs[i].family &&
+			       memcmp(c->srcs[k].addr, srcs[i].addr, 16) == 0;
+		if (have)
+			continue;
+		struct vw_rs_source *v = realloc(c->srcs, (c->n_srcs + 1) * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		c->srcs = v;
+		c->srcs[c->n_srcs++] = srcs[i];
+	}
+	return 0;
+}
+
+/* --- the container behind a query --------------------------------------------------------- */
+
+/* The grants @key's policy gives to answers for @name; 0 when none, or -errno. */
+static int grants_of(const struct vw_learner *l, const char *key, const char *name,
+		     struct vw_name_grant *ret, size_t max)
+{
+	const struct vw_rs_container *rc = vw_ruleset_find(l->applied, key);
+	const struct vw_container *c = rc ? vw_store_get(l->st, rc->id) : NULL;
+	_cleanup_free_ const struct vw_container **sharers = NULL;
+	int n;
+
+	if (!c)
+		return 0;
+	n = vw_store_sharers(l->st, c, &sharers);
+	if (n < 0)
+		return n;
+	return vw_policy_name_grants(c, sharers, (size_t)n, l->cfg, name, ret, max);
+}
+
+static enum vw_dnsq_verdict on_ask(void *ud, struct vw_dnsq *q)
+{
+	struct vw_learner *l = ud;
+	const struct vw_rs_source *s = vw_ruleset_source_find(l->applied, q->family, q->addr);
+	const struct vw_rs_container *rc =
+		s && s->key[0] ? vw_ruleset_find(l->applied, s->key) : NULL;
+	struct vw_name_grant g[VW_ANSWER_GRANTS_MAX];
+	struct client *c;
+	int n;
+
+	/* Not a managed container's: the proxy is nobody else's resolver. */
+	if (!rc)
+		return VW_DNSQ_REFUSE;
+	(void)vw_strscpy(q->key, rc->key, sizeof(q->key));
+	n = grants_of(l, rc->key, q->q.name, g, ELEMENTSOF(g));
+	if (n <= 0 && !rc->audit)
+		return l->cfg->dns_refuse_nxdomain ? VW_DNSQ_NXDOMAIN : VW_DNSQ_REFUSE;
+	q->audited = n <= 0;
+	c = client_get(l, rc->key);
+	/* One container's flood waits for its own answers; the others are not held up. */
+	if (!c || c->inflight >= VW_LEARNER_INFLIGHT_MAX)
+		return VW_DNSQ_DROP;
+	c->inflight++;
+	return VW_DNSQ_FORWARD;
+}
+
+/* --- learning ----------------------------------------------------------------------------- */
+
+struct elems {
+	struct vw_learned_elem *v;
+	size_t n;
+	size_t cap;
+};
+
+/* The boxes @sets under each source in @srcs of their family, into @out. */
+static int add_elems(struct elems *out, const struct vw_boxset sets[VW_PATHS],
+		     const struct vw_rs_source *srcs, size_t n_srcs, uint64_t timeout_ms)
+{
+	for (int p = 0; p < VW_PATHS; p++)
+		for (size_t s = 0; s < n_srcs; s++) {
+			if (srcs[s].family != sets[p].family)
+				continue;
+			for (size_t i = 0; i < sets[p].n; i++) {
+				int r = vw_grow((void **)&out->v, &out->cap, out->n + 1,
+						sizeof(*out->v), SIZE_MAX / sizeof(*out->v));
+
+				if (r < 0)
+					return r;
+				out->v[out->n++] = (struct vw_learned_elem){
+					.family = srcs[s].family,
+					.path = (uint8_t)p,
+					.box = sets[p].v[i],
+					.timeout_ms = timeout_ms,
+				};
+				memcpy(out->v[out->n - 1].saddr, srcs[s].addr, 16);
+			}
+		}
+	return 0;
+}
+
+static uint64_t lifetime_ms(const struct vw_config *cfg, uint32_t ttl)
+{
+	uint64_t s = ttl;
+
+	if (s < cfg->dns_ttl_min)
+		s = cfg->dns_ttl_min;
+	if (s > cfg->dns_ttl_max)
+		s = cfg->dns_ttl_max;
+	return (s + cfg->dns_grace) * 1000;
+}
+
+static int on_answered(void *ud, const struct vw_dnsq *q, const uint8_t *msg, size_t len)
+{
+	struct vw_learner *l = ud;
+	struct vw_dns_addr addrs[ANSWER_ADDRS_MAX];
+	struct vw_name_grant g[VW_ANSWER_GRANTS_MAX];
+	struct vw_answer *xs[ANSWER_ADDRS_MAX];
+	struct vw_boxset sets[ANSWER_ADDRS_MAX][VW_PATHS];
+	struct elems del = { 0 }, add = { 0 };
+	const struct vw_rs_source *srcs;
+	size_t n_srcs, n_x = 0;
+	uint64_t now = vw_now_ms();
+	struct client *c;
+	unsigned rcode;
+	int n, ng, r = 0;
+
+	if (q->audited)
+		return 0;
+	if (q->q.qtype != VW_DNS_TYPE_A && q->q.qtype != VW_DNS_TYPE_AAAA)
+		return 0; /* MX, TXT, ...: nothing to reach by them */
+	n = vw_dnsmsg_answer(msg, len, &q->q, addrs, ELEMENTSOF(addrs), &rcode);
+	if (n < 0) {
+		log_debug("malformed answer for '%s' withheld", q->q.name);
+		return n;
+	}
+	if (n == 0)
+		return 0;
+	/* Still that container's, with that policy? It may have gone while we waited. */
+	ng = grants_of(l, q->key, q->q.name, g, ELEMENTSOF(g));
+	if (ng <= 0)
+		return ng < 0 ? ng : -EPERM;
+	srcs = vw_ruleset_sources_of(l->applied, q->key, &n_srcs);
+	c = client_get(l, q->key);
+	if (!c)
+		return -ENOMEM;
+	for (int i = 0; r >= 0 && i < n; i++) {
+		uint64_t expires = now + lifetime_ms(l->cfg, addrs[i].ttl);
+		struct vw_answer *x;
+
+		r = vw_answers_learn(&l->answers, q->key, addrs[i].family, addrs[i].addr, q->q.name,
+				     g, (size_t)ng, expires, now, &x);
+		if (r == -ENOSPC) {
+			(void)vw_answers_prune(&l->answers, now);
+			r = vw_answers_learn(&l->answers, q->key, addrs[i].family, addrs[i].addr,
+					     q->q.name, g, (size_t)ng, expires, now, &x);
+		}
+		if (r == -ENOSPC) {
+			if (!l->warned_full)
+				log_warn("learned addresses at their limit (%d per container, %d "
+					 "in all): '%s' answered, its new addresses not learned",
+					 VW_ANSWERS_CONTAINER_MAX, VW_ANSWERS_MAX, q->q.name);
+			l->warned_full = true;
+			r = 0;
+			continue;
+		}
+		if (r < 0)
+			break;
+		r = vw_answer_boxes(x, now, sets[n_x]);
+		if (r < 0)
+			break;
+		xs[n_x++] = x;
+		/* Everything it held goes and comes back with the new expiry, in one batch:
+		 * the one way to refresh a timeout that every kernel honours. */
+		r = add_elems(&del, x->held, srcs, n_srcs, 0);
+		if (r >= 0)
+			r = add_elems(&add, sets[n_x - 1], srcs, n_srcs, x->expires - now);
+	}
+	if (r >= 0)
+		r = client_pushed(c, srcs, n_srcs);
+	if (r >= 0)
+		r = l->be.learn(l->be.ud, del.v, del.n, add.v, add.n);
+	for (size_t i = 0; i < n_x; i++) {
+		if (r >= 0)
+			vw_answer_hold(xs[i], sets[i], xs[i]->expires);
+		for (int p = 0; p < VW_PATHS; p++)
+			vw_boxset_done(&sets[i][p]);
+	}
+	free(del.v);
+	free(add.v);
+	if (r < 0)
+		log_warn_errno(r, "cannot learn the answer for '%s': the client gets SERVFAIL",
+			       q->q.name);
+	return r;
+}
+
+static void on_done(void *ud, const struct vw_dnsq *q, enum vw_dnsq_verdict v, int rcode,
+		    uint64_t ns)
+{
+	struct vw_learner *l = ud;
+	struct client *c = q->key[0] && v == VW_DNSQ_FORWARD ? client_find(l, q->key) : NULL;
+	const struct vw_rs_container *rc = q->key[0] ? vw_ruleset_find(l->applied, q->key) : NULL;
+
+	enum vw_dnsq_result res;
+
+	if (c && c->inflight)
+		c->inflight--;
+	if (!l->stats)
+		return;
+	if (v == VW_DNSQ_REFUSE || v == VW_DNSQ_NXDOMAIN)
+		res = VW_DNSQ_REFUSED;
+	else if (v == VW_DNSQ_DROP)
+		res = VW_DNSQ_DROPPED;
+	else if (rcode < 0 || (rcode == VW_DNS_RCODE_SERVFAIL && !q->audited))
+		res = VW_DNSQ_FAILED;
+	else
+		res = q->audited ? VW_DNSQ_AUDITED : VW_DNSQ_ALLOWED;
+	vw_dnsq_stats_count(l->stats, rc ? rc->key : NULL, rc ? rc->name : NULL, res, rcode >= 0,
+			    ns);
+}
+
+static const struct vw_dnsproxy_ops proxy_ops = {
+	.ask = on_ask,
+	.answered = on_answered,
+	.done = on_done,
+};
+
+/* --- the backend's view ------------------------------------------------------------------- */
+
+static bool same_source(const struct vw_rs_source *a, const struct vw_rs_source *b)
+{
+	return a->family == b->family && memcmp(a->addr, b->addr, 16) == 0;
+}
+
+int vw_learner_revoke(struct vw_learner *l, const struct vw_ruleset *desired,
+		      const struct vw_changes *ch)
+{
+	struct elems del = { 0 };
+	struct client **gone = NULL;
+	size_t n_gone = 0, cap_gone = 0;
+	int r = 0;
+
+	for (size_t b = 0; r >= 0 && b < l->clients.n_buckets; b++)
+		for (struct vw_hnode *n = l->clients.buckets[b]; r >= 0 && n; n = n->next) {
+			struct client *c = vw_container_of(n, struct client, node);
+			const struct vw_rs_source *now;
+			size_t n_now, out = 0;
+
+			if (ch && !ch->all &&
+			    !bsearch(c->key, ch->keys, ch->n_keys, sizeof(*ch->keys),
+				     (int (*)(const void *, const void *))strcmp))
+				continue;
+			now = vw_ruleset_sources_of(desired, c->key, &n_now);
+			for (size_t i = 0; r >= 0 && i < c->n_srcs; i++) {
+				bool kept = false;
+
+				for (size_t k = 0; k < n_now && !kept; k++)
+					kept = same_source(&c->srcs[i], &now[k]);
+				if (kept) {
+					c->srcs[out++] = c->srcs[i];
+					continue;
+				}
+				for (struct vw_answer *x = vw_answers_first(&l->answers, c->key);
+				     r >= 0 && x; x = x->next_of)
+					r = add_elems(&del, x->held, &c->srcs[i], 1, 0);
+			}
+			if (r >= 0)
+				c->n_srcs = out;
+			if (r >= 0 && !vw_ruleset_find(desired, c->key))
+				r = vw_grow((void **)&gone, &cap_gone, n_gone + 1, sizeof(*gone),
+					    SIZE_MAX / sizeof(*gone));
+			if (r >= 0 && !vw_ruleset_find(desired, c->key))
+				gone[n_gone++] = c;
+		}
+	if (r >= 0)
+		r = l->be.learn(l->be.ud, del.v, del.n, NULL, 0);
+	/* A container that is gone forgets what it learned (its queries in flight learn
+	 * nothing: their container is no longer found). */
+	for (size_t i = 0; r >= 0 && i < n_gone; i++) {
+		struct vw_answer *x;
+
+		while ((x = vw_answers_first(&l->answers, gone[i]->key)))
+			vw_answers_remove(&l->answers, x);
+		if (l->stats)
+			vw_dnsq_stats_forget(l->stats, gone[i]->key);
+		if (!gone[i]->inflight)
+			client_drop(l, gone[i]);
+	}
+	free(gone);
+	free(del.v);
+	return r;
+}
+
+struct restore {
+	struct vw_learner *l;
+	struct elems add;
+	uint64_t now;
+	int r;
+};
+
+static void restore_one(void *ud, struct vw_answer *x)
+{
+	struct restore *st = ud;
+	const struct vw_rs_source *srcs;
+	struct client *c;
+	size_t n;
+
+	if (st->r < 0 || x->held_expires <= st->now + 1)
+		return;
+	srcs = vw_ruleset_sources_of(st->l->applied, x->key, &n);
+	c = client_find(st->l, x->key);
+	st->r = add_elems(&st->add, x->held, srcs, n, x->held_expires - st->now);
+	if (st->r >= 0 && c)
+		st->r = client_pushed(c, srcs, n);
+}
+
+int vw_learner_restore(struct vw_learner *l)
+{
+	struct restore st = { .l = l, .now = vw_now_ms() };
+
+	for (size_t b = 0; b < l->clients.n_buckets; b++)
+		for (struct vw_hnode *n = l->clients.buckets[b]; n; n = n->next)
+			vw_container_of(n, struct client, node)->n_srcs = 0;
+	vw_answers_each(&l->answers, restore_one, &st);
+	if (st.r >= 0)
+		st.r = l->be.learn(l->be.ud, NULL, 0, st.add.v, st.add.n);
+	free(st.add.v);
+	if (st.r < 0)
+		log_warn_errno(st.r, "cannot put the learned addresses back; they are learned "
+				     "again at the next lookups");
+	return st.r;
+}
+
+/* --- lifetime ----------------------------------------------------------------------------- */
+
+int vw_learner_new(struct vw_loop *loop, const struct vw_config *cfg, const struct vw_store *st,
+		   const struct vw_ruleset *applied, const struct vw_learn_backend *be,
+		   struct vw_dnsq_stats *stats, struct vw_learner **ret)
+{
+	const char *servers = cfg->dns_upstream[0] ? cfg->dns_upstream : cfg->dns_servers;
+	struct vw_learner *l = calloc(1, sizeof(*l));
+	int r;
+
+	if (!l)
+		return -ENOMEM;
+	*l = (struct vw_learner){
+		.cfg = cfg, .st = st, .applied = applied, .be = *be, .stats = stats
+	};
+	vw_answers_init(&l->answers);
+	r = vw_dns_new_forwarder(loop, servers, &l->upstream);
+	if (r < 0) {
+		log_error_errno(r, "cannot set up the DNS proxy's upstream ('%s')",
+				servers[0] ? servers : "resolv.conf");
+		goto fail;
+	}
+	/* Through the tunnel only: an interface pattern binds nothing until one is up. */
+	if (cfg->vpn_interface[0])
+		(void)vw_dns_set_device(l->upstream, cfg->vpn_interface);
+	r = vw_dnsproxy_new(loop, cfg->dns_proxy_port, l->upstream, &proxy_ops, l, &l->proxy);
+	if (r < 0) {
+		log_error_errno(r, "cannot listen on port %u for the DNS proxy",
+				cfg->dns_proxy_port);
+		goto fail;
+	}
+	*ret = l;
+	return 0;
+fail:
+	vw_learner_free(l);
+	return r;
+}
+
+void vw_learner_free(struct vw_learner *l)
+{
+	if (!l)
+		return;
+	/* The upstream first: its cancelled queries report to the proxy, which must exist. */
+	vw_dns_free(l->upstream);
+	vw_dnsproxy_free(l->proxy);
+	vw_answers_done(&l->answers);
+	for (struct vw_hnode *n; (n = vw_hmap_pop(&l->clients));) {
+		struct client *c = vw_container_of(n, struct client, node);
+
+		free(c->srcs);
+		free(c);
+	}
+	vw_hmap_done(&l->clients);
+	free(l);
+}
+
+void vw_learner_tunnel(struct vw_learner *l, const char *ifname)
+{
+	if (l && l->cfg->vpn_interface[0])
+		(void)vw_dns_set_device(l->upstream, ifname ? ifname : "");
+}
+
+int vw_learner_timeout(const struct vw_learner *l)
+{
+	int t;
+
+	if (!l)
+		return -1;
+	t = vw_timeout_min(vw_dns_timeout(l->upstream), vw_dnsproxy_timeout(l->proxy));
+	return vw_timeout_min(t, PRUNE_INTERVAL_MS);
+}
+
+void vw_learner_process(struct vw_learner *l, uint64_t now_ms)
+{
+	if (!l)
+		return;
+	vw_dns_process_timeouts(l->upstream);
+	vw_dnsproxy_process(l->proxy, now_ms);
+	if (now_ms >= l->prune_at) {
+		(void)vw_answers_prune(&l->answers, now_ms);
+		l->warned_full = false;
+		l->prune_at = now_ms + PRUNE_INTERVAL_MS;
+	}
+}
+
+/* --- views -------------------------------------------------------------------------------- */
+
+static void info_of(const struct vw_answer *x, uint64_t now, struct vw_learned_info *ret)
+{
+	const struct vw_answer_name *best = NULL;
+
+	for (size_t i = 0; i < x->n_names; i++)
+		if (x->names[i].expires > now && (!best || x->names[i].expires > best->expires))
+			best = &x->names[i];
+	*ret = (struct vw_learned_info){ .family = x->family, .expires_ms = x->held_expires };
+	memcpy(ret->addr, x->addr, 16);
+	if (best) {
+		(void)vw_strscpy(ret->name, best->name, sizeof(ret->name));
+		ret->grant = (struct vw_name_grant_view){ .path = (uint8_t)best->grants[0].path,
+							  .protos = best->grants[0].protos,
+							  .port_lo = best->grants[0].port_lo,
+							  .port_hi = best->grants[0].port_hi };
+	}
+}
+
+size_t vw_learner_list(const struct vw_learner *l, const char *key, uint64_t now,
+		       struct vw_learned_info *ret, size_t max)
+{
+	size_t n = 0;
+
+	if (!l)
+		return 0;
+	for (const struct vw_answer *x = vw_answers_first(&l->answers, key); x && n < max;
+	     x = x->next_of)
+		if (x->held_expires > now)
+			info_of(x, now, &ret[n++]);
+	return n;
+}
+
+bool vw_learner_holds(const struct vw_learner *l, const char *key, uint8_t family,
+		      const uint8_t *addr, uint64_t now, struct vw_learned_info *ret)
+{
+	const struct vw_answer *x = l ? vw_answers_find(&l->answers, key, family, addr) : NULL;
+
+	if (!x || x->held_expires <= now)
+		return false;
+	info_of(x, now, ret);
+	return true;
+}
