@@ -37,6 +37,32 @@ static void test_config_defaults(void **state)
 	assert_int_equal(c.n_include, 0);
 	assert_int_equal(c.n_default_outbound, 0);
 	assert_true(vw_config_network_is_selected(&c, "anything"));
+	assert_false(c.dns_proxy);
+	assert_int_equal(c.dns_proxy_port, 1053);
+	assert_int_equal(c.dns_grace, 30);
+	assert_false(c.dns_refuse_nxdomain);
+	vw_config_done(&c);
+}
+
+static void test_config_dns_proxy(void **state)
+{
+	const char *env[] = { "DNS_PROXY=true",
+			      "DNS_PROXY_PORT=5300",
+			      "DNS_UPSTREAM=198.51.100.53,[2001:db8::53]:53",
+			      "DNS_PROXY_REFUSE=nxdomain",
+			      "DNS_PROXY_GRACE=2",
+			      NULL };
+	const char *argv[] = { "vpnwalld", NULL };
+	struct vw_config c;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(parse(&c, env, 1, argv, err), 0);
+	assert_true(c.dns_proxy);
+	assert_int_equal(c.dns_proxy_port, 5300);
+	assert_string_equal(c.dns_upstream, "198.51.100.53,[2001:db8::53]:53");
+	assert_true(c.dns_refuse_nxdomain);
+	assert_int_equal(c.dns_grace, 2);
 	vw_config_done(&c);
 }
 
@@ -153,6 +179,13 @@ static void test_config_errors(void **state)
 	expect_error("NFT_TABLE=", "NFT_TABLE=''");
 	expect_error("DNS_SERVERS=resolver.example", "DNS_SERVERS='resolver.example'");
 	expect_error("DNS_TTL_MIN=0", "DNS_TTL_MIN='0'");
+	expect_error("DNS_PROXY=yes please", "DNS_PROXY='yes please'");
+	/* the redirect would catch the proxy's own port */
+	expect_error("DNS_PROXY_PORT=53", "DNS_PROXY_PORT='53'");
+	expect_error("DNS_PROXY_PORT=70000", "DNS_PROXY_PORT='70000'");
+	expect_error("DNS_UPSTREAM=dns.example", "DNS_UPSTREAM='dns.example'");
+	expect_error("DNS_PROXY_REFUSE=drop", "DNS_PROXY_REFUSE='drop'");
+	expect_error("DNS_PROXY_GRACE=0", "DNS_PROXY_GRACE='0'");
 	expect_error("DNS_TTL_MAX=1x", "DNS_TTL_MAX='1x'");
 	expect_error("VPN_INTERFACE=wg 0", "VPN_INTERFACE='wg 0': not an interface name");
 	expect_error("VPN_INTERFACE=averylonginterfacename", "VPN_INTERFACE=");
@@ -190,6 +223,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_config_defaults),
+		cmocka_unit_test(test_config_dns_proxy),
 		cmocka_unit_test(test_config_env_and_flags),
 		cmocka_unit_test(test_config_exclude_only),
 		cmocka_unit_test(test_config_ignore_bridges),

@@ -438,11 +438,98 @@ static void test_kernel_monitor(void **state)
 	vw_loop_free(loop);
 }
 
+/* The learned elements of @set: their count, and the timeout (ms) of the one for @port. */
+static size_t learned_timeout(const char *set, uint16_t port, uint64_t *ret_timeout)
+{
+	struct nftnl_set *s = dump_set(set);
+	struct nftnl_set_elems_iter *it = nftnl_set_elems_iter_create(s);
+	size_t n = 0;
+
+	*ret_timeout = 0;
+	for (struct nftnl_set_elem *e = nftnl_set_elems_iter_next(it); e;
+	     e = nftnl_set_elems_iter_next(it)) {
+		uint32_t len;
+		const uint8_t *key = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &len);
+		uint16_t be;
+
+		/* An interval set lists each range once, with its start key (and an end). */
+		if (!key || len != 16)
+			continue;
+		n++;
+		memcpy(&be, key + 12, 2);
+		if (ntohs(be) == port)
+			*ret_timeout = nftnl_set_elem_get_u64(e, NFTNL_SET_ELEM_TIMEOUT);
+	}
+	nftnl_set_elems_iter_destroy(it);
+	nftnl_set_free(s);
+	return n;
+}
+
+static struct vw_learned_elem learned4(const char *saddr, const char *daddr, uint16_t port,
+				       uint64_t timeout_ms)
+{
+	struct vw_learned_elem e = { .family = AF_INET,
+				     .path = VW_PATH_VPN,
+				     .timeout_ms = timeout_ms };
+
+	assert_int_equal(inet_pton(AF_INET, saddr, e.saddr), 1);
+	assert_int_equal(inet_pton(AF_INET, daddr, e.box.lo), 1);
+	memcpy(e.box.hi, e.box.lo, 4);
+	e.box.proto_lo = e.box.proto_hi = IPPROTO_TCP;
+	e.box.port_lo = e.box.port_hi = port;
+	return e;
+}
+
+/*
+ * The DNS proxy's sets: an element is added with its timeout, deleted and added again in
+ * one transaction it gets the new one (on every kernel), deleting one that is not there
+ * (expired) is fine, and two boxes of one address live side by side.
+ */
+static void test_kernel_learned(void **state)
+{
+	struct vw_learned_elem a = learned4("198.18.1.2", "198.51.100.12", 80, 60000);
+	struct vw_learned_elem a2 = learned4("198.18.1.2", "198.51.100.12", 80, 120000);
+	struct vw_learned_elem b = learned4("198.18.1.2", "198.51.100.12", 443, 60000);
+	struct vw_learned_elem gone = learned4("198.18.1.9", "198.51.100.13", 80, 60000);
+	uint64_t t;
+	struct vw_nft *n;
+	struct rs v1;
+	size_t ops;
+
+	(void)state;
+	assert_int_equal(vw_nft_new(TABLE, TAG, &n), 0);
+	build_v1(&v1);
+	v1.rs.dns_port = 1053;
+	assert_int_equal(apply(n, NULL, &v1.rs, &ops), 0);
+	assert_int_equal(learned_timeout("learned4", 80, &t), 0);
+
+	assert_int_equal(vw_nft_learn(n, NULL, 0, &a, 1), 0);
+	assert_int_equal(learned_timeout("learned4", 80, &t), 1);
+	assert_true(t > 50000 && t <= 60000);
+
+	assert_int_equal(vw_nft_learn(n, &a, 1, &a2, 1), 0);
+	assert_int_equal(learned_timeout("learned4", 80, &t), 1);
+	assert_true(t > 110000 && t <= 120000);
+
+	assert_int_equal(vw_nft_learn(n, &gone, 1, &b, 1), 0);
+	assert_int_equal(learned_timeout("learned4", 80, &t), 2);
+	assert_int_equal(learned_timeout("anylearned4", 80, &t), 0);
+
+	assert_int_equal(vw_nft_learn(n, &a2, 1, NULL, 0), 0);
+	assert_int_equal(learned_timeout("learned4", 443, &t), 1);
+	assert_true(t > 50000 && t <= 60000);
+
+	assert_int_equal(vw_nft_delete_table(n), 0);
+	rs_done(&v1);
+	vw_nft_free(n);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_kernel_full_then_incremental),
 		cmocka_unit_test(test_kernel_monitor),
+		cmocka_unit_test(test_kernel_learned),
 	};
 
 	if (geteuid() != 0 || unshare(CLONE_NEWNET) < 0) {
