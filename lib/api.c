@@ -236,6 +236,63 @@ static void name_text(const char *name, void *ud)
 	vw_buf_append(x->b, "\n", 1);
 }
 
+/* "tcp 80-90 through the VPN": what a learned address may be reached by. */
+static void grant_text(const struct vw_learned_info *l, char *buf, size_t size)
+{
+	const struct vw_name_grant_view *g = &l->grant;
+	char ports[32] = "any protocol";
+
+	if (g->protos) {
+		const char *p = g->protos == (VW_PROTO_TCP | VW_PROTO_UDP) ? "tcp+udp"
+				: g->protos & VW_PROTO_TCP		   ? "tcp"
+									   : "udp";
+
+		if (g->port_lo == g->port_hi)
+			snprintf(ports, sizeof(ports), "%s %u", p, g->port_lo);
+		else
+			snprintf(ports, sizeof(ports), "%s %u-%u", p, g->port_lo, g->port_hi);
+	}
+	snprintf(buf, size, "%s, %s path", ports, vw_path_name((enum vw_path)g->path));
+}
+
+static uint64_t left_s(const struct vw_learned_info *l, uint64_t now)
+{
+	return l->expires_ms > now ? (l->expires_ms - now + 999) / 1000 : 0;
+}
+
+static void learned_json(cJSON *o, const struct vw_api_container *v, uint64_t now)
+{
+	cJSON *a = cJSON_AddArrayToObject(o, "learned");
+	char buf[64];
+
+	for (size_t i = 0; i < v->n_learned; i++) {
+		const struct vw_learned_info *l = &v->learned[i];
+		cJSON *x = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(x, "name", l->name);
+		addr_text(l->family, l->addr, buf, sizeof(buf));
+		cJSON_AddStringToObject(x, "address", buf);
+		grant_text(l, buf, sizeof(buf));
+		cJSON_AddStringToObject(x, "allows", buf);
+		cJSON_AddNumberToObject(x, "expires_in_seconds", (double)left_s(l, now));
+		cJSON_AddItemToArray(a, x);
+	}
+}
+
+static void learned_text(struct vw_buf *b, const struct vw_api_container *v, uint64_t now)
+{
+	char addr[64], g[64];
+
+	for (size_t i = 0; i < v->n_learned; i++) {
+		const struct vw_learned_info *l = &v->learned[i];
+
+		addr_text(l->family, l->addr, addr, sizeof(addr));
+		grant_text(l, g, sizeof(g));
+		vw_buf_printf(b, "  %-10s%s -> %s (%s, %llus left)\n", "learned", l->name, addr, g,
+			      (unsigned long long)left_s(l, now));
+	}
+}
+
 static cJSON *container_json(const struct vw_api_container *v, const struct vw_config *cfg,
 			     const struct vw_names *names, uint64_t now)
 {
@@ -292,6 +349,8 @@ static cJSON *container_json(const struct vw_api_container *v, const struct vw_c
 	cJSON_AddBoolToObject(pol, "dry_run", c->labels.dry_run);
 	nx.json = cJSON_AddArrayToObject(o, "names");
 	each_name(&c->labels, cfg, name_json, &nx);
+	if (cfg->dns_proxy)
+		learned_json(o, v, now);
 	errs = cJSON_AddArrayToObject(o, "label_errors");
 	for (size_t i = 0; i < c->labels.n_errors; i++) {
 		const struct vw_label_error *e = &c->labels.errors[i];
@@ -342,6 +401,7 @@ static void container_text(struct vw_buf *b, const struct vw_api_container *v,
 			      "  %-10s%s (shares this network namespace; its labels apply here)\n",
 			      "joined", v->sharers[i]->name);
 	each_name(&c->labels, cfg, name_text, &nx);
+	learned_text(b, v, now);
 	for (size_t i = 0; i < c->labels.n_errors; i++) {
 		const struct vw_label_error *e = &c->labels.errors[i];
 

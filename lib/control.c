@@ -5,6 +5,7 @@
  */
 #include "vpnwall/control.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include "vpnwall/explain.h"
 #include "vpnwall/http.h"
 #include "vpnwall/labels.h"
+#include "vpnwall/learn.h"
 #include "vpnwall/metrics.h"
 #include "vpnwall/names.h"
 #include "vpnwall/policy.h"
@@ -145,6 +147,22 @@ static void api_container(const struct vw_control *ctl, const struct vw_containe
 		.isolated = rc && rc->isolated[0] ? rc->isolated : NULL,
 		.note = rc && rc->note[0] ? rc->note : NULL,
 	};
+	if (rc && ctl->learner) {
+		struct vw_learned_info *l = calloc(VW_API_LEARNED_MAX, sizeof(*l));
+
+		if (l) {
+			ret->n_learned = vw_learner_list(ctl->learner, rc->key, vw_now_ms(), l,
+							 VW_API_LEARNED_MAX);
+			ret->learned = l;
+		}
+	}
+}
+
+/* What api_container() allocated. */
+static void api_container_done(struct vw_api_container *ac)
+{
+	free((void *)ac->sharers);
+	free((void *)ac->learned);
 }
 
 static void respond(struct vw_http_response *ret, unsigned status, const char *type, char *body)
@@ -153,6 +171,27 @@ static void respond(struct vw_http_response *ret, unsigned status, const char *t
 	ret->content_type = type;
 	ret->body = body;
 	ret->len = body ? strlen(body) : 0;
+}
+
+/* An address the static policy blocks may still be one the DNS proxy learned. */
+static void explain_learned(const struct vw_control *ctl, const char *key, const struct vw_dst *q,
+			    struct vw_explanation *x)
+{
+	struct vw_learned_info l;
+	uint64_t now = vw_now_ms();
+	char addr[64];
+
+	if (!vw_learner_holds(ctl->learner, key, q->family, q->addr, now, &l))
+		return;
+	if (!inet_ntop(q->family, q->addr, addr, sizeof(addr)))
+		snprintf(addr, sizeof(addr), "?");
+	x->verdict = VW_VERDICT_ALLOWED;
+	x->path = (enum vw_path)l.grant.path;
+	snprintf(x->reason, sizeof(x->reason),
+		 "%s is allowed: the DNS proxy learned it from the answer for '%s' (%llus left; "
+		 "the entry that allows that name scopes its ports)",
+		 addr, l.name,
+		 (unsigned long long)(l.expires_ms > now ? (l.expires_ms - now + 999) / 1000 : 0));
 }
 
 static int explain_one(const struct vw_control *ctl, const struct vw_api_container *ac,
@@ -190,6 +229,8 @@ static int explain_one(const struct vw_control *ctl, const struct vw_api_contain
 		       q, x);
 	if (r < 0)
 		return r;
+	if (x->verdict == VW_VERDICT_BLOCKED && q->kind == VW_DST_NET)
+		explain_learned(ctl, compiled->key, q, x);
 	if (ac->audit && x->verdict == VW_VERDICT_BLOCKED) {
 		(void)vw_strscpy(msg, x->reason, sizeof(msg));
 		snprintf(x->reason, sizeof(x->reason), "%.960s (dry run: counted, not dropped)",
@@ -229,7 +270,7 @@ static void api_explain(const struct vw_control *ctl, const struct vw_http_reque
 	if (!dst || !*dst) {
 		respond(ret, 200, type,
 			vw_api_explain(&ac, ctl->cfg, ctl->names, vw_now_ms(), NULL, NULL, json));
-		free((void *)ac.sharers);
+		api_container_done(&ac);
 		return;
 	}
 	reason = "give one address or name, not a CIDR or a wildcard";
@@ -247,12 +288,12 @@ static void api_explain(const struct vw_control *ctl, const struct vw_http_reque
 		vw_sanitize(safe);
 		snprintf(msg, sizeof(msg), "destination '%s': %s", safe, reason);
 		respond(ret, 400, type, vw_api_error(msg, json));
-		free((void *)ac.sharers);
+		api_container_done(&ac);
 		return;
 	}
 	respond(ret, 200, type,
 		vw_api_explain(&ac, ctl->cfg, ctl->names, vw_now_ms(), dst, &x, json));
-	free((void *)ac.sharers);
+	api_container_done(&ac);
 }
 
 static void api_containers(const struct vw_control *ctl, bool json, const char *type,
@@ -270,7 +311,7 @@ static void api_containers(const struct vw_control *ctl, bool json, const char *
 	respond(ret, 200, type,
 		vw_api_containers(v, st->n, ctl->cfg, ctl->names, vw_now_ms(), json));
 	for (size_t i = 0; i < st->n; i++)
-		free((void *)v[i].sharers);
+		api_container_done(&v[i]);
 }
 
 void vw_control_handle(const struct vw_control *ctl, const struct vw_http_request *req,

@@ -12,6 +12,7 @@
 #include "vpnwall/dnsproxy.h"
 
 #include <arpa/inet.h>
+#include <net/if.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -90,7 +91,16 @@ struct vw_dnsproxy {
 	uint8_t ids[65536 / 8]; /* upstream ids in flight */
 	uint16_t rnd[256];
 	size_t n_rnd;
+	int lo_index; /* the loopback interface: what the host sends itself comes in by it */
 };
+
+/* A TCP peer on a loopback address is the host itself. */
+static bool is_loopback(uint8_t family, const uint8_t *a)
+{
+	static const uint8_t v6[16] = { [15] = 1 };
+
+	return family == AF_INET ? a[0] == 127 : memcmp(a, v6, 16) == 0;
+}
 
 /* --- ids ---------------------------------------------------------------------------------- */
 
@@ -387,6 +397,7 @@ static void on_udp(struct vw_io *io, uint32_t events)
 		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
 			if (cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_PKTINFO) {
 				memcpy(&x.to4, CMSG_DATA(cm), sizeof(x.to4));
+				x.q.local = x.to4.ipi_ifindex == p->lo_index;
 				/* Reply from that address, whatever interface routes back. */
 				x.to4.ipi_ifindex = 0;
 				x.to4.ipi_spec_dst = x.to4.ipi_addr;
@@ -394,6 +405,7 @@ static void on_udp(struct vw_io *io, uint32_t events)
 			} else if (cm->cmsg_level == IPPROTO_IPV6 &&
 				   cm->cmsg_type == IPV6_PKTINFO) {
 				memcpy(&x.to6, CMSG_DATA(cm), sizeof(x.to6));
+				x.q.local = (int)x.to6.ipi6_ifindex == p->lo_index;
 				have_to = true;
 			}
 		}
@@ -540,6 +552,7 @@ static void on_conn(struct vw_io *io, uint32_t events)
 				x.q.family = c->family;
 				memcpy(x.q.addr, c->addr, sizeof(c->addr));
 				x.q.tcp = true;
+				x.q.local = is_loopback(c->family, c->addr);
 				x.conn_idx = idx;
 				x.conn_serial = serial;
 				handle(p, &x, c->in + 2, len);
@@ -659,6 +672,7 @@ int vw_dnsproxy_new(struct vw_loop *loop, uint16_t port, struct vw_dns *upstream
 		return -ENOMEM;
 	p->loop = loop;
 	p->upstream = upstream;
+	p->lo_index = (int)if_nametoindex("lo");
 	p->ops = ops;
 	p->ud = ud;
 	for (int i = 0; i < 2; i++)

@@ -83,7 +83,7 @@ struct attribution {
 	int best; /* coverage of the best entry so far */
 	struct vw_entry_ref ref;
 	bool wildcard; /* a wildcard matches the queried name */
-	struct vw_dst wildcard_entry;
+	struct vw_entry_ref wildcard_ref;
 };
 
 static int atom_cover(const struct vw_atom *a, uint8_t family, const uint8_t *addr,
@@ -115,7 +115,7 @@ static int attribute(void *ud, const struct vw_entry_ref *e)
 	if (e->dst->kind == VW_DST_WILDCARD) {
 		if (x->q->kind == VW_DST_NAME && vw_wildcard_matches(e->dst->name, x->q->name)) {
 			x->wildcard = true;
-			x->wildcard_entry = *e->dst;
+			x->wildcard_ref = *e;
 		}
 		return 0;
 	}
@@ -210,12 +210,22 @@ int vw_explain(const struct vw_explain_input *in, const struct vw_dst *q,
 	} else if (verdict > 0) {
 		x.verdict = verdict == 2 ? VW_VERDICT_ALLOWED : VW_VERDICT_PARTIAL;
 		snprintf(x.reason, sizeof(x.reason), "%s is allowed by the compiled policy", qtext);
+	} else if (at.wildcard && in->cfg->dns_proxy) {
+		vw_dst_format(at.wildcard_ref.dst, etext, sizeof(etext));
+		(void)vw_strscpy(x.label, at.wildcard_ref.origin, sizeof(x.label));
+		(void)vw_strscpy(x.entry, etext, sizeof(x.entry));
+		x.verdict = VW_VERDICT_ALLOWED;
+		x.path = at.wildcard_ref.path;
+		snprintf(x.reason, sizeof(x.reason),
+			 "%s is allowed by %s entry '%s': the DNS proxy answers the container's "
+			 "lookups of it and allows the addresses of each answer until they expire",
+			 qtext, at.wildcard_ref.origin, etext);
 	} else if (at.wildcard) {
-		vw_dst_format(&at.wildcard_entry, etext, sizeof(etext));
-		snprintf(
-			x.reason, sizeof(x.reason),
-			"%s is blocked: it matches wildcard '%s', but wildcards are not enforced yet (they need the DNS proxy)",
-			qtext, etext);
+		vw_dst_format(at.wildcard_ref.dst, etext, sizeof(etext));
+		snprintf(x.reason, sizeof(x.reason),
+			 "%s is blocked: it matches wildcard '%s', but wildcards are only enforced "
+			 "with the DNS proxy (DNS_PROXY=true)",
+			 qtext, etext);
 	} else if (q->kind == VW_DST_NAME && t.n == 0) {
 		snprintf(x.reason, sizeof(x.reason),
 			 "%s is blocked: the name is not resolved (only names in the policy are)",

@@ -44,6 +44,7 @@ struct vw_learner {
 	struct vw_hmap clients;
 	uint64_t prune_at;
 	bool warned_full;
+	bool warned_host; /* a query came from the host itself (see ask_host()) */
 };
 
 /* --- clients ------------------------------------------------------------------------------ */
@@ -124,6 +125,35 @@ static int grants_of(const struct vw_learner *l, const char *key, const char *na
 	return vw_policy_name_grants(c, sharers, (size_t)n, l->cfg, name, ret, max);
 }
 
+/*
+ * A query from the host itself. Docker's embedded DNS (127.0.0.11 on user-defined networks)
+ * forwards from the host's namespace when the host's resolver is a loopback address, so a
+ * container's query may arrive here without its address. It is answered when some managed
+ * container may resolve the name, and the answer is learned for every one that may: no
+ * container gains a name its policy does not grant, but which container asked is lost.
+ */
+static enum vw_dnsq_verdict ask_host(struct vw_learner *l, struct vw_dnsq *q)
+{
+	for (size_t i = 0; i < l->applied->n_containers; i++) {
+		const struct vw_rs_container *rc = l->applied->containers[i];
+		struct vw_name_grant g;
+
+		if (grants_of(l, rc->key, q->q.name, &g, 1) <= 0)
+			continue;
+		if (!l->warned_host)
+			log_warn("'%s' asked by the host itself, not by a container: what it "
+				 "resolves to is learned for every container allowed that name. "
+				 "Docker's embedded DNS forwards from the host when the host's "
+				 "resolver is a loopback address: give dockerd a resolver that is "
+				 "not (\"dns\" in daemon.json, or --dns) to have each query "
+				 "attributed to its container",
+				 q->q.name);
+		l->warned_host = true;
+		return VW_DNSQ_FORWARD;
+	}
+	return l->cfg->dns_refuse_nxdomain ? VW_DNSQ_NXDOMAIN : VW_DNSQ_REFUSE;
+}
+
 static enum vw_dnsq_verdict on_ask(void *ud, struct vw_dnsq *q)
 {
 	struct vw_learner *l = ud;
@@ -134,6 +164,8 @@ static enum vw_dnsq_verdict on_ask(void *ud, struct vw_dnsq *q)
 	struct client *c;
 	int n;
 
+	if (!rc && q->local)
+		return ask_host(l, q);
 	/* Not a managed container's: the proxy is nobody else's resolver. */
 	if (!rc)
 		return VW_DNSQ_REFUSE;
@@ -195,20 +227,117 @@ static uint64_t lifetime_ms(const struct vw_config *cfg, uint32_t ttl)
 	return (s + cfg->dns_grace) * 1000;
 }
 
+/* One answer's worth of backend changes, and the entries to update once they are in. */
+struct hold {
+	struct vw_answer *x;
+	struct vw_boxset sets[VW_PATHS];
+};
+
+struct batch {
+	struct elems del, add;
+	struct hold *h;
+	size_t n_h;
+	size_t cap_h;
+};
+
+static void batch_done(struct batch *b, bool committed)
+{
+	for (size_t i = 0; i < b->n_h; i++) {
+		if (committed)
+			vw_answer_hold(b->h[i].x, b->h[i].sets, b->h[i].x->expires);
+		for (int p = 0; p < VW_PATHS; p++)
+			vw_boxset_done(&b->h[i].sets[p]);
+	}
+	free(b->h);
+	free(b->del.v);
+	free(b->add.v);
+}
+
+/* Learn @addrs (the answer for @name) for container @key into @b. */
+static int learn_for(struct vw_learner *l, const char *key, const char *name,
+		     const struct vw_dns_addr *addrs, size_t n, uint64_t now, struct batch *b)
+{
+	struct vw_name_grant g[VW_ANSWER_GRANTS_MAX];
+	const struct vw_rs_source *srcs;
+	struct client *c;
+	size_t n_srcs;
+	int ng, r = 0;
+
+	/* Still that container's, with that policy? It may have gone while we waited. */
+	ng = grants_of(l, key, name, g, ELEMENTSOF(g));
+	if (ng <= 0)
+		return ng < 0 ? ng : -EPERM;
+	srcs = vw_ruleset_sources_of(l->applied, key, &n_srcs);
+	c = client_get(l, key);
+	if (!c)
+		return -ENOMEM;
+	for (size_t i = 0; r >= 0 && i < n; i++) {
+		uint64_t expires = now + lifetime_ms(l->cfg, addrs[i].ttl);
+		struct vw_answer *x;
+		struct hold *h;
+
+		r = vw_answers_learn(&l->answers, key, addrs[i].family, addrs[i].addr, name, g,
+				     (size_t)ng, expires, now, &x);
+		if (r == -ENOSPC) {
+			(void)vw_answers_prune(&l->answers, now);
+			r = vw_answers_learn(&l->answers, key, addrs[i].family, addrs[i].addr, name,
+					     g, (size_t)ng, expires, now, &x);
+		}
+		if (r == -ENOSPC) {
+			if (!l->warned_full)
+				log_warn("learned addresses at their limit (%d per container, %d "
+					 "in all): '%s' answered, its new addresses not learned",
+					 VW_ANSWERS_CONTAINER_MAX, VW_ANSWERS_MAX, name);
+			l->warned_full = true;
+			r = 0;
+			continue;
+		}
+		if (r >= 0)
+			r = vw_grow((void **)&b->h, &b->cap_h, b->n_h + 1, sizeof(*b->h),
+				    SIZE_MAX / sizeof(*b->h));
+		if (r < 0)
+			break;
+		h = &b->h[b->n_h];
+		r = vw_answer_boxes(x, now, h->sets);
+		if (r < 0)
+			break;
+		h->x = x;
+		b->n_h++;
+		/* Everything it held goes and comes back with the new expiry, in one batch:
+		 * the one way to refresh a timeout that every kernel honours. */
+		r = add_elems(&b->del, x->held, srcs, n_srcs, 0);
+		if (r >= 0)
+			r = add_elems(&b->add, h->sets, srcs, n_srcs, x->expires - now);
+	}
+	if (r >= 0)
+		r = client_pushed(c, srcs, n_srcs);
+	return r;
+}
+
+/* An answer repeats an address at most by mistake; learning it once is enough. */
+static size_t dedupe(struct vw_dns_addr *v, size_t n)
+{
+	size_t out = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		bool seen = false;
+
+		for (size_t k = 0; k < out && !seen; k++)
+			seen = v[k].family == v[i].family && memcmp(v[k].addr, v[i].addr, 16) == 0;
+		if (!seen)
+			v[out++] = v[i];
+	}
+	return out;
+}
+
 static int on_answered(void *ud, const struct vw_dnsq *q, const uint8_t *msg, size_t len)
 {
 	struct vw_learner *l = ud;
 	struct vw_dns_addr addrs[ANSWER_ADDRS_MAX];
-	struct vw_name_grant g[VW_ANSWER_GRANTS_MAX];
-	struct vw_answer *xs[ANSWER_ADDRS_MAX];
-	struct vw_boxset sets[ANSWER_ADDRS_MAX][VW_PATHS];
-	struct elems del = { 0 }, add = { 0 };
-	const struct vw_rs_source *srcs;
-	size_t n_srcs, n_x = 0;
+	struct batch b = { 0 };
 	uint64_t now = vw_now_ms();
-	struct client *c;
 	unsigned rcode;
-	int n, ng, r = 0;
+	int n, r = 0;
 
 	if (q->audited)
 		return 0;
@@ -219,60 +348,24 @@ static int on_answered(void *ud, const struct vw_dnsq *q, const uint8_t *msg, si
 		log_debug("malformed answer for '%s' withheld", q->q.name);
 		return n;
 	}
+	n = (int)dedupe(addrs, (size_t)n);
 	if (n == 0)
 		return 0;
-	/* Still that container's, with that policy? It may have gone while we waited. */
-	ng = grants_of(l, q->key, q->q.name, g, ELEMENTSOF(g));
-	if (ng <= 0)
-		return ng < 0 ? ng : -EPERM;
-	srcs = vw_ruleset_sources_of(l->applied, q->key, &n_srcs);
-	c = client_get(l, q->key);
-	if (!c)
-		return -ENOMEM;
-	for (int i = 0; r >= 0 && i < n; i++) {
-		uint64_t expires = now + lifetime_ms(l->cfg, addrs[i].ttl);
-		struct vw_answer *x;
+	if (q->key[0]) {
+		r = learn_for(l, q->key, q->q.name, addrs, (size_t)n, now, &b);
+	} else {
+		/* The host asked (see on_ask()): every container allowed that name learns it. */
+		for (size_t i = 0; r >= 0 && i < l->applied->n_containers; i++) {
+			const struct vw_rs_container *rc = l->applied->containers[i];
+			struct vw_name_grant g;
 
-		r = vw_answers_learn(&l->answers, q->key, addrs[i].family, addrs[i].addr, q->q.name,
-				     g, (size_t)ng, expires, now, &x);
-		if (r == -ENOSPC) {
-			(void)vw_answers_prune(&l->answers, now);
-			r = vw_answers_learn(&l->answers, q->key, addrs[i].family, addrs[i].addr,
-					     q->q.name, g, (size_t)ng, expires, now, &x);
+			if (!rc->audit && grants_of(l, rc->key, q->q.name, &g, 1) > 0)
+				r = learn_for(l, rc->key, q->q.name, addrs, (size_t)n, now, &b);
 		}
-		if (r == -ENOSPC) {
-			if (!l->warned_full)
-				log_warn("learned addresses at their limit (%d per container, %d "
-					 "in all): '%s' answered, its new addresses not learned",
-					 VW_ANSWERS_CONTAINER_MAX, VW_ANSWERS_MAX, q->q.name);
-			l->warned_full = true;
-			r = 0;
-			continue;
-		}
-		if (r < 0)
-			break;
-		r = vw_answer_boxes(x, now, sets[n_x]);
-		if (r < 0)
-			break;
-		xs[n_x++] = x;
-		/* Everything it held goes and comes back with the new expiry, in one batch:
-		 * the one way to refresh a timeout that every kernel honours. */
-		r = add_elems(&del, x->held, srcs, n_srcs, 0);
-		if (r >= 0)
-			r = add_elems(&add, sets[n_x - 1], srcs, n_srcs, x->expires - now);
 	}
 	if (r >= 0)
-		r = client_pushed(c, srcs, n_srcs);
-	if (r >= 0)
-		r = l->be.learn(l->be.ud, del.v, del.n, add.v, add.n);
-	for (size_t i = 0; i < n_x; i++) {
-		if (r >= 0)
-			vw_answer_hold(xs[i], sets[i], xs[i]->expires);
-		for (int p = 0; p < VW_PATHS; p++)
-			vw_boxset_done(&sets[i][p]);
-	}
-	free(del.v);
-	free(add.v);
+		r = l->be.learn(l->be.ud, b.del.v, b.del.n, b.add.v, b.add.n);
+	batch_done(&b, r >= 0);
 	if (r < 0)
 		log_warn_errno(r, "cannot learn the answer for '%s': the client gets SERVFAIL",
 			       q->q.name);

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "vpnwall/labels.h"
+#include "vpnwall/learn.h"
 #include "vpnwall/policy.h"
 
 struct vw_config;
@@ -53,6 +54,8 @@ struct vw_status {
 	uint64_t uptime_s;
 };
 
+#define VW_API_LEARNED_MAX 256 /* learned addresses shown per container */
+
 struct vw_api_container {
 	const struct vw_container *c;
 	enum vw_managed state;
@@ -62,6 +65,8 @@ struct vw_api_container {
 	const struct vw_container *owner; /* VW_JOINED: whose namespace (and policy), or NULL */
 	const char *isolated; /* why it reaches nothing, or NULL */
 	const char *note; /* a limit that cost it some entries, or NULL */
+	const struct vw_learned_info *learned; /* what the DNS proxy learned for it */
+	size_t n_learned;
 };
 
 char *vw_api_status(const struct vw_status *st, bool json);

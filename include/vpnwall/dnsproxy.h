@@ -40,6 +40,7 @@ struct vw_dnsq {
 	uint8_t family; /* the client's address */
 	uint8_t addr[16];
 	bool tcp;
+	bool local; /* sent by the host itself (over loopback), not by a container */
 	struct vw_dns_query q; /* with the client's id */
 	char key[VW_KEY_LEN + 1]; /* set by ask(): the container it belongs to, "" if none */
 	bool audited; /* set by ask(): forwarded although its policy denies it */

@@ -46,8 +46,8 @@ tb_expect_blocked web 198.51.100.11 80 "... and it really is blocked"
 tb_check "explain: no port on a port-scoped entry" says web 198.51.100.11 partial "443/tcp"
 tb_check "explain: vpn.allow entry" says web 198.51.100.12:8080 allowed "vpn.allow entry '198.51.100.12'"
 tb_expect_reach web 198.51.100.12 8080 "... and it really is reachable"
-tb_check "explain: wildcard is reported as not enforced yet" \
-	says web api.example.org blocked "wildcard '\*.example.org'.*not enforced"
+tb_check "explain: without the DNS proxy, a wildcard is not enforced" \
+	says web api.example.org blocked "wildcard '\*.example.org'.*only enforced with the DNS proxy"
 tb_check "explain: unlabeled container" says plain 198.51.100.10 blocked "no entry"
 tb_expect_blocked plain 198.51.100.10 80 "... and it really is blocked"
 tb_check "explain: opted-out container is not restricted" \

@@ -632,6 +632,24 @@ static void test_explain_name_query(void **state)
 			    "files.example.net is blocked: no entry of the policy allows it");
 }
 
+/* With the DNS proxy, a name below a wildcard is allowed: the proxy learns its answers. */
+static void test_explain_wildcard_proxy(void **state)
+{
+	struct world *w = *state;
+	struct vw_explanation x;
+
+	config(w, (const char *const[]){ "DNS_PROXY=true", NULL });
+	labels(&w->c, (const char *const[]){ "vpn.outbound", "*.example.org:443/tcp", NULL });
+	compile(w);
+	x = explain_compiled(w, "a.b.example.org");
+	assert_int_equal(x.verdict, VW_VERDICT_ALLOWED);
+	assert_string_equal(x.entry, "*.example.org:443/tcp");
+	assert_non_null(strstr(x.reason, "the DNS proxy answers"));
+	/* the suffix itself is still not below it */
+	x = explain_compiled(w, "example.org");
+	assert_blocked(&x);
+}
+
 static void test_explain_wildcard_not_enforced(void **state)
 {
 	struct world *w = *state;
@@ -648,10 +666,10 @@ static void test_explain_wildcard_not_enforced(void **state)
 	assert_blocked(&x);
 	assert_string_equal(
 		x.reason,
-		"api.example.org is blocked: it matches wildcard '*.example.org', but wildcards are not enforced yet (they need the DNS proxy)");
+		"api.example.org is blocked: it matches wildcard '*.example.org', but wildcards are only enforced with the DNS proxy (DNS_PROXY=true)");
 	x = explain_compiled(w, "a.b.example.org:443");
 	assert_blocked(&x);
-	assert_non_null(strstr(x.reason, "not enforced yet"));
+	assert_non_null(strstr(x.reason, "DNS_PROXY=true"));
 	/* the suffix itself is not below the wildcard */
 	x = explain_compiled(w, "example.org");
 	assert_blocked(&x);
@@ -887,6 +905,7 @@ int main(void)
 		T(test_explain_ipv6),
 		T(test_explain_name_query),
 		T(test_explain_wildcard_not_enforced),
+		T(test_explain_wildcard_proxy),
 		T(test_explain_rejects_ranges),
 		T(test_explain_isolated_blocks_everything),
 		T(test_explain_stale_name_answer),
