@@ -896,10 +896,57 @@ static void test_drops_many(void **state)
 	assert_int_equal(t.rows.n, 0);
 }
 
+/* The DNS proxy's queries: per container and verdict, latency of the answered ones only. */
+static void test_dnsq_render(void **state)
+{
+	struct vw_dnsq_stats s;
+	struct vw_buf b = { 0 };
+
+	(void)state;
+	vw_dnsq_stats_init(&s);
+	vw_dnsq_stats_count(&s, C1, "web", VW_DNSQ_ALLOWED, true, 30000);
+	vw_dnsq_stats_count(&s, C1, "web", VW_DNSQ_ALLOWED, true, 3000000);
+	vw_dnsq_stats_count(&s, C1, "web", VW_DNSQ_REFUSED, true, 10000);
+	vw_dnsq_stats_count(&s, C2, "db", VW_DNSQ_DROPPED, false, 10);
+	vw_dnsq_stats_count(&s, NULL, NULL, VW_DNSQ_REFUSED, true, 10000);
+	vw_dnsq_stats_render(&b, &s);
+	assert_false(b.oom);
+	/* 3 rows x 5 verdicts, 14 buckets + +Inf + sum + count */
+	assert_int_equal(check_exposition(b.p), 15 + 17);
+	assert_true(
+		series_value(b.p,
+			     "vpnwall_dns_queries_total{container=\"web\",verdict=\"allowed\"}") ==
+		2);
+	assert_true(
+		series_value(b.p,
+			     "vpnwall_dns_queries_total{container=\"web\",verdict=\"refused\"}") ==
+		1);
+	assert_true(
+		series_value(b.p,
+			     "vpnwall_dns_queries_total{container=\"db\",verdict=\"dropped\"}") ==
+		1);
+	assert_true(
+		series_value(
+			b.p,
+			"vpnwall_dns_queries_total{container=\"(unknown)\",verdict=\"refused\"}") ==
+		1);
+	assert_true(series_value(b.p, "vpnwall_dns_proxy_seconds_count") == 4);
+	assert_true(series_value(b.p, "vpnwall_dns_proxy_seconds_bucket{le=\"5e-05\"}") == 3);
+	vw_buf_done(&b);
+
+	/* a container that is gone leaves no series behind */
+	vw_dnsq_stats_forget(&s, C1);
+	vw_dnsq_stats_render(&b, &s);
+	assert_null(strstr(b.p, "container=\"web\""));
+	vw_buf_done(&b);
+	vw_dnsq_stats_done(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_metrics_escape),
+		cmocka_unit_test(test_dnsq_render),
 		cmocka_unit_test(test_metrics_sample_labels),
 		cmocka_unit_test(test_metrics_value_format),
 		cmocka_unit_test(test_metrics_family),
