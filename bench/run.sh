@@ -7,8 +7,8 @@
 # Not part of CI. See bench/README.md for what each benchmark measures.
 #
 #   BENCH_QUICK=1          a short smoke run (small N, short runs)
-#   BENCH_ONLY="control resync packet footprint real"   a subset (footprint rides on control;
-#                          real: the integration testbed's real dockerd)
+#   BENCH_ONLY="control resync packet footprint dns real"   a subset (footprint rides on
+#                          control; real: the integration testbed's real dockerd)
 #   BENCH_REAL_RUNS=20     docker runs of the real-Docker part
 #   BENCH_N="0 1000 5000"  containers already running for the control path and footprint
 #   BENCH_DESTS=20         vpn.outbound entries per container
@@ -18,6 +18,9 @@
 #   BENCH_PACKET_N="0 100 1000 5000"  managed sources besides the client
 #   BENCH_IPERF_SECS=5 BENCH_IPERF_RUNS=5
 #   BENCH_IDLE_SECS=10     idle window for context switches
+#   BENCH_DNS_SECS=10 BENCH_DNS_QUERIES=20000 BENCH_DNS_RUNS=3   dnsperf run length, dnslat's
+#                          closed-loop queries, runs per case (median)
+#   BENCH_DNS_OUTSTANDING=32  dnsperf -q (vpnwalld drops a container's queries past 64 upstream)
 #   BENCH_WAIT=1           wait for a running test/run.sh before heavy parts (0: don't)
 #   BENCH_OUT=DIR          results and logs (default build-bench/bench-results/<time>)
 set -eu
@@ -34,11 +37,13 @@ QUICK=${BENCH_QUICK:-0}
 if [ "$QUICK" = 1 ]; then
 	DEF_N="0 100 500" DEF_STARTS=50 DEF_BURST=200 DEF_RESYNC=500 DEF_PN="0 100"
 	DEF_SECS=2 DEF_RUNS=1 DEF_IDLE=3
+	DEF_DNS_SECS=2 DEF_DNS_Q=2000 DEF_DNS_RUNS=1
 else
 	DEF_N="0 1000 5000" DEF_STARTS=200 DEF_BURST=1000 DEF_RESYNC=5000 DEF_PN="0 100 1000 5000"
 	DEF_SECS=5 DEF_RUNS=5 DEF_IDLE=10
+	DEF_DNS_SECS=10 DEF_DNS_Q=20000 DEF_DNS_RUNS=3
 fi
-ONLY=${BENCH_ONLY:-"control resync packet footprint real"}
+ONLY=${BENCH_ONLY:-"control resync packet footprint dns real"}
 REAL_RUNS=${BENCH_REAL_RUNS:-$([ "$QUICK" = 1 ] && echo 5 || echo 20)}
 NS_LIST=${BENCH_N:-$DEF_N}
 DESTS=${BENCH_DESTS:-20}
@@ -50,6 +55,10 @@ PACKET_N=${BENCH_PACKET_N:-$DEF_PN}
 IPERF_SECS=${BENCH_IPERF_SECS:-$DEF_SECS}
 IPERF_RUNS=${BENCH_IPERF_RUNS:-$DEF_RUNS}
 IDLE_SECS=${BENCH_IDLE_SECS:-$DEF_IDLE}
+DNS_SECS=${BENCH_DNS_SECS:-$DEF_DNS_SECS}
+DNS_QUERIES=${BENCH_DNS_QUERIES:-$DEF_DNS_Q}
+DNS_RUNS=${BENCH_DNS_RUNS:-$DEF_DNS_RUNS}
+DNS_OUTSTANDING=${BENCH_DNS_OUTSTANDING:-32}
 WAIT=${BENCH_WAIT:-1}
 BUILD=$ROOT/build-bench
 OUT=${BENCH_OUT:-$BUILD/bench-results/$(date +%Y%m%d-%H%M%S)}
@@ -68,8 +77,8 @@ has() { case " $ONLY " in *" $1 "*) return 0 ;; esac; return 1; }
 
 ID=$(($$ % 100000))
 HNS=vwb${ID}h # the "host": vpnwalld, the bridge, the rules
-CNS=vwb${ID}c # iperf3 client, behind the bridge, with a container's address
-SNS=vwb${ID}s # iperf3 server, "the internet"
+CNS=vwb${ID}c # iperf3 and DNS client, behind the bridge, with a container's address
+SNS=vwb${ID}s # iperf3 server and upstream DNS server, "the internet"
 TMP=
 PIDS=
 NSES=
@@ -167,6 +176,7 @@ build() {
 	FAKE=$BUILD/bench/fakedocker
 	RULEBENCH=$BUILD/bench/rulebench
 	FIRSTCONN=$BUILD/bench/firstconn
+	DNSLAT=$BUILD/bench/dnslat
 }
 
 # --- fakedocker and vpnwalld -------------------------------------------------------------------
@@ -198,15 +208,17 @@ stop_fake() {
 	FAKE_PID=
 }
 
-# start_daemon LOGNAME: vpnwalld in the host namespace against fakedocker. Sets T_READY_MS.
+# start_daemon LOGNAME [VAR=VALUE...]: vpnwalld in the host namespace against fakedocker, with
+# these settings added. Sets T_READY_MS.
 start_daemon() {
-	local t0 code
+	local t0 code name=$1
+	shift
 	t0=$(now_ns)
 	# ip netns exec and env exec: $! is vpnwalld itself.
 	ip netns exec "$HNS" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
 		DOCKER_HOST="unix://$TMP/docker.sock" METRICS_ADDR="127.0.0.1:$MPORT" \
 		NFT_TABLE=$TABLE API_SOCKET="$TMP/api.sock" NFLOG_GROUP=off LOG_LEVEL=warn \
-		DNS_SERVERS=127.0.0.1 "$VPNWALLD" 2>>"$OUT/vpnwalld-$1.log" &
+		DNS_SERVERS=127.0.0.1 "$@" "$VPNWALLD" 2>>"$OUT/vpnwalld-$name.log" &
 	DAEMON_PID=$!
 	track $DAEMON_PID
 	for _ in $(seq 6000); do
@@ -216,7 +228,7 @@ start_daemon() {
 			T_READY_MS=$(ms "$t0" "$(now_ns)")
 			return 0
 		fi
-		kill -0 $DAEMON_PID 2>/dev/null || die "vpnwalld exited (see $OUT/vpnwalld-$1.log)"
+		kill -0 $DAEMON_PID 2>/dev/null || die "vpnwalld exited (see $OUT/vpnwalld-$name.log)"
 		sleep 0.05
 	done
 	die "vpnwalld not ready after 300 s"
@@ -452,7 +464,11 @@ bench_resync() {
 
 # --- 4: packet path ----------------------------------------------------------------------------
 
-setup_packet() {
+# The client and the server namespaces, once for the packet and the DNS parts.
+PEERS=0
+setup_peers() {
+	[ "$PEERS" = 0 ] || return 0
+	PEERS=1
 	netns_add "$CNS"
 	netns_add "$SNS"
 	hx ip link add vwbc0 type veth peer name eth0 netns "$CNS"
@@ -465,6 +481,10 @@ setup_packet() {
 	ip -n "$SNS" link set eth0 up
 	# The way back to the containers' subnet goes through the host (and its bridge).
 	ip -n "$SNS" route add 198.18.0.0/16 via 198.51.100.1
+}
+
+setup_packet() {
+	setup_peers
 	# Pinned apart: when the scheduler puts client and server on one CPU, throughput drops by
 	# a third at random, which swamps what is measured. The client's CPU does the forwarding.
 	ip netns exec "$SNS" $PIN_SERVER iperf3 -s -B $SERVER -p $SERVER_PORT >"$OUT/iperf3-server.log" 2>&1 &
@@ -594,6 +614,168 @@ bench_packet() {
 	done
 }
 
+# --- DNS proxy ----------------------------------------------------------------------------------
+
+DNS_ANSWER=198.51.100.77 # what the upstream answers for every name under bench.test
+DNS_GW=198.18.0.1        # the bridge's address, where the dnsmasq baseline listens
+DNS_PORT=1053            # vpnwalld's proxy (its default)
+DM_TABLE=vwbdm           # the dnsmasq baseline's nft table, in the host namespace
+
+kv() { echo "$1" | awk -F= -v k="$2" '$1 == k { print $2 }'; }
+
+# cpu_ticks PID: utime + stime (after the comm field, which may hold spaces).
+cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
+
+no_dns_firewall() {
+	hx nft delete table inet $TABLE 2>/dev/null || true
+	hx nft delete table inet $DM_TABLE 2>/dev/null || true
+	# A redirected flow's conntrack entry would go on redirecting a reused source port.
+	hx conntrack -F >/dev/null 2>&1 || true
+}
+
+# dns_wait ADDR WHAT: until the client gets a NOERROR answer from ADDR:53 (10 s at most).
+dns_wait() {
+	local out
+	for _ in $(seq 50); do
+		out=$(ip netns exec "$CNS" "$DNSLAT" -s "$1" -n 1 -w 0 -t 200 -z wait.bench.test 2>/dev/null) || true
+		[ "$(kv "$out" noerror)" = 1 ] && return 0
+		sleep 0.2
+	done
+	die "no NOERROR answer from $1:53 through $2"
+}
+
+# dns_case NAME ADDR PID BASE [CMD...]: dnslat, CMD, then dnsperf, from the client to ADDR:53.
+# PID is the forwarder whose CPU time is read around the dnsperf run (empty: none). Writes one
+# line to $TMP/case: p50 p90 p99 qps cpu% answered (dnslat, warm-up included) completed
+# (dnsperf) problems ("-": none).
+dns_case() {
+	local name=$1 addr=$2 pid=$3 base=$4 lat perf c0=0 c1=0 cpu=- qps lost completed answered warm bad=''
+	lat=$(ip netns exec "$CNS" $PIN_CLIENT "$DNSLAT" -s "$addr" -n "$DNS_QUERIES" -b "$base") ||
+		bad="$bad no-answers"
+	echo "$name base=$base $(echo "$lat" | tr '\n' ' ')" >>"$OUT/dnslat.txt"
+	shift 4
+	[ $# = 0 ] || "$@"
+	[ -z "$pid" ] || c0=$(cpu_ticks "$pid")
+	perf=$(ip netns exec "$CNS" $PIN_CLIENT dnsperf -s "$addr" -p 53 -d "$TMP/dnsperf.txt" \
+		-l "$DNS_SECS" -q "$DNS_OUTSTANDING" -t 2 2>&1) || bad="$bad dnsperf-failed"
+	[ -z "$pid" ] || c1=$(cpu_ticks "$pid")
+	printf '== %s base=%s\n%s\n' "$name" "$base" "$perf" >>"$OUT/dnsperf.txt"
+	[ -z "$pid" ] || cpu=$(awk -v a="$c0" -v b="$c1" -v hz="$(getconf CLK_TCK)" -v s="$DNS_SECS" \
+		'BEGIN { printf "%.0f", (b - a) / hz / s * 100 }')
+	qps=$(echo "$perf" | awk '/Queries per second:/ { print $4 }')
+	lost=$(echo "$perf" | awk '/Queries lost:/ { print $3 }')
+	completed=$(echo "$perf" | awk '/Queries completed:/ { print $3 }')
+	answered=$(kv "$lat" answered) warm=$(kv "$lat" warmup_answered)
+	[ "$(kv "$lat" lost)" = 0 ] || bad="$bad dnslat-lost:$(kv "$lat" lost)"
+	[ "$(kv "$lat" noerror)" = "$(kv "$lat" answered)" ] || bad="$bad dnslat-not-NOERROR"
+	[ "${lost:-x}" = 0 ] || bad="$bad dnsperf-lost:${lost:-?}"
+	echo "$perf" | grep 'Response codes:' | grep -qv -E 'REFUSED|SERVFAIL|NXDOMAIN|FORMERR' ||
+		bad="$bad dnsperf-not-NOERROR"
+	echo "$(kv "$lat" p50_us) $(kv "$lat" p90_us) $(kv "$lat" p99_us) ${qps:-0} $cpu" \
+		"$((${answered:-0} + ${warm:-0})) ${completed:-0} $(echo "${bad:--}" | sed 's/^ //; s/ /,/g')" >"$TMP/case"
+}
+
+bench_dns() {
+	local run pid k a1 a2 d50=() d90=() d99=() dq=() m50=() m90=() m99=() mq=() mc=() v50=() v90=() v99=()
+	local vq=() vc=() vown=() p50 p90 p99 qps cpu n bad probs='' allowed=0 asked=0 mlearn=yes
+	local vlearn=yes md mm mv add_m add_v
+	wait_quiet "the DNS proxy"
+	log "DNS proxy: $DNS_RUNS run(s); per case $DNS_QUERIES closed-loop queries and ${DNS_SECS}s of dnsperf"
+	setup_peers
+	client_addr 0
+	no_dns_firewall
+	# The upstream answers every name under bench.test itself (no cache involved) and asks
+	# nobody. It shares CPU 0 with the client; the forwarder measured has CPU 1.
+	ip netns exec "$SNS" $PIN_CLIENT dnsmasq -k -C /dev/null -u root --pid-file="$TMP/dns-up.pid" \
+		--log-facility=- --no-resolv --no-hosts --bind-interfaces --listen-address=$SERVER \
+		--address=/bench.test/$DNS_ANSWER --local-ttl=300 --dns-forward-max=1000 \
+		2>>"$OUT/dnsmasq-upstream.log" &
+	track $!
+	seq 0 499999 | awk '{ print "p" $1 ".bench.test A" }' >"$TMP/dnsperf.txt"
+	: >"$OUT/dnslat.txt"
+	: >"$OUT/dnsperf.txt"
+	dns_wait $SERVER "nothing (the upstream itself)"
+	for ((run = 0; run < DNS_RUNS; run++)); do
+		# Direct: the client asks the upstream itself, through the host (no table).
+		dns_case direct $SERVER "" $((run * 30000000))
+		read -r p50 p90 p99 qps cpu n k bad <"$TMP/case"
+		d50+=("$p50") d90+=("$p90") d99+=("$p99") dq+=("$qps")
+		[ "$bad" = - ] || probs="$probs direct:$bad"
+
+		# dnsmasq: a forwarder at the bridge's address, no cache, every A answer under
+		# bench.test put in an nft set (libnftables, one command per answer).
+		printf '%s\n' "table inet $DM_TABLE {" 'set learned4 {' 'type ipv4_addr' \
+			'flags timeout' 'timeout 1h' '}' '}' | hx nft -f -
+		ip netns exec "$HNS" $PIN_SERVER dnsmasq -k -C /dev/null -u root \
+			--pid-file="$TMP/dns-dm.pid" --log-facility=- --no-resolv --no-hosts \
+			--bind-interfaces --listen-address=$DNS_GW --server=$SERVER --cache-size=0 \
+			--nftset=/bench.test/4#inet#$DM_TABLE#learned4 2>>"$OUT/dnsmasq-nftset.log" &
+		pid=$!
+		track $pid
+		dns_wait $DNS_GW "dnsmasq --nftset"
+		dns_case dnsmasq $DNS_GW $pid $((run * 30000000 + 10000000))
+		read -r p50 p90 p99 qps cpu n k bad <"$TMP/case"
+		m50+=("$p50") m90+=("$p90") m99+=("$p99") mq+=("$qps") mc+=("$cpu")
+		[ "$bad" = - ] || probs="$probs dnsmasq:$bad"
+		hx nft list set inet $DM_TABLE learned4 >"$OUT/dns-dnsmasq-set-$run.txt"
+		grep -q "$DNS_ANSWER" "$OUT/dns-dnsmasq-set-$run.txt" || mlearn=NO
+		stop_pid $pid
+		no_dns_firewall
+
+		# vpnwalld: the client is container c0, allowed *.bench.test; its port 53 is
+		# redirected to the proxy, which asks the upstream and learns each answer.
+		start_fake 1 "*.bench.test:80/tcp"
+		start_daemon "dns-$run" DNS_PROXY=true DNS_PROXY_PORT=$DNS_PORT DNS_UPSTREAM=$SERVER
+		[ -z "$PIN_SERVER" ] || taskset -a -p -c 1 "$DAEMON_PID" >/dev/null
+		dns_wait $SERVER "vpnwalld's proxy"
+		scrape "$TMP/d1"
+		dns_case vpnwalld $SERVER "$DAEMON_PID" $((run * 30000000 + 20000000)) scrape "$TMP/d1b"
+		read -r p50 p90 p99 qps cpu n k bad <"$TMP/case"
+		scrape "$TMP/d2"
+		v50+=("$p50") v90+=("$p90") v99+=("$p99") vq+=("$qps") vc+=("$cpu")
+		[ "$bad" = - ] || probs="$probs vpnwalld:$bad"
+		# The daemon's own time per query (vpnwall_dns_proxy_seconds), closed loop only.
+		vown+=("$(hq "$TMP/d1" "$TMP/d1b" vpnwall_dns_proxy_seconds 0.5 |
+			awk '{ if ($1 == "nan") print "nan"; else printf "%.1f", $1 * 1e6 }')")
+		a1=$(mval "$TMP/d1" 'vpnwall_dns_queries_total{container="c0",verdict="allowed"}')
+		a2=$(mval "$TMP/d2" 'vpnwall_dns_queries_total{container="c0",verdict="allowed"}')
+		allowed=$((allowed + ${a2:-0} - ${a1:-0}))
+		asked=$((asked + n + k))
+		# Both paths' learned sets (which one holds it depends on VPN_INTERFACE).
+		{
+			hx nft list set inet $TABLE learned4
+			hx nft list set inet $TABLE anylearned4
+		} >"$OUT/dns-vpnwalld-sets-$run.txt"
+		grep -q "$DNS_ANSWER" "$OUT/dns-vpnwalld-sets-$run.txt" || vlearn=NO
+		stop_daemon
+		stop_fake
+		no_dns_firewall
+	done
+	md=$(median "${d50[@]}") mm=$(median "${m50[@]}") mv=$(median "${v50[@]}")
+	add_m=$(awk -v a="$mm" -v b="$md" 'BEGIN { printf "%.1f", a - b }')
+	add_v=$(awk -v a="$mv" -v b="$md" 'BEGIN { printf "%.1f", a - b }')
+	[ -z "$probs" ] || log "DNS: problems:$probs (see $OUT/dnslat.txt, $OUT/dnsperf.txt)"
+	row dns 1 "direct to the upstream (context): closed-loop p50 / p90 / p99; dnsperf" \
+		"$md / $(median "${d90[@]}") / $(median "${d99[@]}") µs; $(median "${dq[@]}") q/s" \
+		"" "" "" "$(echo "$probs" | tr ' ' '\n' | grep '^direct:' | tr '\n' ' ')"
+	row dns 1 "dnsmasq --cache-size=0 --nftset (answer in the set: $mlearn): p50 / p90 / p99; dnsperf" \
+		"$mm / $(median "${m90[@]}") / $(median "${m99[@]}") µs; $(median "${mq[@]}") q/s (CPU $(median "${mc[@]}" | cut -d. -f1) %)" \
+		"" "" "" "$(echo "$probs" | tr ' ' '\n' | grep '^dnsmasq:' | tr '\n' ' ')"
+	row dns 1 "vpnwalld proxy (answer in the set: $vlearn; queries it counted allowed: $allowed, answers the client got: $asked; its own histogram's closed-loop p50 $(median "${vown[@]}") µs): p50 / p90 / p99; dnsperf" \
+		"$mv / $(median "${v90[@]}") / $(median "${v99[@]}") µs; $(median "${vq[@]}") q/s (CPU $(median "${vc[@]}" | cut -d. -f1) %)" \
+		"" "" "" "$(echo "$probs" | tr ' ' '\n' | grep '^vpnwalld:' | tr '\n' ' ')"
+	row dns 1 "queries/s, dnsperf with $DNS_OUTSTANDING in flight: vpnwalld vs dnsmasq+nftset" \
+		"$(median "${vq[@]}") q/s" "dnsmasq+nftset: $(median "${mq[@]}") q/s" \
+		"$(awk -v a="$(median "${vq[@]}")" -v b="$(median "${mq[@]}")" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "n/a" }')" \
+		">= 2.00x" \
+		"$(awk -v a="$(median "${vq[@]}")" -v b="$(median "${mq[@]}")" 'BEGIN { print (b > 0 && a / b >= 2 ? "met" : "MISSED") }')"
+	row dns 1 "p50 added latency (p50 - direct p50), vpnwalld" "$add_v µs" \
+		"dnsmasq+nftset: $add_m µs" "" "< 20 µs" \
+		"$(awk -v a="$add_v" 'BEGIN { print (a < 20 ? "met" : "MISSED") }')"
+	row dns 1 "p50 added latency (p50 - direct p50), dnsmasq+nftset (context)" "$add_m µs" \
+		"" "" "" ""
+}
+
 # --- real dockerd -------------------------------------------------------------------------------
 
 # bench/realdocker.sh brings up the integration testbed (its own dockerd): it must not run
@@ -625,11 +807,17 @@ if has packet; then
 		command -v $t >/dev/null || die "$t is missing (deploy/deps.sh installs it)"
 	done
 fi
+if has dns; then
+	for t in dnsperf dnsmasq conntrack taskset; do
+		command -v $t >/dev/null || die "$t is missing (deploy/deps.sh installs it)"
+	done
+fi
 setup_host
 START=$(date -u '+%Y-%m-%d %H:%M UTC')
 if has control || has footprint; then bench_control; fi
 if has resync; then bench_resync; fi
 if has packet; then bench_packet; fi
+if has dns; then bench_dns; fi
 if has real; then bench_real; fi
 
 {

@@ -10,7 +10,7 @@ PACKAGES="
   libmicrohttpd-dev libc-ares-dev libcmocka-dev
   docker.io busybox-static dnsmasq nftables iproute2 conntrack procps curl jq
   wireguard-tools wireguard-go prometheus
-  iperf3 ipset iptables
+  iperf3 ipset iptables dnsperf
 "
 
 if [ "${1:-}" = "--if-missing" ]; then
