@@ -85,25 +85,27 @@ static void client_drop(struct vw_learner *l, struct client *c)
 	free(c);
 }
 
-/* Record that elements of @c now live under @srcs too. */
-static int client_pushed(struct client *c, const struct vw_rs_source *srcs, size_t n)
+static bool same_source(const struct vw_rs_source *a, const struct vw_rs_source *b)
 {
-	for (size_t i = 0; i < n; i++) {
-		bool have = false;
+	return a->family == b->family && memcmp(a->addr, b->addr, 16) == 0;
+}
 
-		for (size_t k = 0; k < c->n_srcs && !have; k++)
-			have = c->srcs[k].family == srcs[i].family &&
-			       memcmp(c->srcs[k].addr, srcs[i].addr, 16) == 0;
-		if (have)
-			continue;
-		struct vw_rs_source *v = realloc(c->srcs, (c->n_srcs + 1) * sizeof(*v));
+static bool has_source(const struct vw_rs_source *v, size_t n, const struct vw_rs_source *src)
+{
+	for (size_t k = 0; k < n; k++)
+		if (same_source(&v[k], src))
+			return true;
+	return false;
+}
 
-		if (!v)
-			return -ENOMEM;
-		c->srcs = v;
-		c->srcs[c->n_srcs++] = srcs[i];
-	}
-	return 0;
+/* Every one of @srcs is among @have. */
+static bool has_sources(const struct vw_rs_source *have, size_t n_have,
+			const struct vw_rs_source *srcs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!has_source(have, n_have, &srcs[i]))
+			return false;
+	return true;
 }
 
 /* --- the container behind a query --------------------------------------------------------- */
@@ -227,6 +229,58 @@ static uint64_t lifetime_ms(const struct vw_config *cfg, uint32_t ttl)
 	return (s + cfg->dns_grace) * 1000;
 }
 
+/* A client's sources once a batch is in: its elements live under those then. */
+struct sources {
+	struct client *c;
+	struct vw_rs_source *v;
+	size_t n;
+};
+
+struct source_updates {
+	struct sources *v;
+	size_t n;
+	size_t cap;
+};
+
+/* Queue @c's sources to become @srcs (copied) once the batch is in. */
+static int sources_set(struct source_updates *u, struct client *c, const struct vw_rs_source *srcs,
+		       size_t n)
+{
+	struct vw_rs_source *v = n ? calloc(n, sizeof(*v)) : NULL;
+	int r;
+
+	if (n && !v)
+		return -ENOMEM;
+	r = vw_grow((void **)&u->v, &u->cap, u->n + 1, sizeof(*u->v), SIZE_MAX / sizeof(*u->v));
+	if (r < 0) {
+		free(v);
+		return r;
+	}
+	if (n)
+		memcpy(v, srcs, n * sizeof(*v));
+	u->v[u->n++] = (struct sources){ .c = c, .v = v, .n = n };
+	return 0;
+}
+
+/*
+ * The kernel took the batch (@committed) or nothing of it. A client's record only ever
+ * changes with what the kernel holds: it must name every source its elements live under
+ * (vw_learner_revoke() deletes by it), and a repeated answer is skipped on its word.
+ */
+static void sources_done(struct source_updates *u, bool committed)
+{
+	for (size_t i = 0; i < u->n; i++) {
+		if (committed) {
+			free(u->v[i].c->srcs);
+			u->v[i].c->srcs = u->v[i].v;
+			u->v[i].c->n_srcs = u->v[i].n;
+		} else {
+			free(u->v[i].v);
+		}
+	}
+	free(u->v);
+}
+
 /* One answer's worth of backend changes, and the entries to update once they are in. */
 struct hold {
 	struct vw_answer *x;
@@ -238,6 +292,7 @@ struct batch {
 	struct hold *h;
 	size_t n_h;
 	size_t cap_h;
+	struct source_updates up;
 };
 
 static void batch_done(struct batch *b, bool committed)
@@ -248,9 +303,69 @@ static void batch_done(struct batch *b, bool committed)
 		for (int p = 0; p < VW_PATHS; p++)
 			vw_boxset_done(&b->h[i].sets[p]);
 	}
+	sources_done(&b->up, committed);
 	free(b->h);
 	free(b->del.v);
 	free(b->add.v);
+}
+
+/*
+ * The kernel already holds what @x allows now (@sets) long enough: a repeated answer (the
+ * same name again within its TTL, another name for the same address) needs no transaction,
+ * which is what keeps the proxy fast under load. The kernel's elements outlive
+ * held_expires (their timeouts started at the commit, after it was computed); an answer is
+ * refreshed once that would add more than half the grace period, so every answer keeps
+ * its TTL and at least half the grace.
+ */
+static bool held_enough(const struct vw_learner *l, const struct vw_answer *x,
+			const struct vw_boxset sets[VW_PATHS], uint64_t now)
+{
+	uint64_t slack = (uint64_t)l->cfg->dns_grace * 1000 / 2;
+
+	if (x->held_expires <= now || x->held_expires + slack < x->expires)
+		return false;
+	for (int p = 0; p < VW_PATHS; p++)
+		if (!vw_boxset_same(&x->held[p], &sets[p]))
+			return false;
+	return true;
+}
+
+/*
+ * Into @add: what @c learned, under those of @srcs not among @have (where its elements
+ * are now: a container that gained an address), except entries @skip refreshes anyway.
+ * Then @c's sources become @have plus @srcs, once @up is committed.
+ */
+static int extend_sources(struct vw_learner *l, struct client *c, const struct vw_rs_source *have,
+			  size_t n_have, const struct vw_rs_source *srcs, size_t n,
+			  const struct batch *skip, uint64_t now, struct elems *add,
+			  struct source_updates *up)
+{
+	_cleanup_free_ struct vw_rs_source *all = NULL;
+	size_t n_all = n_have;
+	int r = 0;
+
+	all = calloc(n_have + n + 1, sizeof(*all));
+	if (!all)
+		return -ENOMEM;
+	if (n_have)
+		memcpy(all, have, n_have * sizeof(*all));
+	for (size_t i = 0; r >= 0 && i < n; i++) {
+		if (has_source(all, n_all, &srcs[i]))
+			continue;
+		all[n_all++] = srcs[i];
+		for (struct vw_answer *x = vw_answers_first(&l->answers, c->key); r >= 0 && x;
+		     x = x->next_of) {
+			bool refreshed = false;
+
+			for (size_t k = 0; skip && k < skip->n_h && !refreshed; k++)
+				refreshed = skip->h[k].x == x;
+			if (!refreshed && x->held_expires > now + 1)
+				r = add_elems(add, x->held, &srcs[i], 1, x->held_expires - now);
+		}
+	}
+	if (r >= 0)
+		r = sources_set(up, c, all, n_all);
+	return r;
 }
 
 /* Learn @addrs (the answer for @name) for container @key into @b. */
@@ -301,6 +416,12 @@ static int learn_for(struct vw_learner *l, const char *key, const char *name,
 		r = vw_answer_boxes(x, now, h->sets);
 		if (r < 0)
 			break;
+		if (has_sources(c->srcs, c->n_srcs, srcs, n_srcs) &&
+		    held_enough(l, x, h->sets, now)) {
+			for (int p = 0; p < VW_PATHS; p++)
+				vw_boxset_done(&h->sets[p]);
+			continue;
+		}
 		h->x = x;
 		b->n_h++;
 		/* Everything it held goes and comes back with the new expiry, in one batch:
@@ -309,8 +430,9 @@ static int learn_for(struct vw_learner *l, const char *key, const char *name,
 		if (r >= 0)
 			r = add_elems(&b->add, h->sets, srcs, n_srcs, x->expires - now);
 	}
-	if (r >= 0)
-		r = client_pushed(c, srcs, n_srcs);
+	/* Its other entries follow it to an address it was not pushed under yet. */
+	if (r >= 0 && !has_sources(c->srcs, c->n_srcs, srcs, n_srcs))
+		r = extend_sources(l, c, c->srcs, c->n_srcs, srcs, n_srcs, b, now, &b->add, &b->up);
 	return r;
 }
 
@@ -405,45 +527,55 @@ static const struct vw_dnsproxy_ops proxy_ops = {
 
 /* --- the backend's view ------------------------------------------------------------------- */
 
-static bool same_source(const struct vw_rs_source *a, const struct vw_rs_source *b)
-{
-	return a->family == b->family && memcmp(a->addr, b->addr, 16) == 0;
-}
-
 int vw_learner_revoke(struct vw_learner *l, const struct vw_ruleset *desired,
 		      const struct vw_changes *ch)
 {
-	struct elems del = { 0 };
+	bool incremental = ch && !ch->all;
+	struct elems del = { 0 }, add = { 0 };
+	struct source_updates up = { 0 };
 	struct client **gone = NULL;
 	size_t n_gone = 0, cap_gone = 0;
+	uint64_t now_ms = vw_now_ms();
 	int r = 0;
 
 	for (size_t b = 0; r >= 0 && b < l->clients.n_buckets; b++)
 		for (struct vw_hnode *n = l->clients.buckets[b]; r >= 0 && n; n = n->next) {
 			struct client *c = vw_container_of(n, struct client, node);
+			_cleanup_free_ struct vw_rs_source *kept = NULL;
 			const struct vw_rs_source *now;
-			size_t n_now, out = 0;
+			size_t n_now, n_kept = 0;
 
-			if (ch && !ch->all &&
-			    !bsearch(c->key, ch->keys, ch->n_keys, sizeof(*ch->keys),
-				     (int (*)(const void *, const void *))strcmp))
+			if (incremental && !bsearch(c->key, ch->keys, ch->n_keys, sizeof(*ch->keys),
+						    (int (*)(const void *, const void *))strcmp))
 				continue;
 			now = vw_ruleset_sources_of(desired, c->key, &n_now);
+			kept = calloc(c->n_srcs + 1, sizeof(*kept));
+			if (!kept) {
+				r = -ENOMEM;
+				break;
+			}
 			for (size_t i = 0; r >= 0 && i < c->n_srcs; i++) {
-				bool kept = false;
+				bool keep = false;
 
-				for (size_t k = 0; k < n_now && !kept; k++)
-					kept = same_source(&c->srcs[i], &now[k]);
-				if (kept) {
-					c->srcs[out++] = c->srcs[i];
+				for (size_t k = 0; k < n_now && !keep; k++)
+					keep = same_source(&c->srcs[i], &now[k]);
+				if (keep) {
+					kept[n_kept++] = c->srcs[i];
 					continue;
 				}
 				for (struct vw_answer *x = vw_answers_first(&l->answers, c->key);
 				     r >= 0 && x; x = x->next_of)
 					r = add_elems(&del, x->held, &c->srcs[i], 1, 0);
 			}
-			if (r >= 0)
-				c->n_srcs = out;
+			/* An address it gains gets what it learned at once, in the same batch
+			 * as the deletes (they go first: a source may change hands). A full
+			 * step puts everything back afterwards instead. */
+			if (r >= 0 && incremental && !has_sources(kept, n_kept, now, n_now))
+				r = extend_sources(l, c, kept, n_kept, now, n_now, NULL, now_ms,
+						   &add, &up);
+			else if (r >= 0 && n_kept != c->n_srcs) {
+				r = sources_set(&up, c, kept, n_kept);
+			}
 			if (r >= 0 && !vw_ruleset_find(desired, c->key))
 				r = vw_grow((void **)&gone, &cap_gone, n_gone + 1, sizeof(*gone),
 					    SIZE_MAX / sizeof(*gone));
@@ -451,7 +583,8 @@ int vw_learner_revoke(struct vw_learner *l, const struct vw_ruleset *desired,
 				gone[n_gone++] = c;
 		}
 	if (r >= 0)
-		r = l->be.learn(l->be.ud, del.v, del.n, NULL, 0);
+		r = l->be.learn(l->be.ud, del.v, del.n, add.v, add.n);
+	sources_done(&up, r >= 0);
 	/* A container that is gone forgets what it learned (its queries in flight learn
 	 * nothing: their container is no longer found). */
 	for (size_t i = 0; r >= 0 && i < n_gone; i++) {
@@ -466,6 +599,7 @@ int vw_learner_revoke(struct vw_learner *l, const struct vw_ruleset *desired,
 	}
 	free(gone);
 	free(del.v);
+	free(add.v);
 	return r;
 }
 
@@ -480,28 +614,37 @@ static void restore_one(void *ud, struct vw_answer *x)
 {
 	struct restore *st = ud;
 	const struct vw_rs_source *srcs;
-	struct client *c;
 	size_t n;
 
 	if (st->r < 0 || x->held_expires <= st->now + 1)
 		return;
 	srcs = vw_ruleset_sources_of(st->l->applied, x->key, &n);
-	c = client_find(st->l, x->key);
 	st->r = add_elems(&st->add, x->held, srcs, n, x->held_expires - st->now);
-	if (st->r >= 0 && c)
-		st->r = client_pushed(c, srcs, n);
 }
 
 int vw_learner_restore(struct vw_learner *l)
 {
 	struct restore st = { .l = l, .now = vw_now_ms() };
+	struct source_updates up = { 0 };
 
-	for (size_t b = 0; b < l->clients.n_buckets; b++)
-		for (struct vw_hnode *n = l->clients.buckets[b]; n; n = n->next)
-			vw_container_of(n, struct client, node)->n_srcs = 0;
 	vw_answers_each(&l->answers, restore_one, &st);
+	/* Every client's entries go back under its sources now; on failure, under none. */
+	for (size_t b = 0; st.r >= 0 && b < l->clients.n_buckets; b++)
+		for (struct vw_hnode *n = l->clients.buckets[b]; st.r >= 0 && n; n = n->next) {
+			struct client *c = vw_container_of(n, struct client, node);
+			const struct vw_rs_source *srcs;
+			size_t n_srcs;
+
+			srcs = vw_ruleset_sources_of(l->applied, c->key, &n_srcs);
+			st.r = sources_set(&up, c, srcs, n_srcs);
+		}
 	if (st.r >= 0)
 		st.r = l->be.learn(l->be.ud, NULL, 0, st.add.v, st.add.n);
+	sources_done(&up, st.r >= 0);
+	if (st.r < 0)
+		for (size_t b = 0; b < l->clients.n_buckets; b++)
+			for (struct vw_hnode *n = l->clients.buckets[b]; n; n = n->next)
+				vw_container_of(n, struct client, node)->n_srcs = 0;
 	free(st.add.v);
 	if (st.r < 0)
 		log_warn_errno(st.r, "cannot put the learned addresses back; they are learned "

@@ -255,11 +255,6 @@ static int commit(struct vw_reconcile *rc, const struct vw_ruleset *desired,
 	return 0;
 }
 
-static bool same_boxes(const struct vw_boxset *a, const struct vw_boxset *b)
-{
-	return a->n == b->n && (a->n == 0 || memcmp(a->v, b->v, a->n * sizeof(*a->v)) == 0);
-}
-
 /* New or changed destinations: what a refusal can be blamed on. */
 static bool is_suspect(const struct vw_reconcile *rc, const struct vw_rs_container *c)
 {
@@ -271,7 +266,7 @@ static bool is_suspect(const struct vw_reconcile *rc, const struct vw_rs_contain
 	if (!old || old->audit != c->audit)
 		return true;
 	for (int i = 0; i < VW_BOXSETS; i++)
-		if (!same_boxes(&old->dst[i], &c->dst[i]))
+		if (!vw_boxset_same(&old->dst[i], &c->dst[i]))
 			return true;
 	return false;
 }

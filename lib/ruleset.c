@@ -98,6 +98,13 @@ void vw_boxset_done(struct vw_boxset *s)
 	s->n = s->cap = s->cost = 0;
 }
 
+bool vw_boxset_same(const struct vw_boxset *a, const struct vw_boxset *b)
+{
+	/* struct vw_box has no padding: equal boxes are equal bytes. */
+	_Static_assert(sizeof(struct vw_box) == 2 * 16 + 2 * 2 + 2, "struct vw_box is padded");
+	return a->n == b->n && (a->n == 0 || memcmp(a->v, b->v, a->n * sizeof(*a->v)) == 0);
+}
+
 /* CIDR prefixes covering [lo, hi] of a @bits-wide big-endian number (bits <= 128). */
 static size_t prefixes(const uint8_t *lo, const uint8_t *hi, size_t bytes)
 {

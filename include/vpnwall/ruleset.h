@@ -221,6 +221,9 @@ int vw_boxset_build(const struct vw_atoms *atoms, size_t max, struct vw_boxset *
 /* vw_boxset_done - free the boxes. */
 void vw_boxset_done(struct vw_boxset *s);
 
+/* vw_boxset_same - @a and @b hold the same boxes (both as vw_boxset_build() orders them). */
+bool vw_boxset_same(const struct vw_boxset *a, const struct vw_boxset *b);
+
 /*
  * vw_boxset_stretch - the boxes whose address range contains @addr (they share it: boxes
  * of one stretch differ only in protocol and ports), and their number in *ret_n.
