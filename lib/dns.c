@@ -25,6 +25,8 @@
 #define MAX_SOCKETS 64
 #define QUERY_TIMEOUT_MS 2000
 #define QUERY_TRIES 2
+#define ROTATE_QUERIES 32 /* the forwarder's upstream sockets: queries each may carry */
+#define ROTATE_MS 1000 /* ... and how long after their first */
 
 struct sock {
 	struct vw_io io; /* first: the loop hands us &io */
@@ -38,6 +40,11 @@ struct vw_dns {
 	bool bind_dev; /* bind every socket to dev ("": fail every socket) */
 	char dev[IFNAMSIZ];
 	struct sock socks[MAX_SOCKETS];
+	/* The forwarder only: its sockets outlive their queries (see rotate()). */
+	bool stayopen;
+	unsigned pending; /* queries sent and not answered */
+	unsigned used; /* queries sent since the sockets were last closed */
+	uint64_t first_ms; /* when the first of those was sent */
 };
 
 struct query {
@@ -48,13 +55,40 @@ struct query {
 	char name[VW_DOMAIN_MAX + 1];
 };
 
+/*
+ * The forwarder keeps its upstream sockets open between queries (ARES_FLAG_STAYOPEN):
+ * opening one per query costs seven system calls, most of what a proxied query costs.
+ * The source port must still change often, as it would with a socket per query (with the
+ * random id, it is what an off-path spoofer has to guess): once no query is in flight and
+ * the sockets carried ROTATE_QUERIES queries or their first was ROTATE_MS ago (@force:
+ * at once), they are closed by setting the same servers again, which c-ares 1.18 allows
+ * only with nothing in flight, and the next query opens new ones. Never called from
+ * inside c-ares: closing sockets under ares_process_fd() would pull them from under it.
+ */
+static void rotate(struct vw_dns *d, bool force)
+{
+	struct ares_addr_port_node *servers = NULL;
+
+	if (!d->stayopen || d->pending || !d->used)
+		return;
+	if (!force && d->used < ROTATE_QUERIES && vw_now_ms() - d->first_ms < ROTATE_MS)
+		return;
+	if (ares_get_servers_ports(d->ch, &servers) != ARES_SUCCESS)
+		return;
+	if (ares_set_servers_ports(d->ch, servers) == ARES_SUCCESS)
+		d->used = 0;
+	ares_free_data(servers);
+}
+
 static void on_io(struct vw_io *io, uint32_t events)
 {
 	struct sock *s = (struct sock *)io;
+	struct vw_dns *d = s->d;
 	ares_socket_t fd = io->fd;
 
-	ares_process_fd(s->d->ch, (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) ? fd : ARES_SOCKET_BAD,
+	ares_process_fd(d->ch, (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) ? fd : ARES_SOCKET_BAD,
 			(events & EPOLLOUT) ? fd : ARES_SOCKET_BAD);
+	rotate(d, false);
 }
 
 static struct sock *find_sock(struct vw_dns *d, int fd)
@@ -125,8 +159,10 @@ int vw_dns_set_device(struct vw_dns *d, const char *dev)
 	if (dev && *dev && dev[strlen(dev) - 1] == '+')
 		d->dev[0] = '\0';
 	/* Sockets already open were bound to the old device: let c-ares open new ones. */
-	if (d->channel_ok)
+	if (d->channel_ok) {
 		ares_cancel(d->ch);
+		rotate(d, true);
+	}
 	return 0;
 }
 
@@ -143,13 +179,14 @@ static int dns_new(struct vw_loop *loop, const char *servers, bool forward, stru
 	if (!d)
 		return -ENOMEM;
 	d->loop = loop;
+	d->stayopen = forward;
 	opts.sock_state_cb = on_sock_state;
 	opts.sock_state_cb_data = d;
 	opts.timeout = QUERY_TIMEOUT_MS;
 	opts.tries = QUERY_TRIES;
 	/* EDNS keeps large answers on UDP instead of a TCP retry. A forwarder sends the
 	 * client's own message (its EDNS as the client chose) and passes every answer on. */
-	opts.flags = forward ? ARES_FLAG_NOCHECKRESP : ARES_FLAG_EDNS;
+	opts.flags = forward ? ARES_FLAG_NOCHECKRESP | ARES_FLAG_STAYOPEN : ARES_FLAG_EDNS;
 	opts.ednspsz = 1232;
 	r = ares_init_options(&d->ch, &opts,
 			      ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES |
@@ -287,9 +324,11 @@ int vw_dns_timeout(struct vw_dns *d)
 void vw_dns_process_timeouts(struct vw_dns *d)
 {
 	ares_process_fd(d->ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+	rotate(d, false);
 }
 
 struct sent {
+	struct vw_dns *d;
 	vw_dns_msg_fn cb;
 	void *userdata;
 };
@@ -316,6 +355,7 @@ static void on_sent(void *arg, int status, int timeouts, unsigned char *abuf, in
 	struct sent *s = arg;
 
 	(void)timeouts;
+	s->d->pending--;
 	if (status == ARES_SUCCESS && abuf && alen > 0)
 		s->cb(s->userdata, 0, abuf, (size_t)alen);
 	else
@@ -332,7 +372,10 @@ int vw_dns_send(struct vw_dns *d, const uint8_t *msg, size_t len, vw_dns_msg_fn 
 	s = malloc(sizeof(*s));
 	if (!s)
 		return -ENOMEM;
-	*s = (struct sent){ .cb = cb, .userdata = userdata };
+	*s = (struct sent){ .d = d, .cb = cb, .userdata = userdata };
+	if (!d->used++)
+		d->first_ms = vw_now_ms();
+	d->pending++;
 	/* May call on_sent() before it returns (no server, out of memory). */
 	ares_send(d->ch, msg, (int)len, on_sent, s);
 	return 0;
