@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * libmicrohttpd in external-select epoll mode: each MHD daemon exposes one epoll fd, which
- * our loop watches like any other fd; MHD_run() is called after every wait (it is cheap and
- * required whenever MHD reported a timeout).
+ * our loop watches like any other fd. MHD_run() runs when that fd is ready or when the
+ * timeout MHD last reported is due, not after every wait: each run is a system call, and
+ * the DNS proxy wakes the loop several times per query.
  */
 #include "vpnwall/http.h"
 
@@ -34,6 +35,7 @@ struct server {
 	struct MHD_Daemon *mhd;
 	bool api;
 	int listen_fd; /* ours to close (unix socket), or -1 */
+	uint64_t due_ms; /* MHD asked to be run by then (0: only when its fd is ready) */
 	char path[108]; /* unix socket path to unlink, or "" */
 };
 
@@ -250,19 +252,30 @@ int vw_http_listen_unix(struct vw_http *h, const char *path, unsigned mode)
 
 int vw_http_timeout(struct vw_http *h)
 {
+	uint64_t now = vw_now_ms();
 	int t = -1;
 
 	for (size_t i = 0; h && i < h->n; i++) {
 		MHD_UNSIGNED_LONG_LONG ms;
 
-		if (MHD_get_timeout(h->servers[i].mhd, &ms) == MHD_YES)
-			t = vw_timeout_min(t, ms > 60000 ? 60000 : (int)ms);
+		h->servers[i].due_ms = 0;
+		if (MHD_get_timeout(h->servers[i].mhd, &ms) != MHD_YES)
+			continue;
+		if (ms > 60000)
+			ms = 60000;
+		h->servers[i].due_ms = now + ms;
+		t = vw_timeout_min(t, (int)ms);
 	}
 	return t;
 }
 
 void vw_http_process(struct vw_http *h)
 {
+	uint64_t now = vw_now_ms();
+
 	for (size_t i = 0; h && i < h->n; i++)
-		(void)MHD_run(h->servers[i].mhd);
+		if (h->servers[i].due_ms && h->servers[i].due_ms <= now) {
+			h->servers[i].due_ms = 0;
+			(void)MHD_run(h->servers[i].mhd);
+		}
 }

@@ -50,7 +50,7 @@ int vw_http_listen_unix(struct vw_http *h, const char *path, unsigned mode);
 /* vw_http_timeout - ms until vw_http_process() must run, or -1. */
 int vw_http_timeout(struct vw_http *h);
 
-/* vw_http_process - let libmicrohttpd do its work; call after every loop wait. */
+/* vw_http_process - after every loop wait: run libmicrohttpd if its timeout is due. */
 void vw_http_process(struct vw_http *h);
 
 #endif
