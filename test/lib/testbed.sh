@@ -19,6 +19,7 @@
 #   [inet ns $TB_INET_NS]  eth0 198.18.0.2/30, 2001:db8:ffff::2/64
 #        lo: 198.51.100.10-.13, 2001:db8:100::10/::11  busybox httpd :80 :443 :8080
 #        lo: 198.51.100.53                             dnsmasq (udp+tcp 53)
+#        vwslow0 (veth): 198.51.100.99 routed there       slow.test: never answered
 #
 # Fake servers answer any request with one line "tb-server ADDR PORT client=SRC",
 # so a test can tell which server it reached and what source address it saw.
@@ -520,6 +521,13 @@ tb_dns_up() {
 		2001:db8:100::11 dual.test
 		2001:db8:100::10 v6.test
 	EOF
+	# Names under slow.test are never answered: dnsmasq forwards them to 198.51.100.99,
+	# routed into a veth pair whose other end has another MAC and drops every packet.
+	ip -n "$TB_INET_NS" link add vwslow0 type veth peer name vwslow1
+	ip -n "$TB_INET_NS" link set vwslow0 up
+	ip -n "$TB_INET_NS" link set vwslow1 up
+	ip -n "$TB_INET_NS" route add 198.51.100.99/32 dev vwslow0
+	ip -n "$TB_INET_NS" neigh add 198.51.100.99 lladdr 02:00:00:00:00:99 dev vwslow0 nud permanent
 	# --conf-file=/dev/null: ignore the machine's /etc/dnsmasq.conf.
 	# --user=root: the daemon must still read $TB/dns/hosts after SIGHUP.
 	# --local=/test/: unknown *.test names get NXDOMAIN, not REFUSED.
@@ -528,6 +536,7 @@ tb_dns_up() {
 		--pid-file="$TB/dnsmasq.pid" \
 		--listen-address="$TB_DNS_IP" --bind-interfaces --port=53 \
 		--no-resolv --no-hosts --addn-hosts="$TB/dns/hosts" --local=/test/ \
+		--server=/slow.test/198.51.100.99 \
 		--local-ttl=1 --neg-ttl=1 --log-queries --log-facility="$TB/dnsmasq.log" \
 		</dev/null >>"$TB/dnsmasq.out" 2>&1 &
 	TB_DNSMASQ_PID=$!

@@ -1,0 +1,127 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# The DNS proxy and what was there before it, and what one container can do to it:
+# - a UDP flow to the resolver that started before vpnwalld (same socket, same source port)
+#   is answered by the proxy once the redirect is in, under the container's policy: its
+#   conntrack entry does not carry it past the redirect;
+# - a container that floods the proxy with queries the upstream never answers is held to
+#   its own quota (the rest dropped and counted), while another container's lookups and
+#   first connections go on, and the flooder resolves again once its queries time out.
+# Every "blocked" has a positive control in the same state.
+# shellcheck disable=SC2317,SC2016,SC2059 # helpers via tb_check; quoted scripts; DNS formats
+set -eu
+. "$(dirname "$0")/../lib/testbed.sh"
+
+tb_init
+tb_up
+
+tb_dns_set a.wild.test 198.51.100.12
+tb_dns_set other.test 198.51.100.13
+
+key() { docker inspect -f '{{.Id}}' "$1" | cut -c1-16; }
+proxied() {
+	local ip
+	ip=$(tb_ip "$1") || return 1
+	[ "$(tb_dispatched "$ip")" = "$(key "$1")" ] && tb_nft_elements proxied4 | grep -qxF "$ip"
+}
+netns_of() { echo "/proc/$(docker inspect -f '{{.State.Pid}}' "$1")/ns/net"; }
+
+# --- 1. a UDP flow to port 53 from before the daemon ----------------------------------------
+# In cf's namespace, bash holds one connected UDP socket to the resolver (one source port)
+# and asks it for other.test (id 0x1234) every 0.3 s; each answer (or nothing) becomes one
+# hex line in $TB/cf.hex.
+QO='\022\064\001\000\000\001\000\000\000\000\000\000\005other\004test\000\000\001\000\001'
+# cf may reach the resolver's port 53 itself: its old flow stays allowed, so only the flush
+# of port-53 flows when the redirect goes in (not the sweep of disallowed flows) sends it on
+# to the proxy.
+tb_run cf --label "vpn.outbound=*.wild.test:80/tcp,$TB_DNS_IP:53/udp"
+tb_run ok --label 'vpn.outbound=*.wild.test:80/tcp'
+tb_run fl --label 'vpn.outbound=*.wild.test:80/tcp,*.slow.test'
+: >"$TB/cf.hex"
+nsenter --net="$(netns_of cf)" bash -c '
+	exec 3<>"/dev/udp/$1/53" || exit 1
+	while [ -e "$3" ]; do
+		printf "$2" >&3
+		timeout 0.3 dd bs=4096 count=1 <&3 2>/dev/null | od -An -v -tx1 | tr -d " \n"
+		echo
+		sleep 0.2
+	done >>"$3"' sh "$TB_DNS_IP" "$QO" "$TB/cf.hex" </dev/null >/dev/null 2>&1 &
+TB_BG_PIDS="$TB_BG_PIDS $!"
+# last_answer: the newest non-empty answer line.
+last_answer() { grep . "$TB/cf.hex" | tail -n 1; }
+# udp_answered HEXADDR: the newest answer is NOERROR (rcode nibble 0), to our id, with HEXADDR.
+udp_answered() {
+	local h
+	h=$(last_answer)
+	case $h in 1234[89abcdef]*"$1"*) ;; *) return 1 ;; esac
+	[ "${h:7:1}" = 0 ]
+}
+# udp_rcode RCODE: the newest answer has RCODE (one hex digit) and no address of other.test.
+udp_rcode() {
+	local h
+	h=$(last_answer)
+	case $h in 1234[89abcdef]*) ;; *) return 1 ;; esac
+	case $h in *c633640d*) return 1 ;; esac
+	[ "${h:7:1}" = "$1" ]
+}
+udp_flows() {
+	tb_host_exec conntrack -L -p udp --dport 53 2>/dev/null | grep -c "src=$(tb_ip cf) "
+}
+tb_check "before vpnwalld: control, cf's UDP flow gets dnsmasq's answer for other.test" \
+	tb_eventually 10 udp_answered c633640d
+udp_flowing() { [ "$(udp_flows)" -ge 1 ]; }
+tb_check "before vpnwalld: that flow is in the host's conntrack table" \
+	tb_eventually 5 udp_flowing
+
+tb_daemon_start DNS_PROXY=true "DNS_UPSTREAM=$TB_DNS_IP"
+tb_daemon_wait_ready
+for c in cf ok fl; do
+	tb_check "$c: managed, its DNS redirected to the proxy" tb_eventually 15 proxied "$c"
+done
+# The same socket goes on sending: once the redirect holds, its answers are the proxy's.
+tb_check "after: the same UDP flow's queries for other.test get REFUSED, from the proxy" \
+	tb_eventually 10 udp_rcode 5
+rm -f "$TB/cf.hex"
+
+# --- 2. a flood from one container ----------------------------------------------------------
+metrics() { tb_host_exec curl -sf http://127.0.0.1:50000/metrics; }
+dnsq() {
+	metrics | awk -v k="vpnwall_dns_queries_total{container=\"$1\",verdict=\"$2\"}" \
+		'$1 == k { v = $2 } END { printf "%d\n", v + 0 }'
+}
+dnsq_some() { [ "$(dnsq "$1" "$2")" -gt 0 ]; }
+resolves() {
+	timeout 10 "$TB_DOCKER_BIN" exec "$1" nslookup "$2" 2>/dev/null | grep -qx "Address: $3"
+}
+first_try() {
+	timeout 20 "$TB_DOCKER_BIN" exec "$1" sh -c '
+		a=$(nslookup "$1" 2>/dev/null | sed -n "s/^Address: \([0-9.]*\)\$/\1/p" | head -n 1)
+		[ -n "$a" ] || exit 1
+		printf "GET / HTTP/1.0\r\n\r\n" | timeout 4 nc -w 2 "$a" 80 | tr -d "\r" | grep "^tb-server"
+	' sh "$2" 2>/dev/null | grep -q "^tb-server $3 80 "
+}
+tb_check_eq "fl: nothing dropped before the flood" 0 dnsq fl dropped
+# 1000 queries for names under slow.test (allowed to fl, never answered upstream), sent
+# from fl's namespace as fast as bash goes; c-ares gives up on each after 2 tries of 2 s.
+nsenter --net="$(netns_of fl)" bash -c '
+	exec 3<>"/dev/udp/$1/53" || exit 1
+	for i in $(seq 1000); do
+		n=q$i
+		printf "\022\064\001\000\000\001\000\000\000\000\000\000\\$(printf %03o ${#n})$n\004slow\004test\000\000\001\000\001" >&3
+	done' sh "$TB_DNS_IP" >/dev/null 2>&1 || true
+tb_check "flood: fl's queries past its quota are dropped and counted" \
+	tb_eventually 5 dnsq_some fl dropped
+tb_check "flood: vpnwalld still runs" tb__pid_alive "$TB_DAEMON_PID"
+# While fl's quota is full of unanswered queries: ok is not held back.
+tb_check "flood: ok still resolves and reaches a.wild.test on the first connection" \
+	first_try ok a.wild.test 198.51.100.12
+# One try, 2 s at most: its quota stays full until c-ares gives up (2 s, then 4 s).
+stuck() {
+	! timeout 2 "$TB_DOCKER_BIN" exec fl nslookup a.wild.test 2>/dev/null | grep -q '^Address: '
+}
+tb_check "flood: control, fl itself gets no answer while its quota is full" stuck
+tb_check "after the flood: fl resolves a.wild.test again" \
+	tb_eventually 20 resolves fl a.wild.test 198.51.100.12
+tb_check "after the flood: the timed-out queries were counted as failed" dnsq_some fl failed
+
+tb_finish
