@@ -440,6 +440,11 @@ static int set_dns_grace(struct vw_config *c, const char *v, char *err, size_t e
 	return set_seconds("DNS_PROXY_GRACE", &c->dns_grace, v, err, errsize);
 }
 
+static int set_dns_min_ttl(struct vw_config *c, const char *v, char *err, size_t errsize)
+{
+	return set_seconds("DNS_MIN_TTL", &c->dns_min_ttl, v, err, errsize);
+}
+
 static int set_ttl_min(struct vw_config *c, const char *v, char *err, size_t errsize)
 {
 	return set_seconds("DNS_TTL_MIN", &c->dns_ttl_min, v, err, errsize);
@@ -565,6 +570,8 @@ static const struct setting settings[] = {
 	  "resolvers the DNS proxy asks (default: DNS_SERVERS; through VPN_INTERFACE when set)" },
 	{ "DNS_PROXY_REFUSE", "--dns-proxy-refuse", false, set_dns_refuse,
 	  "answer to a name a container may not reach: refused (default) or nxdomain" },
+	{ "DNS_MIN_TTL", "--dns-min-ttl", false, set_dns_min_ttl,
+	  "seconds; the least TTL an address the DNS proxy learns gets (default: DNS_TTL_MIN)" },
 	{ "DNS_PROXY_GRACE", "--dns-proxy-grace", false, set_dns_grace,
 	  "seconds a learned address outlives its TTL (default 30)" },
 	{ "METRICS_ADDR", "--metrics-addr", false, set_metrics_addr,
@@ -658,6 +665,13 @@ int vw_config_parse(struct vw_config *c, char *const *envp, int argc, char *cons
 	if (c->dns_ttl_min > c->dns_ttl_max) {
 		snprintf(err, errsize, "DNS_TTL_MIN=%u is larger than DNS_TTL_MAX=%u",
 			 c->dns_ttl_min, c->dns_ttl_max);
+		return -EINVAL;
+	}
+	if (!c->dns_min_ttl)
+		c->dns_min_ttl = c->dns_ttl_min;
+	if (c->dns_min_ttl > c->dns_ttl_max) {
+		snprintf(err, errsize, "DNS_MIN_TTL=%u is larger than DNS_TTL_MAX=%u",
+			 c->dns_min_ttl, c->dns_ttl_max);
 		return -EINVAL;
 	}
 	return 0;

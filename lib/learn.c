@@ -222,8 +222,8 @@ static uint64_t lifetime_ms(const struct vw_config *cfg, uint32_t ttl)
 {
 	uint64_t s = ttl;
 
-	if (s < cfg->dns_ttl_min)
-		s = cfg->dns_ttl_min;
+	if (s < cfg->dns_min_ttl)
+		s = cfg->dns_min_ttl;
 	if (s > cfg->dns_ttl_max)
 		s = cfg->dns_ttl_max;
 	return (s + cfg->dns_grace) * 1000;
