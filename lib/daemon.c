@@ -714,7 +714,8 @@ static void reconcile(struct vw_daemon *d)
 {
 	uint64_t now = vw_now_ms(), t0, gen = d->rc.generation, failures = d->rc.failures;
 	struct vw_changes *ch = &d->desired.changes;
-	bool all;
+	uint64_t replacements;
+	bool all, replaced;
 	int r;
 
 	d->dirty = false;
@@ -748,7 +749,13 @@ static void reconcile(struct vw_daemon *d)
 		return;
 	}
 	t0 = vw_now_ns();
+	replacements = d->rc.replacements;
 	r = vw_reconcile_step(&d->rc, &d->desired.rs, ch, now);
+	/* A step may replace the table whatever it set out to do (a refused diff falls back
+	 * to a full replacement, a failed one to the base): the learned sets went with it. */
+	replaced = d->rc.replacements != replacements;
+	if (replaced)
+		vw_learner_lost(d->learner);
 	if (d->rc.generation != gen || d->rc.failures != failures)
 		vw_histogram_observe(&d->stats.update_duration, (double)(vw_now_ns() - t0) / 1e9);
 	d->stats.updates_ok += d->rc.generation - gen;
@@ -772,9 +779,9 @@ static void reconcile(struct vw_daemon *d)
 			(unsigned long long)(d->rc.failures - failures));
 	report_limits(d, ch, all);
 	vw_changes_reset(ch);
-	/* A full step re-created the learned sets empty, and may have just installed the
-	 * redirect: put back what was learned, and cut DNS flows that predate it. */
-	if (d->learner && all) {
+	/* A full step may have re-created the learned sets empty and installed the redirect:
+	 * put back what was learned, and cut DNS flows that predate it. */
+	if (d->learner && (all || replaced)) {
 		(void)vw_learner_restore(d->learner);
 		d->dns_flush = true;
 	}
@@ -799,13 +806,17 @@ static void reconcile(struct vw_daemon *d)
 static int apply_base(struct vw_daemon *d, const char *why)
 {
 	struct vw_ruleset base;
+	uint64_t replacements;
 	int r;
 
 	vw_ruleset_base(&d->desired.rs, &base);
 
 	d->base_needed = false;
 	vw_reconcile_force_full(&d->rc);
+	replacements = d->rc.replacements;
 	r = vw_reconcile_step(&d->rc, &base, NULL, vw_now_ms());
+	if (d->rc.replacements != replacements)
+		vw_learner_lost(d->learner);
 	/* Lent from the desired ruleset, which frees it. */
 	base.ignore = NULL;
 	vw_ruleset_done(&base);

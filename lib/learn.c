@@ -23,13 +23,27 @@
 #define ANSWER_ADDRS_MAX 64 /* addresses taken from one answer; the rest are not learned */
 #define PRUNE_INTERVAL_MS 5000
 
-/* Per container: its queries upstream now, and the sources its elements were put under. */
+/* Source addresses of a container's learned elements (see struct client). */
+struct vw_srcs {
+	struct vw_rs_source *v;
+	size_t n;
+};
+
+/*
+ * Per container: its queries upstream now, and two records of the source addresses its
+ * learned elements are under, one for each way of being wrong that is safe where it is
+ * used. vw_learner_revoke() deletes by @may, which errs on the large side (an address
+ * listed there with nothing under it costs a delete of nothing). A repeated answer is only
+ * skipped on the word of @sure, which errs on the small side: while @epoch is the
+ * learner's, every entry held in that epoch is in the kernel under every address of @sure.
+ */
 struct client {
 	struct vw_hnode node;
 	char key[VW_KEY_LEN + 1];
 	unsigned inflight;
-	struct vw_rs_source *srcs; /* pushed under, sorted as the ruleset keeps them */
-	size_t n_srcs;
+	struct vw_srcs may;
+	struct vw_srcs sure;
+	uint64_t epoch;
 };
 
 struct vw_learner {
@@ -45,6 +59,9 @@ struct vw_learner {
 	uint64_t prune_at;
 	bool warned_full;
 	bool warned_host; /* a query came from the host itself (see ask_host()) */
+	/* Bumped whenever the backend lost every learned element (vw_learner_lost()):
+	 * what was held before is then known to be gone. */
+	uint64_t epoch;
 };
 
 /* --- clients ------------------------------------------------------------------------------ */
@@ -78,11 +95,17 @@ static struct client *client_get(struct vw_learner *l, const char *key)
 	return c;
 }
 
+static void client_free(struct client *c)
+{
+	free(c->may.v);
+	free(c->sure.v);
+	free(c);
+}
+
 static void client_drop(struct vw_learner *l, struct client *c)
 {
 	vw_hmap_del(&l->clients, &c->node);
-	free(c->srcs);
-	free(c);
+	client_free(c);
 }
 
 static bool same_source(const struct vw_rs_source *a, const struct vw_rs_source *b)
@@ -106,6 +129,31 @@ static bool has_sources(const struct vw_rs_source *have, size_t n_have,
 		if (!has_source(have, n_have, &srcs[i]))
 			return false;
 	return true;
+}
+
+/* @c's sure record, or nothing when it dates from before the backend lost everything. */
+static struct vw_srcs sure_of(const struct vw_learner *l, const struct client *c)
+{
+	return c->epoch == l->epoch ? c->sure : (struct vw_srcs){ 0 };
+}
+
+/* *@ret: @a plus those of @b it lacks (@keep: only those of @a also in @keep). */
+static int srcs_merge(struct vw_srcs a, const struct vw_srcs *keep, const struct vw_rs_source *b,
+		      size_t n_b, struct vw_srcs *ret)
+{
+	struct vw_rs_source *v = calloc(a.n + n_b + 1, sizeof(*v));
+	size_t n = 0;
+
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < a.n; i++)
+		if (!keep || has_source(keep->v, keep->n, &a.v[i]))
+			v[n++] = a.v[i];
+	for (size_t i = 0; i < n_b; i++)
+		if (!has_source(v, n, &b[i]))
+			v[n++] = b[i];
+	*ret = (struct vw_srcs){ .v = v, .n = n };
+	return 0;
 }
 
 /* --- the container behind a query --------------------------------------------------------- */
@@ -229,11 +277,11 @@ static uint64_t lifetime_ms(const struct vw_config *cfg, uint32_t ttl)
 	return (s + cfg->dns_grace) * 1000;
 }
 
-/* A client's sources once a batch is in: its elements live under those then. */
+/* A client's records once a batch is in. */
 struct sources {
 	struct client *c;
-	struct vw_rs_source *v;
-	size_t n;
+	struct vw_srcs may, sure;
+	uint64_t epoch;
 };
 
 struct source_updates {
@@ -242,43 +290,43 @@ struct source_updates {
 	size_t cap;
 };
 
-/* Queue @c's sources to become @srcs (copied) once the batch is in. */
-static int sources_set(struct source_updates *u, struct client *c, const struct vw_rs_source *srcs,
-		       size_t n)
+/*
+ * Queue @c's records to become @may and @sure (taken over), confirmed in @epoch, once the
+ * batch is in. On failure they are freed and nothing changes.
+ */
+static int sources_set(struct source_updates *u, struct client *c, struct vw_srcs may,
+		       struct vw_srcs sure, uint64_t epoch)
 {
-	struct vw_rs_source *v = n ? calloc(n, sizeof(*v)) : NULL;
-	int r;
+	int r = vw_grow((void **)&u->v, &u->cap, u->n + 1, sizeof(*u->v), SIZE_MAX / sizeof(*u->v));
 
-	if (n && !v)
-		return -ENOMEM;
-	r = vw_grow((void **)&u->v, &u->cap, u->n + 1, sizeof(*u->v), SIZE_MAX / sizeof(*u->v));
 	if (r < 0) {
-		free(v);
+		free(may.v);
+		free(sure.v);
 		return r;
 	}
-	if (n)
-		memcpy(v, srcs, n * sizeof(*v));
-	u->v[u->n++] = (struct sources){ .c = c, .v = v, .n = n };
+	u->v[u->n++] = (struct sources){ .c = c, .may = may, .sure = sure, .epoch = epoch };
 	return 0;
 }
 
-/*
- * The kernel took the batch (@committed) or nothing of it. A client's record only ever
- * changes with what the kernel holds: it must name every source its elements live under
- * (vw_learner_revoke() deletes by it), and a repeated answer is skipped on its word.
- */
+/* The kernel took the batch (@committed) or nothing of it: the records follow it. */
 static void sources_done(struct source_updates *u, bool committed)
 {
 	for (size_t i = 0; i < u->n; i++) {
+		struct sources *x = &u->v[i];
+
 		if (committed) {
-			free(u->v[i].c->srcs);
-			u->v[i].c->srcs = u->v[i].v;
-			u->v[i].c->n_srcs = u->v[i].n;
+			free(x->c->may.v);
+			free(x->c->sure.v);
+			x->c->may = x->may;
+			x->c->sure = x->sure;
+			x->c->epoch = x->epoch;
 		} else {
-			free(u->v[i].v);
+			free(x->may.v);
+			free(x->sure.v);
 		}
 	}
 	free(u->v);
+	*u = (struct source_updates){ 0 };
 }
 
 /* One answer's worth of backend changes, and the entries to update once they are in. */
@@ -295,11 +343,13 @@ struct batch {
 	struct source_updates up;
 };
 
-static void batch_done(struct batch *b, bool committed)
+static void batch_done(struct batch *b, uint64_t epoch, bool committed)
 {
 	for (size_t i = 0; i < b->n_h; i++) {
-		if (committed)
+		if (committed) {
 			vw_answer_hold(b->h[i].x, b->h[i].sets, b->h[i].x->expires);
+			b->h[i].x->held_epoch = epoch;
+		}
 		for (int p = 0; p < VW_PATHS; p++)
 			vw_boxset_done(&b->h[i].sets[p]);
 	}
@@ -322,7 +372,8 @@ static bool held_enough(const struct vw_learner *l, const struct vw_answer *x,
 {
 	uint64_t slack = (uint64_t)l->cfg->dns_grace * 1000 / 2;
 
-	if (x->held_expires <= now || x->held_expires + slack < x->expires)
+	if (x->held_epoch != l->epoch || x->held_expires <= now ||
+	    x->held_expires + slack < x->expires)
 		return false;
 	for (int p = 0; p < VW_PATHS; p++)
 		if (!vw_boxset_same(&x->held[p], &sets[p]))
@@ -331,28 +382,20 @@ static bool held_enough(const struct vw_learner *l, const struct vw_answer *x,
 }
 
 /*
- * Into @add: what @c learned, under those of @srcs not among @have (where its elements
- * are now: a container that gained an address), except entries @skip refreshes anyway.
- * Then @c's sources become @have plus @srcs, once @up is committed.
+ * Into @add: what @c learned, under those of @srcs not in its sure record (a container
+ * that gained an address, or whose elements the backend lost), except entries @skip
+ * refreshes anyway. Once @up is committed, both records hold @srcs too.
  */
-static int extend_sources(struct vw_learner *l, struct client *c, const struct vw_rs_source *have,
-			  size_t n_have, const struct vw_rs_source *srcs, size_t n,
-			  const struct batch *skip, uint64_t now, struct elems *add,
+static int extend_sources(struct vw_learner *l, struct client *c, const struct vw_rs_source *srcs,
+			  size_t n, const struct batch *skip, uint64_t now, struct elems *add,
 			  struct source_updates *up)
 {
-	_cleanup_free_ struct vw_rs_source *all = NULL;
-	size_t n_all = n_have;
+	struct vw_srcs sure = sure_of(l, c), may2 = { 0 }, sure2 = { 0 };
 	int r = 0;
 
-	all = calloc(n_have + n + 1, sizeof(*all));
-	if (!all)
-		return -ENOMEM;
-	if (n_have)
-		memcpy(all, have, n_have * sizeof(*all));
 	for (size_t i = 0; r >= 0 && i < n; i++) {
-		if (has_source(all, n_all, &srcs[i]))
+		if (has_source(sure.v, sure.n, &srcs[i]))
 			continue;
-		all[n_all++] = srcs[i];
 		for (struct vw_answer *x = vw_answers_first(&l->answers, c->key); r >= 0 && x;
 		     x = x->next_of) {
 			bool refreshed = false;
@@ -364,7 +407,13 @@ static int extend_sources(struct vw_learner *l, struct client *c, const struct v
 		}
 	}
 	if (r >= 0)
-		r = sources_set(up, c, all, n_all);
+		r = srcs_merge(c->may, NULL, srcs, n, &may2);
+	if (r >= 0)
+		r = srcs_merge(sure, NULL, srcs, n, &sure2);
+	if (r >= 0)
+		return sources_set(up, c, may2, sure2, l->epoch);
+	free(may2.v);
+	free(sure2.v);
 	return r;
 }
 
@@ -374,7 +423,9 @@ static int learn_for(struct vw_learner *l, const char *key, const char *name,
 {
 	struct vw_name_grant g[VW_ANSWER_GRANTS_MAX];
 	const struct vw_rs_source *srcs;
+	struct vw_srcs sure;
 	struct client *c;
+	bool covered;
 	size_t n_srcs;
 	int ng, r = 0;
 
@@ -386,6 +437,8 @@ static int learn_for(struct vw_learner *l, const char *key, const char *name,
 	c = client_get(l, key);
 	if (!c)
 		return -ENOMEM;
+	sure = sure_of(l, c);
+	covered = has_sources(sure.v, sure.n, srcs, n_srcs);
 	for (size_t i = 0; r >= 0 && i < n; i++) {
 		uint64_t expires = now + lifetime_ms(l->cfg, addrs[i].ttl);
 		struct vw_answer *x;
@@ -416,8 +469,7 @@ static int learn_for(struct vw_learner *l, const char *key, const char *name,
 		r = vw_answer_boxes(x, now, h->sets);
 		if (r < 0)
 			break;
-		if (has_sources(c->srcs, c->n_srcs, srcs, n_srcs) &&
-		    held_enough(l, x, h->sets, now)) {
+		if (covered && held_enough(l, x, h->sets, now)) {
 			for (int p = 0; p < VW_PATHS; p++)
 				vw_boxset_done(&h->sets[p]);
 			continue;
@@ -430,9 +482,9 @@ static int learn_for(struct vw_learner *l, const char *key, const char *name,
 		if (r >= 0)
 			r = add_elems(&b->add, h->sets, srcs, n_srcs, x->expires - now);
 	}
-	/* Its other entries follow it to an address it was not pushed under yet. */
-	if (r >= 0 && !has_sources(c->srcs, c->n_srcs, srcs, n_srcs))
-		r = extend_sources(l, c, c->srcs, c->n_srcs, srcs, n_srcs, b, now, &b->add, &b->up);
+	/* Its other entries follow it to an address they are not surely under yet. */
+	if (r >= 0 && !covered)
+		r = extend_sources(l, c, srcs, n_srcs, b, now, &b->add, &b->up);
 	return r;
 }
 
@@ -487,7 +539,7 @@ static int on_answered(void *ud, const struct vw_dnsq *q, const uint8_t *msg, si
 	}
 	if (r >= 0)
 		r = l->be.learn(l->be.ud, b.del.v, b.del.n, b.add.v, b.add.n);
-	batch_done(&b, r >= 0);
+	batch_done(&b, l->epoch, r >= 0);
 	if (r < 0)
 		log_warn_errno(r, "cannot learn the answer for '%s': the client gets SERVFAIL",
 			       q->q.name);
@@ -527,6 +579,37 @@ static const struct vw_dnsproxy_ops proxy_ops = {
 
 /* --- the backend's view ------------------------------------------------------------------- */
 
+/*
+ * Into @del: @c's elements under the addresses it is losing (@now: those it keeps). Its
+ * records shrink to @now once @up is committed.
+ */
+static int revoke_client(struct vw_learner *l, struct client *c, const struct vw_rs_source *now,
+			 size_t n_now, struct elems *del, struct source_updates *up)
+{
+	struct vw_srcs keep = { .v = (struct vw_rs_source *)now, .n = n_now };
+	struct vw_srcs sure = sure_of(l, c), may2 = { 0 }, sure2 = { 0 };
+	int r = 0;
+
+	if (has_sources(now, n_now, c->may.v, c->may.n))
+		return 0; /* it loses none */
+	for (size_t i = 0; r >= 0 && i < c->may.n; i++) {
+		if (has_source(now, n_now, &c->may.v[i]))
+			continue;
+		for (struct vw_answer *x = vw_answers_first(&l->answers, c->key); r >= 0 && x;
+		     x = x->next_of)
+			r = add_elems(del, x->held, &c->may.v[i], 1, 0);
+	}
+	if (r >= 0)
+		r = srcs_merge(c->may, &keep, NULL, 0, &may2);
+	if (r >= 0)
+		r = srcs_merge(sure, &keep, NULL, 0, &sure2);
+	if (r >= 0)
+		return sources_set(up, c, may2, sure2, c->epoch == l->epoch ? l->epoch : 0);
+	free(may2.v);
+	free(sure2.v);
+	return r;
+}
+
 int vw_learner_revoke(struct vw_learner *l, const struct vw_ruleset *desired,
 		      const struct vw_changes *ch)
 {
@@ -536,46 +619,19 @@ int vw_learner_revoke(struct vw_learner *l, const struct vw_ruleset *desired,
 	struct client **gone = NULL;
 	size_t n_gone = 0, cap_gone = 0;
 	uint64_t now_ms = vw_now_ms();
-	int r = 0;
+	int r = 0, e = 0;
 
 	for (size_t b = 0; r >= 0 && b < l->clients.n_buckets; b++)
 		for (struct vw_hnode *n = l->clients.buckets[b]; r >= 0 && n; n = n->next) {
 			struct client *c = vw_container_of(n, struct client, node);
-			_cleanup_free_ struct vw_rs_source *kept = NULL;
 			const struct vw_rs_source *now;
-			size_t n_now, n_kept = 0;
+			size_t n_now;
 
 			if (incremental && !bsearch(c->key, ch->keys, ch->n_keys, sizeof(*ch->keys),
 						    (int (*)(const void *, const void *))strcmp))
 				continue;
 			now = vw_ruleset_sources_of(desired, c->key, &n_now);
-			kept = calloc(c->n_srcs + 1, sizeof(*kept));
-			if (!kept) {
-				r = -ENOMEM;
-				break;
-			}
-			for (size_t i = 0; r >= 0 && i < c->n_srcs; i++) {
-				bool keep = false;
-
-				for (size_t k = 0; k < n_now && !keep; k++)
-					keep = same_source(&c->srcs[i], &now[k]);
-				if (keep) {
-					kept[n_kept++] = c->srcs[i];
-					continue;
-				}
-				for (struct vw_answer *x = vw_answers_first(&l->answers, c->key);
-				     r >= 0 && x; x = x->next_of)
-					r = add_elems(&del, x->held, &c->srcs[i], 1, 0);
-			}
-			/* An address it gains gets what it learned at once, in the same batch
-			 * as the deletes (they go first: a source may change hands). A full
-			 * step puts everything back afterwards instead. */
-			if (r >= 0 && incremental && !has_sources(kept, n_kept, now, n_now))
-				r = extend_sources(l, c, kept, n_kept, now, n_now, NULL, now_ms,
-						   &add, &up);
-			else if (r >= 0 && n_kept != c->n_srcs) {
-				r = sources_set(&up, c, kept, n_kept);
-			}
+			r = revoke_client(l, c, now, n_now, &del, &up);
 			if (r >= 0 && !vw_ruleset_find(desired, c->key))
 				r = vw_grow((void **)&gone, &cap_gone, n_gone + 1, sizeof(*gone),
 					    SIZE_MAX / sizeof(*gone));
@@ -583,8 +639,38 @@ int vw_learner_revoke(struct vw_learner *l, const struct vw_ruleset *desired,
 				gone[n_gone++] = c;
 		}
 	if (r >= 0)
-		r = l->be.learn(l->be.ud, del.v, del.n, add.v, add.n);
+		r = l->be.learn(l->be.ud, del.v, del.n, NULL, 0);
 	sources_done(&up, r >= 0);
+	/*
+	 * An address a container gains gets what it learned at once (a full step puts
+	 * everything back afterwards instead). Its own transaction, after the deletes (a source
+	 * may change hands): it may fail without holding up the step, the next answer adds.
+	 */
+	for (size_t b = 0; r >= 0 && e >= 0 && incremental && b < l->clients.n_buckets; b++)
+		for (struct vw_hnode *n = l->clients.buckets[b]; e >= 0 && n; n = n->next) {
+			struct client *c = vw_container_of(n, struct client, node);
+			const struct vw_rs_source *now;
+			struct vw_srcs sure = sure_of(l, c);
+			size_t n_now;
+
+			if (!bsearch(c->key, ch->keys, ch->n_keys, sizeof(*ch->keys),
+				     (int (*)(const void *, const void *))strcmp))
+				continue;
+			now = vw_ruleset_sources_of(desired, c->key, &n_now);
+			if (n_now && !has_sources(sure.v, sure.n, now, n_now))
+				e = extend_sources(l, c, now, n_now, NULL, now_ms, &add, &up);
+			if (e < 0)
+				break;
+		}
+	/* Half a batch would put elements under addresses no record names. */
+	if (r >= 0 && e >= 0)
+		e = l->be.learn(l->be.ud, NULL, 0, add.v, add.n);
+	if (r >= 0) {
+		if (e < 0)
+			log_debug("learned addresses not extended to new sources: %s",
+				  strerror(-e));
+		sources_done(&up, e >= 0);
+	}
 	/* A container that is gone forgets what it learned (its queries in flight learn
 	 * nothing: their container is no longer found). */
 	for (size_t i = 0; r >= 0 && i < n_gone; i++) {
@@ -603,10 +689,17 @@ int vw_learner_revoke(struct vw_learner *l, const struct vw_ruleset *desired,
 	return r;
 }
 
+void vw_learner_lost(struct vw_learner *l)
+{
+	if (l)
+		l->epoch++;
+}
+
 struct restore {
 	struct vw_learner *l;
 	struct elems add;
 	uint64_t now;
+	bool mark; /* second pass: the commit went through */
 	int r;
 };
 
@@ -618,6 +711,10 @@ static void restore_one(void *ud, struct vw_answer *x)
 
 	if (st->r < 0 || x->held_expires <= st->now + 1)
 		return;
+	if (st->mark) {
+		x->held_epoch = st->l->epoch;
+		return;
+	}
 	srcs = vw_ruleset_sources_of(st->l->applied, x->key, &n);
 	st->r = add_elems(&st->add, x->held, srcs, n, x->held_expires - st->now);
 }
@@ -628,27 +725,37 @@ int vw_learner_restore(struct vw_learner *l)
 	struct source_updates up = { 0 };
 
 	vw_answers_each(&l->answers, restore_one, &st);
-	/* Every client's entries go back under its sources now; on failure, under none. */
+	/* Every client's entries go back under its sources now. */
 	for (size_t b = 0; st.r >= 0 && b < l->clients.n_buckets; b++)
 		for (struct vw_hnode *n = l->clients.buckets[b]; st.r >= 0 && n; n = n->next) {
 			struct client *c = vw_container_of(n, struct client, node);
+			struct vw_srcs may2 = { 0 }, sure2 = { 0 };
 			const struct vw_rs_source *srcs;
 			size_t n_srcs;
 
 			srcs = vw_ruleset_sources_of(l->applied, c->key, &n_srcs);
-			st.r = sources_set(&up, c, srcs, n_srcs);
+			st.r = srcs_merge(c->may, NULL, srcs, n_srcs, &may2);
+			if (st.r >= 0)
+				st.r = srcs_merge((struct vw_srcs){ 0 }, NULL, srcs, n_srcs,
+						  &sure2);
+			if (st.r >= 0)
+				st.r = sources_set(&up, c, may2, sure2, l->epoch);
+			else
+				free(may2.v);
 		}
 	if (st.r >= 0)
 		st.r = l->be.learn(l->be.ud, NULL, 0, st.add.v, st.add.n);
 	sources_done(&up, st.r >= 0);
-	if (st.r < 0)
-		for (size_t b = 0; b < l->clients.n_buckets; b++)
-			for (struct vw_hnode *n = l->clients.buckets[b]; n; n = n->next)
-				vw_container_of(n, struct client, node)->n_srcs = 0;
 	free(st.add.v);
-	if (st.r < 0)
+	if (st.r >= 0) {
+		st.mark = true;
+		vw_answers_each(&l->answers, restore_one, &st);
+	} else {
+		/* The records stay as they were: whatever the kernel still holds is in @may, and
+		 * entries it lost are not trusted once vw_learner_lost() said so. */
 		log_warn_errno(st.r, "cannot put the learned addresses back; they are learned "
 				     "again at the next lookups");
+	}
 	return st.r;
 }
 
@@ -665,7 +772,7 @@ int vw_learner_new(struct vw_loop *loop, const struct vw_config *cfg, const stru
 	if (!l)
 		return -ENOMEM;
 	*l = (struct vw_learner){
-		.cfg = cfg, .st = st, .applied = applied, .be = *be, .stats = stats
+		.cfg = cfg, .st = st, .applied = applied, .be = *be, .stats = stats, .epoch = 1
 	};
 	vw_answers_init(&l->answers);
 	r = vw_dns_new_forwarder(loop, servers, &l->upstream);
@@ -698,12 +805,8 @@ void vw_learner_free(struct vw_learner *l)
 	vw_dns_free(l->upstream);
 	vw_dnsproxy_free(l->proxy);
 	vw_answers_done(&l->answers);
-	for (struct vw_hnode *n; (n = vw_hmap_pop(&l->clients));) {
-		struct client *c = vw_container_of(n, struct client, node);
-
-		free(c->srcs);
-		free(c);
-	}
+	for (struct vw_hnode *n; (n = vw_hmap_pop(&l->clients));)
+		client_free(vw_container_of(n, struct client, node));
 	vw_hmap_done(&l->clients);
 	free(l);
 }

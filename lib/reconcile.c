@@ -233,6 +233,11 @@ static int commit(struct vw_reconcile *rc, const struct vw_ruleset *desired,
 		return r;
 	n = plan.n;
 	r = n ? rc->be.apply(rc->be.ud, &plan) : 0;
+	for (size_t i = 0; r >= 0 && i < n; i++)
+		if (plan.ops[i].type == VW_OP_RESET) {
+			rc->replacements++;
+			break;
+		}
 	if (r >= 0 && vw_plan_revocations(&plan, &rc->revoked) < 0)
 		rc->revoked.judge.all = true; /* out of memory: better too many than too few */
 	vw_plan_done(&plan);

@@ -52,6 +52,7 @@ struct vw_answer {
 	/* What the backend holds for it (set by the caller after a commit), per path. */
 	struct vw_boxset held[VW_PATHS];
 	uint64_t held_expires; /* ms: when the backend lets those go */
+	uint64_t held_epoch; /* the caller's count of backend losses when they were committed */
 };
 
 struct vw_answers {

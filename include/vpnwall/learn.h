@@ -62,7 +62,16 @@ void vw_learner_tunnel(struct vw_learner *l, const char *ifname);
 int vw_learner_revoke(struct vw_learner *l, const struct vw_ruleset *desired,
 		      const struct vw_changes *ch);
 
-/* vw_learner_restore - the backend was replaced whole: put back what is still learned. */
+/*
+ * vw_learner_lost - the backend was replaced whole: every learned element is gone. Nothing
+ * is then taken as held until it is put back (a repeated answer is not skipped).
+ */
+void vw_learner_lost(struct vw_learner *l);
+
+/*
+ * vw_learner_restore - after a step that replaced the backend or compared everything: put
+ * back what is still learned, under the containers' sources now.
+ */
 int vw_learner_restore(struct vw_learner *l);
 
 /* vw_learner_timeout - ms until vw_learner_process() has work, or -1. */

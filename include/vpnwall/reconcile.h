@@ -53,6 +53,7 @@ struct vw_reconcile {
 	bool full; /* the backend may differ from applied: the next step replaces everything */
 	uint64_t generation; /* successful transactions so far */
 	uint64_t failures; /* refused transactions so far */
+	uint64_t replacements; /* transactions that replaced the table whole (learned sets too) */
 	int last_error; /* -errno of the last refusal, 0 after a success */
 	uint64_t retry_at; /* ms; 0 = nothing to retry */
 	unsigned retry_ms;
