@@ -28,23 +28,32 @@
 #define ROTATE_QUERIES 32 /* the forwarder's upstream sockets: queries each may carry */
 #define ROTATE_MS 1000 /* ... and how long after their first */
 
+struct vw_dns;
+
+/* One c-ares channel. A forwarder has two (see rotate()), a resolver one. */
+struct chan {
+	struct vw_dns *d;
+	ares_channel ch;
+	bool ok; /* initialised */
+	unsigned pending; /* vw_dns_send() queries not yet called back */
+	unsigned used; /* queries sent since its sockets were last closed */
+	uint64_t first_ms; /* when the first of those was sent */
+};
+
 struct sock {
 	struct vw_io io; /* first: the loop hands us &io */
-	struct vw_dns *d;
+	struct chan *c;
 };
 
 struct vw_dns {
 	struct vw_loop *loop;
-	ares_channel ch;
-	bool channel_ok;
+	struct chan chans[2];
+	size_t n_chans;
+	size_t active; /* the channel new queries go to */
 	bool bind_dev; /* bind every socket to dev ("": fail every socket) */
+	bool stale_dev; /* sockets bound to an old device may still be open: send nothing */
 	char dev[IFNAMSIZ];
 	struct sock socks[MAX_SOCKETS];
-	/* The forwarder only: its sockets outlive their queries (see rotate()). */
-	bool stayopen;
-	unsigned pending; /* queries sent and not answered */
-	unsigned used; /* queries sent since the sockets were last closed */
-	uint64_t first_ms; /* when the first of those was sent */
 };
 
 struct query {
@@ -55,40 +64,67 @@ struct query {
 	char name[VW_DOMAIN_MAX + 1];
 };
 
+/* Close @c's sockets: setting the same servers again does it, and c-ares 1.18 allows
+ * that only with no query in flight. The next query opens new ones. */
+static int close_sockets(struct chan *c)
+{
+	struct ares_addr_port_node *servers = NULL;
+	int r;
+
+	if (c->pending)
+		return -EBUSY;
+	if (ares_get_servers_ports(c->ch, &servers) != ARES_SUCCESS)
+		return -ENOMEM;
+	r = ares_set_servers_ports(c->ch, servers);
+	ares_free_data(servers);
+	if (r != ARES_SUCCESS)
+		return -ENOMEM;
+	c->used = 0;
+	return 0;
+}
+
+static bool worn(const struct chan *c)
+{
+	return c->used >= ROTATE_QUERIES || (c->used && vw_now_ms() - c->first_ms >= ROTATE_MS);
+}
+
 /*
  * The forwarder keeps its upstream sockets open between queries (ARES_FLAG_STAYOPEN):
  * opening one per query costs seven system calls, most of what a proxied query costs.
- * The source port must still change often, as it would with a socket per query (with the
- * random id, it is what an off-path spoofer has to guess): once no query is in flight and
- * the sockets carried ROTATE_QUERIES queries or their first was ROTATE_MS ago (@force:
- * at once), they are closed by setting the same servers again, which c-ares 1.18 allows
- * only with nothing in flight, and the next query opens new ones. Never called from
- * inside c-ares: closing sockets under ares_process_fd() would pull them from under it.
+ * Its source port must still change often, as with a socket per query (with the random
+ * id, it is what an off-path spoofer has to guess), under load too. So it has two
+ * channels: new queries go to one until its sockets carried ROTATE_QUERIES queries or
+ * their first is ROTATE_MS old, then to the other, whose sockets were closed once it had
+ * nothing in flight (here, after c-ares returned: never from inside it, where closing
+ * would pull sockets from under it). A channel slow to drain (an upstream that does not
+ * answer) delays the switch until c-ares gives its queries up.
  */
-static void rotate(struct vw_dns *d, bool force)
+static void rotate(struct vw_dns *d)
 {
-	struct ares_addr_port_node *servers = NULL;
+	bool clean = true;
 
-	if (!d->stayopen || d->pending || !d->used)
-		return;
-	if (!force && d->used < ROTATE_QUERIES && vw_now_ms() - d->first_ms < ROTATE_MS)
-		return;
-	if (ares_get_servers_ports(d->ch, &servers) != ARES_SUCCESS)
-		return;
-	if (ares_set_servers_ports(d->ch, servers) == ARES_SUCCESS)
-		d->used = 0;
-	ares_free_data(servers);
+	for (size_t i = 0; i < d->n_chans; i++) {
+		struct chan *c = &d->chans[i];
+
+		/* The spare as soon as it is idle; the active one once worn and idle (one query
+		 * at a time never makes it switch); every one after a device change. */
+		if (c->used && !c->pending && (i != d->active || worn(c) || d->stale_dev))
+			(void)close_sockets(c);
+		clean = clean && !c->used;
+	}
+	if (clean)
+		d->stale_dev = false;
 }
 
 static void on_io(struct vw_io *io, uint32_t events)
 {
 	struct sock *s = (struct sock *)io;
-	struct vw_dns *d = s->d;
+	struct vw_dns *d = s->c->d;
 	ares_socket_t fd = io->fd;
 
-	ares_process_fd(d->ch, (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) ? fd : ARES_SOCKET_BAD,
+	ares_process_fd(s->c->ch, (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) ? fd : ARES_SOCKET_BAD,
 			(events & EPOLLOUT) ? fd : ARES_SOCKET_BAD);
-	rotate(d, false);
+	rotate(d);
 }
 
 static struct sock *find_sock(struct vw_dns *d, int fd)
@@ -101,7 +137,8 @@ static struct sock *find_sock(struct vw_dns *d, int fd)
 
 static void on_sock_state(void *data, ares_socket_t fd, int readable, int writable)
 {
-	struct vw_dns *d = data;
+	struct chan *c = data;
+	struct vw_dns *d = c->d;
 	struct sock *s = find_sock(d, fd);
 	uint32_t events = (readable ? EPOLLIN : 0) | (writable ? EPOLLOUT : 0);
 	int r;
@@ -120,7 +157,7 @@ static void on_sock_state(void *data, ares_socket_t fd, int readable, int writab
 			log_warn("more than %d resolver sockets, ignoring fd %d", MAX_SOCKETS, fd);
 			return;
 		}
-		s->d = d;
+		s->c = c;
 		s->io.fd = fd;
 		s->io.cb = on_io;
 	}
@@ -158,54 +195,67 @@ int vw_dns_set_device(struct vw_dns *d, const char *dev)
 	/* A pattern names no interface: nothing until the real one is known. */
 	if (dev && *dev && dev[strlen(dev) - 1] == '+')
 		d->dev[0] = '\0';
-	/* Sockets already open were bound to the old device: let c-ares open new ones. */
-	if (d->channel_ok) {
-		ares_cancel(d->ch);
-		rotate(d, true);
-	}
+	/* Sockets already open were bound to the old device: their queries are cancelled and
+	 * they are closed; until they are, nothing is sent (see vw_dns_send()). */
+	for (size_t i = 0; i < d->n_chans; i++)
+		if (d->chans[i].ok)
+			ares_cancel(d->chans[i].ch);
+	d->stale_dev = true;
+	rotate(d);
 	return 0;
 }
 
-static int dns_new(struct vw_loop *loop, const char *servers, bool forward, struct vw_dns **ret_dns)
+static int chan_init(struct vw_dns *d, struct chan *c, const char *servers, bool forward)
 {
 	struct ares_options opts = { 0 };
-	struct vw_dns *d;
 	int r;
 
-	r = ares_library_init(ARES_LIB_INIT_ALL);
-	if (r != ARES_SUCCESS)
-		return -ENOMEM;
-	d = calloc(1, sizeof(*d));
-	if (!d)
-		return -ENOMEM;
-	d->loop = loop;
-	d->stayopen = forward;
+	c->d = d;
 	opts.sock_state_cb = on_sock_state;
-	opts.sock_state_cb_data = d;
+	opts.sock_state_cb_data = c;
 	opts.timeout = QUERY_TIMEOUT_MS;
 	opts.tries = QUERY_TRIES;
 	/* EDNS keeps large answers on UDP instead of a TCP retry. A forwarder sends the
 	 * client's own message (its EDNS as the client chose) and passes every answer on. */
 	opts.flags = forward ? ARES_FLAG_NOCHECKRESP | ARES_FLAG_STAYOPEN : ARES_FLAG_EDNS;
 	opts.ednspsz = 1232;
-	r = ares_init_options(&d->ch, &opts,
+	r = ares_init_options(&c->ch, &opts,
 			      ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES |
 				      ARES_OPT_FLAGS | ARES_OPT_EDNSPSZ);
 	if (r != ARES_SUCCESS) {
 		log_debug("ares_init_options: %s", ares_strerror(r));
-		free(d);
 		return r == ARES_ENOMEM ? -ENOMEM : -EINVAL;
 	}
-	d->channel_ok = true;
-	ares_set_socket_configure_callback(d->ch, configure_socket, d);
+	c->ok = true;
+	ares_set_socket_configure_callback(c->ch, configure_socket, d);
 	if (servers && *servers) {
-		r = ares_set_servers_ports_csv(d->ch, servers);
+		r = ares_set_servers_ports_csv(c->ch, servers);
 		if (r != ARES_SUCCESS) {
 			log_debug("ares_set_servers_ports_csv('%s'): %s", servers,
 				  ares_strerror(r));
-			vw_dns_free(d);
 			return -EINVAL;
 		}
+	}
+	return 0;
+}
+
+static int dns_new(struct vw_loop *loop, const char *servers, bool forward, struct vw_dns **ret_dns)
+{
+	struct vw_dns *d;
+	int r = 0;
+
+	if (ares_library_init(ARES_LIB_INIT_ALL) != ARES_SUCCESS)
+		return -ENOMEM;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	d->loop = loop;
+	d->n_chans = forward ? 2 : 1;
+	for (size_t i = 0; r >= 0 && i < d->n_chans; i++)
+		r = chan_init(d, &d->chans[i], servers, forward);
+	if (r < 0) {
+		vw_dns_free(d);
+		return r;
 	}
 	*ret_dns = d;
 	return 0;
@@ -225,8 +275,9 @@ void vw_dns_free(struct vw_dns *d)
 {
 	if (!d)
 		return;
-	if (d->channel_ok)
-		ares_destroy(d->ch);
+	for (size_t i = 0; i < d->n_chans; i++)
+		if (d->chans[i].ok)
+			ares_destroy(d->chans[i].ch);
 	for (size_t i = 0; i < MAX_SOCKETS; i++)
 		vw_loop_unwatch(d->loop, &d->socks[i].io);
 	free(d);
@@ -307,28 +358,34 @@ int vw_dns_query(struct vw_dns *d, const char *name, int fam, vw_dns_fn cb, void
 	*q = (struct query){ .d = d, .cb = cb, .userdata = userdata, .fam = fam };
 	(void)vw_strscpy(q->name, name, sizeof(q->name));
 	/* ns_c_in = 1, ns_t_a = 1, ns_t_aaaa = 28 */
-	ares_query(d->ch, q->name, 1, fam ? 28 : 1, on_answer, q);
+	ares_query(d->chans[0].ch, q->name, 1, fam ? 28 : 1, on_answer, q);
 	return 0;
 }
 
 int vw_dns_timeout(struct vw_dns *d)
 {
-	struct timeval tv, *t;
+	int ms = -1;
 
-	t = ares_timeout(d->ch, NULL, &tv);
-	if (!t)
-		return -1;
-	return (int)(t->tv_sec * 1000 + (t->tv_usec + 999) / 1000);
+	for (size_t i = 0; i < d->n_chans; i++) {
+		struct timeval tv, *t = ares_timeout(d->chans[i].ch, NULL, &tv);
+
+		if (t)
+			ms = vw_timeout_min(ms,
+					    (int)(t->tv_sec * 1000 + (t->tv_usec + 999) / 1000));
+	}
+	/* Stale sockets are closed as soon as their queries are gone. */
+	return d->stale_dev ? vw_timeout_min(ms, 100) : ms;
 }
 
 void vw_dns_process_timeouts(struct vw_dns *d)
 {
-	ares_process_fd(d->ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
-	rotate(d, false);
+	for (size_t i = 0; i < d->n_chans; i++)
+		ares_process_fd(d->chans[i].ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+	rotate(d);
 }
 
 struct sent {
-	struct vw_dns *d;
+	struct chan *c;
 	vw_dns_msg_fn cb;
 	void *userdata;
 };
@@ -355,7 +412,7 @@ static void on_sent(void *arg, int status, int timeouts, unsigned char *abuf, in
 	struct sent *s = arg;
 
 	(void)timeouts;
-	s->d->pending--;
+	s->c->pending--;
 	if (status == ARES_SUCCESS && abuf && alen > 0)
 		s->cb(s->userdata, 0, abuf, (size_t)alen);
 	else
@@ -365,18 +422,26 @@ static void on_sent(void *arg, int status, int timeouts, unsigned char *abuf, in
 
 int vw_dns_send(struct vw_dns *d, const uint8_t *msg, size_t len, vw_dns_msg_fn cb, void *userdata)
 {
+	struct chan *c = &d->chans[d->active];
 	struct sent *s;
 
 	if (len > 65535)
 		return -EMSGSIZE;
+	if (d->stale_dev)
+		return -EAGAIN; /* it would go out by the device we left */
+	/* Worn out, and the other channel's sockets are closed: switch (see rotate()). */
+	if (d->n_chans > 1 && worn(c) && !d->chans[!d->active].used) {
+		d->active = !d->active;
+		c = &d->chans[d->active];
+	}
 	s = malloc(sizeof(*s));
 	if (!s)
 		return -ENOMEM;
-	*s = (struct sent){ .d = d, .cb = cb, .userdata = userdata };
-	if (!d->used++)
-		d->first_ms = vw_now_ms();
-	d->pending++;
+	*s = (struct sent){ .c = c, .cb = cb, .userdata = userdata };
+	if (!c->used++)
+		c->first_ms = vw_now_ms();
+	c->pending++;
 	/* May call on_sent() before it returns (no server, out of memory). */
-	ares_send(d->ch, msg, (int)len, on_sent, s);
+	ares_send(c->ch, msg, (int)len, on_sent, s);
 	return 0;
 }
