@@ -36,6 +36,7 @@ struct server {
 	bool api;
 	int listen_fd; /* ours to close (unix socket), or -1 */
 	uint64_t due_ms; /* MHD asked to be run by then (0: only when its fd is ready) */
+	bool rerun; /* run once more at once (see on_io()) */
 	char path[108]; /* unix socket path to unlink, or "" */
 };
 
@@ -108,6 +109,11 @@ static void on_io(struct vw_io *io, uint32_t events)
 	struct server *s = (struct server *)io;
 
 	(void)MHD_run(s->mhd);
+	/* Once more after the loop's next wait: a run that closed connections may have left
+	 * the listening socket out of MHD's epoll set (at its connection limit), and only a
+	 * further run puts it back; with no connection left there would be no fd event and
+	 * no timeout to bring that run. */
+	s->rerun = true;
 }
 
 int vw_http_new(struct vw_loop *loop, vw_http_fn fn, void *ud, struct vw_http **ret_http)
@@ -259,7 +265,9 @@ int vw_http_timeout(struct vw_http *h)
 		MHD_UNSIGNED_LONG_LONG ms;
 
 		h->servers[i].due_ms = 0;
-		if (MHD_get_timeout(h->servers[i].mhd, &ms) != MHD_YES)
+		if (h->servers[i].rerun)
+			ms = 0;
+		else if (MHD_get_timeout(h->servers[i].mhd, &ms) != MHD_YES)
 			continue;
 		if (ms > 60000)
 			ms = 60000;
@@ -276,6 +284,7 @@ void vw_http_process(struct vw_http *h)
 	for (size_t i = 0; h && i < h->n; i++)
 		if (h->servers[i].due_ms && h->servers[i].due_ms <= now) {
 			h->servers[i].due_ms = 0;
+			h->servers[i].rerun = false;
 			(void)MHD_run(h->servers[i].mhd);
 		}
 }
