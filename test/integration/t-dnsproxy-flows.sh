@@ -6,7 +6,8 @@
 #   conntrack entry does not carry it past the redirect;
 # - a container that floods the proxy with queries the upstream never answers is held to
 #   its own quota (the rest dropped and counted), while another container's lookups and
-#   first connections go on, and the flooder resolves again once its queries time out.
+#   first connections go on, and the flooder resolves again once its queries time out;
+# - when our table is deleted under the daemon, what was learned comes back with it.
 # Every "blocked" has a positive control in the same state.
 # shellcheck disable=SC2317,SC2016,SC2059 # helpers via tb_check; quoted scripts; DNS formats
 set -eu
@@ -123,5 +124,22 @@ tb_check "flood: control, fl itself gets no answer while its quota is full" stuc
 tb_check "after the flood: fl resolves a.wild.test again" \
 	tb_eventually 20 resolves fl a.wild.test 198.51.100.12
 tb_check "after the flood: the timed-out queries were counted as failed" dnsq_some fl failed
+
+# --- 3. the table replaced under the daemon ---------------------------------------------------
+# Someone deletes our table: the daemon puts it back whole, with what was learned. A
+# repeated answer must not be taken for one the kernel still holds from before.
+learned_ok() {
+	{
+		tb_nft_elements learned4
+		tb_nft_elements anylearned4
+	} | awk -v s="$(tb_ip ok)" '$1 == s && $2 == "." && $3 == "198.51.100.12" { f = 1 } END { exit !f }'
+}
+tb_check "before: ok's address for a.wild.test is learned" tb_eventually 5 learned_ok
+tb_nft delete table inet vpnwall
+tb_check "the daemon puts its table back" tb_eventually 15 proxied ok
+tb_check "... and with it what ok had learned" tb_eventually 10 learned_ok
+tb_expect_reach ok 198.51.100.12 80 "ok reaches the restored address without a new lookup"
+tb_expect_blocked ok 198.51.100.13 80 "control: ok still does not reach other.test's address"
+tb_check "a repeated lookup and its first connection work" first_try ok a.wild.test 198.51.100.12
 
 tb_finish
