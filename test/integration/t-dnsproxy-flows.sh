@@ -7,7 +7,10 @@
 # - a container that floods the proxy with queries the upstream never answers is held to
 #   its own quota (the rest dropped and counted), while another container's lookups and
 #   first connections go on, and the flooder resolves again once its queries time out;
-# - when our table is deleted under the daemon, what was learned comes back with it.
+# - when our table is deleted under the daemon, what was learned comes back with it;
+# - a query from the host itself (Docker's embedded DNS with a loopback resolver) is
+#   answered if some container may resolve the name and learned for those that may, with a
+#   warning once.
 # Every "blocked" has a positive control in the same state.
 # shellcheck disable=SC2317,SC2016,SC2059 # helpers via tb_check; quoted scripts; DNS formats
 set -eu
@@ -141,5 +144,53 @@ tb_check "... and with it what ok had learned" tb_eventually 10 learned_ok
 tb_expect_reach ok 198.51.100.12 80 "ok reaches the restored address without a new lookup"
 tb_expect_blocked ok 198.51.100.13 80 "control: ok still does not reach other.test's address"
 tb_check "a repeated lookup and its first connection work" first_try ok a.wild.test 198.51.100.12
+
+# --- 4. a query from the host itself --------------------------------------------------------
+# What Docker's embedded DNS sends when it forwards from the host (a loopback resolver):
+# the proxy cannot tell which container asked. a.wild.test is answered and learned for every
+# container allowed it (cf, ok, fl), none other; other.test (nobody's) is refused.
+# host_ask QUERY: the proxy's answer to QUERY sent from the host to 127.0.0.1:1053, in hex.
+host_ask() {
+	tb_host_exec bash -c '
+		exec 3<>/dev/udp/127.0.0.1/1053 || exit 1
+		printf "$1" >&3
+		timeout 2 dd bs=4096 count=1 <&3 2>/dev/null | od -An -v -tx1 | tr -d " \n"' sh "$1"
+}
+QA='\022\064\001\000\000\001\000\000\000\000\000\000\001a\004wild\004test\000\000\001\000\001'
+tb_dns_set a.wild.test 198.51.100.11
+host_answered() {
+	local h
+	h=$(host_ask "$QA")
+	case $h in 1234[89abcdef]*c633640b*) ;; *) return 1 ;; esac
+	[ "${h:7:1}" = 0 ]
+}
+host_refused() {
+	local h
+	h=$(host_ask "$QO")
+	case $h in 1234[89abcdef]*) ;; *) return 1 ;; esac
+	[ "${h:7:1}" = 5 ]
+}
+learned_by() {
+	{
+		tb_nft_elements learned4
+		tb_nft_elements anylearned4
+	} | awk -v s="$(tb_ip "$1")" '$1 == s && $2 == "." && $3 == "198.51.100.11" { f = 1 } END { exit !f }'
+}
+tb_run none --label vpn.outbound=198.51.100.10:80/tcp
+tb_check "none: managed" tb_eventually 15 proxied none
+tb_check "host: a.wild.test (allowed to some containers) answered with 198.51.100.11" \
+	tb_eventually 10 host_answered
+for c in ok fl; do
+	tb_check "host's answer learned for $c (allowed *.wild.test)" learned_by "$c"
+done
+tb_check_fails "host's answer not learned for none (not allowed it)" learned_by none
+tb_expect_reach ok 198.51.100.11 80 "ok reaches 198.51.100.11 through the host's lookup"
+tb_expect_blocked none 198.51.100.11 80 "none does not reach 198.51.100.11"
+tb_check "host: other.test (nobody's) REFUSED" host_refused
+warned() { grep -c "asked by the host itself" "$TB/vpnwalld.log"; }
+tb_check "the daemon warned, naming dockerd's \"dns\" setting" \
+	grep -q 'asked by the host itself.*"dns" in daemon.json' "$TB/vpnwalld.log"
+host_answered || true
+tb_check_eq "... once" 1 warned
 
 tb_finish
