@@ -36,7 +36,7 @@ struct server {
 	bool api;
 	int listen_fd; /* ours to close (unix socket), or -1 */
 	uint64_t due_ms; /* MHD asked to be run by then (0: only when its fd is ready) */
-	bool rerun; /* run once more at once (see on_io()) */
+	bool rerun; /* run once more at once (see run()) */
 	char path[108]; /* unix socket path to unlink, or "" */
 };
 
@@ -104,16 +104,34 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	return send_response(conn, &r);
 }
 
+static unsigned connections(const struct server *s)
+{
+	const union MHD_DaemonInfo *info =
+		MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+
+	return info ? info->num_connections : 0;
+}
+
+/*
+ * A run that closed connections is followed by another at once: at its connection limit
+ * MHD takes the listening socket out of its epoll set and puts it back only at the start
+ * of a later run; with no connection left there would be no fd event and no timeout to
+ * bring that run, and the server would never accept again.
+ */
+static void run(struct server *s)
+{
+	unsigned before = connections(s);
+
+	s->rerun = false;
+	(void)MHD_run(s->mhd);
+	if (connections(s) < before)
+		s->rerun = true;
+}
+
 static void on_io(struct vw_io *io, uint32_t events)
 {
-	struct server *s = (struct server *)io;
-
-	(void)MHD_run(s->mhd);
-	/* Once more after the loop's next wait: a run that closed connections may have left
-	 * the listening socket out of MHD's epoll set (at its connection limit), and only a
-	 * further run puts it back; with no connection left there would be no fd event and
-	 * no timeout to bring that run. */
-	s->rerun = true;
+	(void)events;
+	run((struct server *)io);
 }
 
 int vw_http_new(struct vw_loop *loop, vw_http_fn fn, void *ud, struct vw_http **ret_http)
@@ -284,7 +302,6 @@ void vw_http_process(struct vw_http *h)
 	for (size_t i = 0; h && i < h->n; i++)
 		if (h->servers[i].due_ms && h->servers[i].due_ms <= now) {
 			h->servers[i].due_ms = 0;
-			h->servers[i].rerun = false;
-			(void)MHD_run(h->servers[i].mhd);
+			run(&h->servers[i]);
 		}
 }

@@ -97,4 +97,19 @@ tb_check "/healthz stays 200 meanwhile" healthz_ok
 tb_dockerd_start
 tb_check "/readyz is 200 again after Docker returns" tb_eventually 40 readyz_is 200
 
+# The server's connection limit (64): 70 idle connections, held for 14 s, fill it; the
+# server closes its 64 on their 10 s timeout, all in one go, and must then accept again
+# (the 6 waiting in the backlog, and new ones).
+tb_host_exec bash -c 'for i in $(seq 70); do exec {fd}<>/dev/tcp/127.0.0.1/50000; done; sleep 14' \
+	>/dev/null 2>&1 &
+holder=$!
+sleep 1
+full() { ! tb_host_exec curl -s -m 2 -o /dev/null http://127.0.0.1:50000/healthz; }
+tb_check "with 64 idle connections the server takes no new one" full
+# (-m: a server that never accepts again must fail the check, not hang the test.)
+healthz_soon() { tb_host_exec curl -s -m 3 -o /dev/null http://127.0.0.1:50000/healthz; }
+tb_check "once they time out it accepts again" tb_eventually 20 healthz_soon
+kill "$holder" 2>/dev/null || true
+wait "$holder" 2>/dev/null || true
+
 tb_finish
