@@ -733,9 +733,6 @@ static void reconcile(struct vw_daemon *d)
 	}
 	d->compile_retry_at = 0;
 	all = ch->all || d->rc.full || !d->rc.have_applied;
-	/* Replacing re-creates the counters: keep what they counted so far. */
-	if (d->rc.full && d->rc.have_applied)
-		(void)read_counters(d);
 	/* Learned elements of addresses about to change hands go first (see learn.h). */
 	if (d->learner && !all) {
 		vw_changes_normalize(ch);
@@ -744,10 +741,15 @@ static void reconcile(struct vw_daemon *d)
 		r = vw_learner_revoke(d->learner, &d->desired.rs, NULL);
 	}
 	if (r < 0) {
-		log_error_errno(r, "cannot withdraw learned addresses, retrying");
-		d->compile_retry_at = now + 1000;
-		return;
+		/* Replacing the table takes every learned element with it: the way left to
+		 * withdraw them (the deletes fail when the table itself is gone, say). */
+		log_warn_errno(r, "cannot withdraw learned addresses: replacing the table");
+		vw_reconcile_force_full(&d->rc);
+		all = true;
 	}
+	/* Replacing re-creates the counters: keep what they counted so far. */
+	if (d->rc.full && d->rc.have_applied)
+		(void)read_counters(d);
 	t0 = vw_now_ns();
 	replacements = d->rc.replacements;
 	r = vw_reconcile_step(&d->rc, &d->desired.rs, ch, now);
@@ -782,7 +784,7 @@ static void reconcile(struct vw_daemon *d)
 	/* A full step may have re-created the learned sets empty and installed the redirect:
 	 * put back what was learned, and cut DNS flows that predate it. */
 	if (d->learner && (all || replaced)) {
-		(void)vw_learner_restore(d->learner);
+		(void)vw_learner_restore(d->learner, replaced);
 		d->dns_flush = true;
 	}
 	/* What the kernel holds: notifications re-apply from it, even after a failed step. */
@@ -852,6 +854,8 @@ static void on_table_changed(void *ud, const char *what)
 		log_warn("table inet %s changed by another process (%s), restoring it",
 			 d->cfg->nft_table, what);
 	vw_reconcile_force_full(&d->rc);
+	/* Learned elements may be gone with it: none is taken as held until put back. */
+	vw_learner_lost(d->learner);
 	d->dirty = true;
 	/* Before the first sync there is no better state than the base to restore. */
 	if (!d->ever_synced)

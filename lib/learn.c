@@ -477,8 +477,11 @@ static int learn_for(struct vw_learner *l, const char *key, const char *name,
 		h->x = x;
 		b->n_h++;
 		/* Everything it held goes and comes back with the new expiry, in one batch:
-		 * the one way to refresh a timeout that every kernel honours. */
+		 * the one way to refresh a timeout that every kernel honours. The old boxes
+		 * go from wherever they may be (an address it lost, if a revoke failed). */
 		r = add_elems(&b->del, x->held, srcs, n_srcs, 0);
+		if (r >= 0)
+			r = add_elems(&b->del, x->held, c->may.v, c->may.n, 0);
 		if (r >= 0)
 			r = add_elems(&b->add, h->sets, srcs, n_srcs, x->expires - now);
 	}
@@ -719,7 +722,7 @@ static void restore_one(void *ud, struct vw_answer *x)
 	st->r = add_elems(&st->add, x->held, srcs, n, x->held_expires - st->now);
 }
 
-int vw_learner_restore(struct vw_learner *l)
+int vw_learner_restore(struct vw_learner *l, bool replaced)
 {
 	struct restore st = { .l = l, .now = vw_now_ms() };
 	struct source_updates up = { 0 };
@@ -734,7 +737,9 @@ int vw_learner_restore(struct vw_learner *l)
 			size_t n_srcs;
 
 			srcs = vw_ruleset_sources_of(l->applied, c->key, &n_srcs);
-			st.r = srcs_merge(c->may, NULL, srcs, n_srcs, &may2);
+			/* After a replacement nothing is anywhere else: @may starts afresh. */
+			st.r = srcs_merge(replaced ? (struct vw_srcs){ 0 } : c->may, NULL, srcs,
+					  n_srcs, &may2);
 			if (st.r >= 0)
 				st.r = srcs_merge((struct vw_srcs){ 0 }, NULL, srcs, n_srcs,
 						  &sure2);

@@ -69,10 +69,11 @@ int vw_learner_revoke(struct vw_learner *l, const struct vw_ruleset *desired,
 void vw_learner_lost(struct vw_learner *l);
 
 /*
- * vw_learner_restore - after a step that replaced the backend or compared everything: put
- * back what is still learned, under the containers' sources now.
+ * vw_learner_restore - after a step that replaced the backend (@replaced, after
+ * vw_learner_lost()) or compared everything: put back what is still learned, under the
+ * containers' sources now.
  */
-int vw_learner_restore(struct vw_learner *l);
+int vw_learner_restore(struct vw_learner *l, bool replaced);
 
 /* vw_learner_timeout - ms until vw_learner_process() has work, or -1. */
 int vw_learner_timeout(const struct vw_learner *l);
