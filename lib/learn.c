@@ -423,7 +423,7 @@ static int learn_for(struct vw_learner *l, const char *key, const char *name,
 {
 	struct vw_name_grant g[VW_ANSWER_GRANTS_MAX];
 	const struct vw_rs_source *srcs;
-	struct vw_srcs sure;
+	struct vw_srcs sure, anywhere = { 0 };
 	struct client *c;
 	bool covered;
 	size_t n_srcs;
@@ -439,6 +439,7 @@ static int learn_for(struct vw_learner *l, const char *key, const char *name,
 		return -ENOMEM;
 	sure = sure_of(l, c);
 	covered = has_sources(sure.v, sure.n, srcs, n_srcs);
+	r = srcs_merge(c->may, NULL, srcs, n_srcs, &anywhere);
 	for (size_t i = 0; r >= 0 && i < n; i++) {
 		uint64_t expires = now + lifetime_ms(l->cfg, addrs[i].ttl);
 		struct vw_answer *x;
@@ -479,15 +480,14 @@ static int learn_for(struct vw_learner *l, const char *key, const char *name,
 		/* Everything it held goes and comes back with the new expiry, in one batch:
 		 * the one way to refresh a timeout that every kernel honours. The old boxes
 		 * go from wherever they may be (an address it lost, if a revoke failed). */
-		r = add_elems(&b->del, x->held, srcs, n_srcs, 0);
-		if (r >= 0)
-			r = add_elems(&b->del, x->held, c->may.v, c->may.n, 0);
+		r = add_elems(&b->del, x->held, anywhere.v, anywhere.n, 0);
 		if (r >= 0)
 			r = add_elems(&b->add, h->sets, srcs, n_srcs, x->expires - now);
 	}
 	/* Its other entries follow it to an address they are not surely under yet. */
 	if (r >= 0 && !covered)
 		r = extend_sources(l, c, srcs, n_srcs, b, now, &b->add, &b->up);
+	free(anywhere.v);
 	return r;
 }
 
