@@ -15,6 +15,7 @@
 # shellcheck disable=SC2317,SC2016,SC2059 # helpers via tb_check; quoted scripts; DNS formats
 set -eu
 . "$(dirname "$0")/../lib/testbed.sh"
+. "$(dirname "$0")/../lib/dnsproxy.sh"
 
 tb_init
 tb_up
@@ -22,12 +23,6 @@ tb_up
 tb_dns_set a.wild.test 198.51.100.12
 tb_dns_set other.test 198.51.100.13
 
-key() { docker inspect -f '{{.Id}}' "$1" | cut -c1-16; }
-proxied() {
-	local ip
-	ip=$(tb_ip "$1") || return 1
-	[ "$(tb_dispatched "$ip")" = "$(key "$1")" ] && tb_nft_elements proxied4 | grep -qxF "$ip"
-}
 netns_of() { echo "/proc/$(docker inspect -f '{{.State.Pid}}' "$1")/ns/net"; }
 
 # --- 1. a UDP flow to port 53 from before the daemon ----------------------------------------
@@ -88,22 +83,6 @@ tb_check "after: the same UDP flow's queries for other.test get REFUSED, from th
 rm -f "$TB/cf.hex"
 
 # --- 2. a flood from one container ----------------------------------------------------------
-metrics() { tb_host_exec curl -sf http://127.0.0.1:50000/metrics; }
-dnsq() {
-	metrics | awk -v k="vpnwall_dns_queries_total{container=\"$1\",verdict=\"$2\"}" \
-		'$1 == k { v = $2 } END { printf "%d\n", v + 0 }'
-}
-dnsq_some() { [ "$(dnsq "$1" "$2")" -gt 0 ]; }
-resolves() {
-	timeout 10 "$TB_DOCKER_BIN" exec "$1" nslookup "$2" 2>/dev/null | grep -qx "Address: $3"
-}
-first_try() {
-	timeout 20 "$TB_DOCKER_BIN" exec "$1" sh -c '
-		a=$(nslookup "$1" 2>/dev/null | sed -n "s/^Address: \([0-9.]*\)\$/\1/p" | head -n 1)
-		[ -n "$a" ] || exit 1
-		printf "GET / HTTP/1.0\r\n\r\n" | timeout 4 nc -w 2 "$a" 80 | tr -d "\r" | grep "^tb-server"
-	' sh "$2" 2>/dev/null | grep -q "^tb-server $3 80 "
-}
 tb_check_eq "fl: nothing dropped before the flood" 0 dnsq fl dropped
 # 1000 queries for names under slow.test (allowed to fl, never answered upstream), sent
 # from fl's namespace as fast as bash goes; c-ares gives up on each after 2 tries of 2 s.
@@ -118,7 +97,7 @@ tb_check "flood: fl's queries past its quota are dropped and counted" \
 tb_check "flood: vpnwalld still runs" tb__pid_alive "$TB_DAEMON_PID"
 # While fl's quota is full of unanswered queries: ok is not held back.
 tb_check "flood: ok still resolves and reaches a.wild.test on the first connection" \
-	first_try ok a.wild.test 198.51.100.12
+	first_try ok a.wild.test 80 198.51.100.12
 # One try, 2 s at most: its quota stays full until c-ares gives up (2 s, then 4 s).
 stuck() {
 	! timeout 2 "$TB_DOCKER_BIN" exec fl nslookup a.wild.test 2>/dev/null | grep -q '^Address: '
@@ -131,19 +110,14 @@ tb_check "after the flood: the timed-out queries were counted as failed" dnsq_so
 # --- 3. the table replaced under the daemon ---------------------------------------------------
 # Someone deletes our table: the daemon puts it back whole, with what was learned. A
 # repeated answer must not be taken for one the kernel still holds from before.
-learned_ok() {
-	{
-		tb_nft_elements learned4
-		tb_nft_elements anylearned4
-	} | awk -v s="$(tb_ip ok)" '$1 == s && $2 == "." && $3 == "198.51.100.12" { f = 1 } END { exit !f }'
-}
+learned_ok() { learned "$(tb_ip ok)" 198.51.100.12; }
 tb_check "before: ok's address for a.wild.test is learned" tb_eventually 5 learned_ok
 tb_nft delete table inet vpnwall
 tb_check "the daemon puts its table back" tb_eventually 15 proxied ok
 tb_check "... and with it what ok had learned" tb_eventually 10 learned_ok
 tb_expect_reach ok 198.51.100.12 80 "ok reaches the restored address without a new lookup"
 tb_expect_blocked ok 198.51.100.13 80 "control: ok still does not reach other.test's address"
-tb_check "a repeated lookup and its first connection work" first_try ok a.wild.test 198.51.100.12
+tb_check "a repeated lookup and its first connection work" first_try ok a.wild.test 80 198.51.100.12
 
 # --- 4. a query from the host itself --------------------------------------------------------
 # What Docker's embedded DNS sends when it forwards from the host (a loopback resolver):
@@ -170,12 +144,7 @@ host_refused() {
 	case $h in 1234[89abcdef]*) ;; *) return 1 ;; esac
 	[ "${h:7:1}" = 5 ]
 }
-learned_by() {
-	{
-		tb_nft_elements learned4
-		tb_nft_elements anylearned4
-	} | awk -v s="$(tb_ip "$1")" '$1 == s && $2 == "." && $3 == "198.51.100.11" { f = 1 } END { exit !f }'
-}
+learned_by() { learned "$(tb_ip "$1")" 198.51.100.11; }
 tb_run none --label vpn.outbound=198.51.100.10:80/tcp
 tb_check "none: managed" tb_eventually 15 proxied none
 tb_check "host: a.wild.test (allowed to some containers) answered with 198.51.100.11" \
