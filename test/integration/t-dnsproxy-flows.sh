@@ -10,7 +10,8 @@
 # - when our table is deleted under the daemon, what was learned comes back with it;
 # - a query from the host itself (Docker's embedded DNS with a loopback resolver) is
 #   answered if some container may resolve the name and learned for those that may, with a
-#   warning once.
+#   warning once;
+# - a container that joins another network keeps what it learned from its new address.
 # Every "blocked" has a positive control in the same state.
 # shellcheck disable=SC2317,SC2016,SC2059 # helpers via tb_check; quoted scripts; DNS formats
 set -eu
@@ -161,5 +162,30 @@ tb_check "the daemon warned, naming dockerd's \"dns\" setting" \
 	grep -q 'asked by the host itself.*"dns" in daemon.json' "$TB/vpnwalld.log"
 host_answered || true
 tb_check_eq "... once" 1 warned
+
+# --- 5. a container that gains an address -------------------------------------------------
+# ok joins another network: what it learned goes under its new address in the same step,
+# without a new lookup. Inside ok, the learned address (and a control) are routed through
+# the new network, so its packets leave with the new address.
+docker network create --subnet 198.18.61.0/24 unet2 >/dev/null
+tb_check "ok: a fresh lookup gives 198.51.100.11" resolves ok a.wild.test 198.51.100.11
+docker network connect unet2 ok
+ok2=$(tb_ip ok unet2)
+tb_check "ok: managed on unet2 too" tb_eventually 15 proxied ok unet2
+tb_check "what ok learned is now under its new address $ok2 as well" \
+	tb_eventually 10 learned "$ok2" 198.51.100.11
+gw2=198.18.61.1 # Docker's gateway: the subnet's first address
+for a in 198.51.100.11 198.51.100.13; do
+	nsenter --net="$(netns_of ok)" ip route add "$a/32" via "$gw2"
+done
+# Docker masquerades what leaves the host: the server sees the host; the host's conntrack
+# shows the container's address. The answer came back (ASSURED) on a flow from $ok2.
+from_new() {
+	tb_fetch ok 198.51.100.11 80 | grep -q '^tb-server 198.51.100.11 80 ' &&
+		tb_host_exec conntrack -L -p tcp -s "$ok2" -d 198.51.100.11 --dport 80 2>/dev/null |
+		grep -q ASSURED
+}
+tb_check "ok reaches 198.51.100.11 from $ok2 with no new lookup" from_new
+tb_expect_blocked ok 198.51.100.13 80 "control: ok does not reach 198.51.100.13 that way"
 
 tb_finish
