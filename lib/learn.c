@@ -439,7 +439,6 @@ static int learn_for(struct vw_learner *l, const char *key, const char *name,
 		return -ENOMEM;
 	sure = sure_of(l, c);
 	covered = has_sources(sure.v, sure.n, srcs, n_srcs);
-	r = srcs_merge(c->may, NULL, srcs, n_srcs, &anywhere);
 	for (size_t i = 0; r >= 0 && i < n; i++) {
 		uint64_t expires = now + lifetime_ms(l->cfg, addrs[i].ttl);
 		struct vw_answer *x;
@@ -480,7 +479,10 @@ static int learn_for(struct vw_learner *l, const char *key, const char *name,
 		/* Everything it held goes and comes back with the new expiry, in one batch:
 		 * the one way to refresh a timeout that every kernel honours. The old boxes
 		 * go from wherever they may be (an address it lost, if a revoke failed). */
-		r = add_elems(&b->del, x->held, anywhere.v, anywhere.n, 0);
+		if (!anywhere.v) /* only a refresh needs it: not on the skip path */
+			r = srcs_merge(c->may, NULL, srcs, n_srcs, &anywhere);
+		if (r >= 0)
+			r = add_elems(&b->del, x->held, anywhere.v, anywhere.n, 0);
 		if (r >= 0)
 			r = add_elems(&b->add, h->sets, srcs, n_srcs, x->expires - now);
 	}
@@ -613,6 +615,13 @@ static int revoke_client(struct vw_learner *l, struct client *c, const struct vw
 	return r;
 }
 
+/* @key is among the containers @ch (normalized: sorted) marks. */
+static bool changed(const struct vw_changes *ch, const char *key)
+{
+	return bsearch(key, ch->keys, ch->n_keys, sizeof(*ch->keys),
+		       (int (*)(const void *, const void *))strcmp) != NULL;
+}
+
 int vw_learner_revoke(struct vw_learner *l, const struct vw_ruleset *desired,
 		      const struct vw_changes *ch)
 {
@@ -630,8 +639,7 @@ int vw_learner_revoke(struct vw_learner *l, const struct vw_ruleset *desired,
 			const struct vw_rs_source *now;
 			size_t n_now;
 
-			if (incremental && !bsearch(c->key, ch->keys, ch->n_keys, sizeof(*ch->keys),
-						    (int (*)(const void *, const void *))strcmp))
+			if (incremental && !changed(ch, c->key))
 				continue;
 			now = vw_ruleset_sources_of(desired, c->key, &n_now);
 			r = revoke_client(l, c, now, n_now, &del, &up);
@@ -656,8 +664,7 @@ int vw_learner_revoke(struct vw_learner *l, const struct vw_ruleset *desired,
 			struct vw_srcs sure = sure_of(l, c);
 			size_t n_now;
 
-			if (!bsearch(c->key, ch->keys, ch->n_keys, sizeof(*ch->keys),
-				     (int (*)(const void *, const void *))strcmp))
+			if (!changed(ch, c->key))
 				continue;
 			now = vw_ruleset_sources_of(desired, c->key, &n_now);
 			if (n_now && !has_sources(sure.v, sure.n, now, n_now))
