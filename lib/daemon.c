@@ -710,11 +710,28 @@ static void schedule_sweep(struct vw_daemon *d, uint64_t now)
 	d->sweep_at = at > now ? at : now;
 }
 
+/*
+ * One step of the reconciler. It may replace the table whatever it set out to do (a refused
+ * diff falls back to a full replacement, a failed one to the base): the learned sets go
+ * with it, and the learner is told. *@replaced (may be NULL) says whether that happened.
+ */
+static int step(struct vw_daemon *d, struct vw_ruleset *rs, struct vw_changes *ch, uint64_t now,
+		bool *replaced)
+{
+	uint64_t before = d->rc.replacements;
+	int r = vw_reconcile_step(&d->rc, rs, ch, now);
+
+	if (d->rc.replacements != before)
+		vw_learner_lost(d->learner);
+	if (replaced)
+		*replaced = d->rc.replacements != before;
+	return r;
+}
+
 static void reconcile(struct vw_daemon *d)
 {
 	uint64_t now = vw_now_ms(), t0, gen = d->rc.generation, failures = d->rc.failures;
 	struct vw_changes *ch = &d->desired.changes;
-	uint64_t replacements;
 	bool all, replaced;
 	int r;
 
@@ -751,13 +768,7 @@ static void reconcile(struct vw_daemon *d)
 	if (d->rc.full && d->rc.have_applied)
 		(void)read_counters(d);
 	t0 = vw_now_ns();
-	replacements = d->rc.replacements;
-	r = vw_reconcile_step(&d->rc, &d->desired.rs, ch, now);
-	/* A step may replace the table whatever it set out to do (a refused diff falls back
-	 * to a full replacement, a failed one to the base): the learned sets went with it. */
-	replaced = d->rc.replacements != replacements;
-	if (replaced)
-		vw_learner_lost(d->learner);
+	r = step(d, &d->desired.rs, ch, now, &replaced);
 	if (d->rc.generation != gen || d->rc.failures != failures)
 		vw_histogram_observe(&d->stats.update_duration, (double)(vw_now_ns() - t0) / 1e9);
 	d->stats.updates_ok += d->rc.generation - gen;
@@ -808,17 +819,13 @@ static void reconcile(struct vw_daemon *d)
 static int apply_base(struct vw_daemon *d, const char *why)
 {
 	struct vw_ruleset base;
-	uint64_t replacements;
 	int r;
 
 	vw_ruleset_base(&d->desired.rs, &base);
 
 	d->base_needed = false;
 	vw_reconcile_force_full(&d->rc);
-	replacements = d->rc.replacements;
-	r = vw_reconcile_step(&d->rc, &base, NULL, vw_now_ms());
-	if (d->rc.replacements != replacements)
-		vw_learner_lost(d->learner);
+	r = step(d, &base, NULL, vw_now_ms(), NULL);
 	/* Lent from the desired ruleset, which frees it. */
 	base.ignore = NULL;
 	vw_ruleset_done(&base);
