@@ -177,6 +177,7 @@ build() {
 	RULEBENCH=$BUILD/bench/rulebench
 	FIRSTCONN=$BUILD/bench/firstconn
 	DNSLAT=$BUILD/bench/dnslat
+	UDPRELAY=$BUILD/bench/udprelay
 }
 
 # --- fakedocker and vpnwalld -------------------------------------------------------------------
@@ -678,7 +679,7 @@ dns_case() {
 bench_dns() {
 	local run pid k a1 a2 d50=() d90=() d99=() dq=() m50=() m90=() m99=() mq=() mc=() v50=() v90=() v99=()
 	local vq=() vc=() vown=() p50 p90 p99 qps cpu n bad probs='' allowed=0 asked=0 mlearn=yes
-	local vlearn=yes md mm mv add_m add_v
+	local vlearn=yes md mm mv mr add_m add_v add_r r50=() r90=() r99=() rq=() rc=()
 	wait_quiet "the DNS proxy"
 	log "DNS proxy: $DNS_RUNS run(s); per case $DNS_QUERIES closed-loop queries and ${DNS_SECS}s of dnsperf"
 	setup_peers
@@ -722,6 +723,19 @@ bench_dns() {
 		stop_pid $pid
 		no_dns_firewall
 
+		# The floor: a relay that only forwards datagrams (no parsing, no policy, no set),
+		# where dnsmasq was and on the same CPU. What it adds, any userspace proxy adds.
+		ip netns exec "$HNS" $PIN_SERVER "$UDPRELAY" -l $DNS_GW -u $SERVER >"$TMP/relay.out" \
+			2>>"$OUT/udprelay.log" &
+		pid=$!
+		track $pid
+		dns_wait $DNS_GW "udprelay"
+		dns_case relay $DNS_GW $pid $((run * 30000000 + 5000000))
+		read -r p50 p90 p99 qps cpu n k bad <"$TMP/case"
+		r50+=("$p50") r90+=("$p90") r99+=("$p99") rq+=("$qps") rc+=("$cpu")
+		[ "$bad" = - ] || probs="$probs relay:$bad"
+		stop_pid $pid
+
 		# vpnwalld: the client is container c0, allowed *.bench.test; its port 53 is
 		# redirected to the proxy, which asks the upstream and learns each answer.
 		start_fake 1 "*.bench.test:80/tcp"
@@ -754,6 +768,8 @@ bench_dns() {
 	md=$(median "${d50[@]}") mm=$(median "${m50[@]}") mv=$(median "${v50[@]}")
 	add_m=$(awk -v a="$mm" -v b="$md" 'BEGIN { printf "%.1f", a - b }')
 	add_v=$(awk -v a="$mv" -v b="$md" 'BEGIN { printf "%.1f", a - b }')
+	mr=$(median "${r50[@]}")
+	add_r=$(awk -v a="$mr" -v b="$md" 'BEGIN { printf "%.1f", a - b }')
 	[ -z "$probs" ] || log "DNS: problems:$probs (see $OUT/dnslat.txt, $OUT/dnsperf.txt)"
 	row dns 1 "direct to the upstream (context): closed-loop p50 / p90 / p99; dnsperf" \
 		"$md / $(median "${d90[@]}") / $(median "${d99[@]}") µs; $(median "${dq[@]}") q/s" \
@@ -761,6 +777,9 @@ bench_dns() {
 	row dns 1 "dnsmasq --cache-size=0 --nftset (answer in the set: $mlearn): p50 / p90 / p99; dnsperf" \
 		"$mm / $(median "${m90[@]}") / $(median "${m99[@]}") µs; $(median "${mq[@]}") q/s (CPU $(median "${mc[@]}" | cut -d. -f1) %)" \
 		"" "" "" "$(echo "$probs" | tr ' ' '\n' | grep '^dnsmasq:' | tr '\n' ' ')"
+	row dns 1 "udprelay, a relay that only forwards (the floor of a userspace proxy here): p50 / p90 / p99; dnsperf" \
+		"$mr / $(median "${r90[@]}") / $(median "${r99[@]}") µs; $(median "${rq[@]}") q/s (CPU $(median "${rc[@]}" | cut -d. -f1) %)" \
+		"" "" "" "$(echo "$probs" | tr ' ' '\n' | grep '^relay:' | tr '\n' ' ')"
 	row dns 1 "vpnwalld proxy (answer in the set: $vlearn; queries it counted allowed: $allowed, answers the client got: $asked; its own histogram's closed-loop p50 $(median "${vown[@]}") µs): p50 / p90 / p99; dnsperf" \
 		"$mv / $(median "${v90[@]}") / $(median "${v99[@]}") µs; $(median "${vq[@]}") q/s (CPU $(median "${vc[@]}" | cut -d. -f1) %)" \
 		"" "" "" "$(echo "$probs" | tr ' ' '\n' | grep '^vpnwalld:' | tr '\n' ' ')"
@@ -773,6 +792,8 @@ bench_dns() {
 		"dnsmasq+nftset: $add_m µs" "" "< 20 µs" \
 		"$(awk -v a="$add_v" 'BEGIN { print (a < 20 ? "met" : "MISSED") }')"
 	row dns 1 "p50 added latency (p50 - direct p50), dnsmasq+nftset (context)" "$add_m µs" \
+		"" "" "" ""
+	row dns 1 "p50 added latency (p50 - direct p50), udprelay: the floor (context)" "$add_r µs" \
 		"" "" "" ""
 }
 
