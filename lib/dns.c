@@ -27,10 +27,11 @@
 #define QUERY_TRIES 2
 #define ROTATE_QUERIES 32 /* the forwarder's upstream sockets: queries each may carry */
 #define ROTATE_MS 1000 /* ... and how long after their first */
+#define FORWARD_CHANNELS 8 /* the forwarder's ring (see rotate()) */
 
 struct vw_dns;
 
-/* One c-ares channel. A forwarder has two (see rotate()), a resolver one. */
+/* One c-ares channel. A forwarder has a ring of them (see rotate()), a resolver one. */
 struct chan {
 	struct vw_dns *d;
 	ares_channel ch;
@@ -47,7 +48,7 @@ struct sock {
 
 struct vw_dns {
 	struct vw_loop *loop;
-	struct chan chans[2];
+	struct chan chans[FORWARD_CHANNELS];
 	size_t n_chans;
 	size_t active; /* the channel new queries go to */
 	bool bind_dev; /* bind every socket to dev ("": fail every socket) */
@@ -92,12 +93,14 @@ static bool worn(const struct chan *c)
  * The forwarder keeps its upstream sockets open between queries (ARES_FLAG_STAYOPEN):
  * opening one per query costs seven system calls, most of what a proxied query costs.
  * Its source port must still change often, as with a socket per query (with the random
- * id, it is what an off-path spoofer has to guess), under load too. So it has two
+ * id, it is what an off-path spoofer has to guess), under load too. So it has a ring of
  * channels: new queries go to one until its sockets carried ROTATE_QUERIES queries or
- * their first is ROTATE_MS old, then to the other, whose sockets were closed once it had
- * nothing in flight (here, after c-ares returned: never from inside it, where closing
- * would pull sockets from under it). A channel slow to drain (an upstream that does not
- * answer) delays the switch until c-ares gives its queries up.
+ * their first is ROTATE_MS old, then to the next one whose sockets are closed. A channel's
+ * sockets are closed once it has nothing in flight (here, after c-ares returned: never from
+ * inside it, where closing would pull sockets from under it). Queries an upstream never
+ * answers keep their channel open until c-ares gives them up (2 + 4 s): with a ring of
+ * FORWARD_CHANNELS, rotation goes on meanwhile; with two, one port would carry everything
+ * for those seconds. Only when every other channel is still draining does a worn one stay.
  */
 static void rotate(struct vw_dns *d)
 {
@@ -106,8 +109,8 @@ static void rotate(struct vw_dns *d)
 	for (size_t i = 0; i < d->n_chans; i++) {
 		struct chan *c = &d->chans[i];
 
-		/* The spare as soon as it is idle; the active one once worn and idle (one query
-		 * at a time never makes it switch); every one after a device change. */
+		/* The others as soon as they are idle; the active one once worn and idle (one
+		 * query at a time never makes it switch); every one after a device change. */
 		if (c->used && !c->pending && (i != d->active || worn(c) || d->stale_dev))
 			(void)close_sockets(c);
 		clean = clean && !c->used;
@@ -250,7 +253,7 @@ static int dns_new(struct vw_loop *loop, const char *servers, bool forward, stru
 	if (!d)
 		return -ENOMEM;
 	d->loop = loop;
-	d->n_chans = forward ? 2 : 1;
+	d->n_chans = forward ? FORWARD_CHANNELS : 1;
 	for (size_t i = 0; r >= 0 && i < d->n_chans; i++)
 		r = chan_init(d, &d->chans[i], servers, forward);
 	if (r < 0) {
@@ -429,10 +432,14 @@ int vw_dns_send(struct vw_dns *d, const uint8_t *msg, size_t len, vw_dns_msg_fn 
 		return -EMSGSIZE;
 	if (d->stale_dev)
 		return -EAGAIN; /* it would go out by the device we left */
-	/* Worn out, and the other channel's sockets are closed: switch (see rotate()). */
-	if (d->n_chans > 1 && worn(c) && !d->chans[!d->active].used) {
-		d->active = !d->active;
-		c = &d->chans[d->active];
+	/* Worn out: on to the next channel whose sockets are closed (see rotate()). */
+	for (size_t i = 1; worn(c) && i < d->n_chans; i++) {
+		size_t next = (d->active + i) % d->n_chans;
+
+		if (!d->chans[next].used) {
+			d->active = next;
+			c = &d->chans[next];
+		}
 	}
 	s = malloc(sizeof(*s));
 	if (!s)

@@ -7,6 +7,7 @@
 # - a container that floods the proxy with queries the upstream never answers is held to
 #   its own quota (the rest dropped and counted), while another container's lookups and
 #   first connections go on, and the flooder resolves again once its queries time out;
+# - meanwhile the proxy's upstream source port goes on changing;
 # - when our table is deleted under the daemon, what was learned comes back with it;
 # - a query from the host itself (Docker's embedded DNS with a loopback resolver) is
 #   answered if some container may resolve the name and learned for those that may, with a
@@ -85,14 +86,18 @@ rm -f "$TB/cf.hex"
 
 # --- 2. a flood from one container ----------------------------------------------------------
 tb_check_eq "fl: nothing dropped before the flood" 0 dnsq fl dropped
-# 1000 queries for names under slow.test (allowed to fl, never answered upstream), sent
-# from fl's namespace as fast as bash goes; c-ares gives up on each after 2 tries of 2 s.
-nsenter --net="$(netns_of fl)" bash -c '
-	exec 3<>"/dev/udp/$1/53" || exit 1
-	for i in $(seq 1000); do
-		n=q$i
-		printf "\022\064\001\000\000\001\000\000\000\000\000\000\\$(printf %03o ${#n})$n\004slow\004test\000\000\001\000\001" >&3
-	done' sh "$TB_DNS_IP" >/dev/null 2>&1 || true
+# flood: 1000 queries for names under slow.test (allowed to fl, never answered upstream),
+# sent from fl's namespace as fast as bash goes; c-ares gives up on each after 2 tries
+# (2 s, then 4 s).
+flood() {
+	nsenter --net="$(netns_of fl)" bash -c '
+		exec 3<>"/dev/udp/$1/53" || exit 1
+		for i in $(seq 1000); do
+			n=q$i
+			printf "\022\064\001\000\000\001\000\000\000\000\000\000\\$(printf %03o ${#n})$n\004slow\004test\000\000\001\000\001" >&3
+		done' sh "$TB_DNS_IP" >/dev/null 2>&1 || true
+}
+flood
 tb_check "flood: fl's queries past its quota are dropped and counted" \
 	tb_eventually 5 dnsq_some fl dropped
 tb_check "flood: vpnwalld still runs" tb__pid_alive "$TB_DAEMON_PID"
@@ -107,6 +112,34 @@ tb_check "flood: control, fl itself gets no answer while its quota is full" stuc
 tb_check "after the flood: fl resolves a.wild.test again" \
 	tb_eventually 20 resolves fl a.wild.test 198.51.100.12
 tb_check "after the flood: the timed-out queries were counted as failed" dnsq_some fl failed
+
+# --- 2b. the proxy's source ports while the upstream leaves queries unanswered --------------
+# The proxy's upstream sockets change every 32 queries or second (with the random id, the
+# port is what an off-path spoofer must guess). Unanswered queries hold their socket open
+# until c-ares gives them up; that must not pin every other query to one port meanwhile.
+# upstream_ports: the source ports of the proxy's flows to the upstream (host's conntrack).
+upstream_ports() {
+	tb_host_exec conntrack -L -p udp -s "$TB_HOST_IP" -d "$TB_DNS_IP" --dport 53 2>/dev/null |
+		awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^sport=/) { print substr($i, 7); break } }' |
+		sort -u
+}
+dropped0=$(dnsq fl dropped)
+flood
+more_dropped() { [ "$(dnsq fl dropped)" -gt "$dropped0" ]; }
+tb_check "second flood: fl's quota is full again" tb_eventually 5 more_dropped
+upstream_ports >"$TB/ports.before"
+# Four lookups by ok, a little over a second apart, all within the flood's 6 s.
+looked=0
+for _ in 1 2 3 4; do
+	if resolves ok a.wild.test 198.51.100.12; then looked=$((looked + 1)); fi
+	sleep 1.1
+done
+tb_check_eq "second flood: control, ok's four lookups were answered" 4 echo "$looked"
+upstream_ports >"$TB/ports.after"
+new_ports=$(comm -13 "$TB/ports.before" "$TB/ports.after" | wc -l)
+tb_log "proxy source ports: $(wc -l <"$TB/ports.before") before ok's lookups, $new_ports new"
+# Each lookup comes over a second after the one before: its socket is worn by then.
+tb_check_eq "second flood: each of ok's lookups went out from a new source port" 4 echo "$new_ports"
 
 # --- 3. the table replaced under the daemon ---------------------------------------------------
 # Someone deletes our table: the daemon puts it back whole, with what was learned. A
