@@ -36,7 +36,8 @@ static void put16(uint8_t *p, uint16_t v)
 /*
  * The name at @off of @m, as lower-case text into @out (VW_DNS_NAME_MAX bytes), and the
  * offset just past it in *@ret_next. A compression pointer must point before the labels
- * that lead to it, so every jump goes strictly backwards: no loop, whatever the input.
+ * that lead to it, so every jump goes strictly backwards: no loop, whatever the input; and
+ * past the header, which is no name's (a query's id there is replaced upstream).
  * Labels are printable ASCII without dots; anything else is refused.
  */
 static int read_name(const uint8_t *m, size_t len, size_t off, char *out, size_t *ret_next)
@@ -58,7 +59,8 @@ static int read_name(const uint8_t *m, size_t len, size_t off, char *out, size_t
 			to = (size_t)(l & 0x3f) << 8 | m[pos + 1];
 			if (!next)
 				next = pos + 2;
-			if (to >= limit || ++jumps > JUMPS_MAX)
+			/* Never into the header: its id is not what the upstream will see. */
+			if (to < VW_DNS_HEADER || to >= limit || ++jumps > JUMPS_MAX)
 				return -EINVAL;
 			pos = limit = to;
 			continue;

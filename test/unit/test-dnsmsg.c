@@ -142,6 +142,12 @@ static void test_dnsmsg_query(void **state)
 	/* a label with a dot or a control byte in it */
 	query(&m, 1, "exa\x01mple.org", VW_DNS_TYPE_A, false);
 	assert_int_equal(vw_dnsmsg_query(m.b, m.n, &q), -EINVAL);
+	/* a name in the header: id 0x0178, flags 0 spell "x", but upstream sees another id */
+	header(&m, 0x0178, 0, 1, 0, 0);
+	name(&m, "@0");
+	u16(&m, VW_DNS_TYPE_A);
+	u16(&m, VW_DNS_CLASS_IN);
+	assert_int_equal(vw_dnsmsg_query(m.b, m.n, &q), -EINVAL);
 }
 
 static void test_dnsmsg_answer_chain(void **state)
