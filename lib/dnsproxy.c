@@ -32,6 +32,7 @@
 #define MSG_MAX 65535
 #define TCP_OUT_MAX (256 * 1024) /* unsent answers of one connection */
 #define TCP_PENDING_MAX 32 /* queries in flight of one connection */
+#define TCP_PER_CLIENT 8 /* connections of one client address at once */
 #define UDP_BATCH 64 /* datagrams read per wakeup, so TCP and the rest get their turn */
 #define UDP_SLOTS 16 /* datagrams read per system call */
 #define UDP_QUERY_MAX 4096 /* a UDP query longer than this is dropped */
@@ -56,8 +57,9 @@ struct conn {
 	size_t out_len;
 	size_t out_cap;
 	unsigned pending;
-	uint64_t last_ms;
-	bool closing; /* peer finished sending: close once the answers are out */
+	uint64_t last_ms; /* accepted, or a whole query read or answered: not any byte */
+	bool closing; /* peer finished sending: close once the answers it is owed are out */
+	bool broken; /* not worth more (answers left unread, no memory): close now */
 };
 
 struct listener {
@@ -194,7 +196,7 @@ static void tcp_send(struct conn *c, const uint8_t *msg, size_t len)
 	if (need > TCP_OUT_MAX) {
 		/* The client does not read its answers: it is not a client we owe more. */
 		log_debug("TCP client does not read its answers, closing");
-		c->closing = true;
+		c->broken = true;
 		c->out_len = 0;
 		return;
 	}
@@ -206,7 +208,7 @@ static void tcp_send(struct conn *c, const uint8_t *msg, size_t len)
 			cap *= 2;
 		out = realloc(c->out, cap);
 		if (!out) {
-			c->closing = true;
+			c->broken = true;
 			return;
 		}
 		c->out = out;
@@ -251,9 +253,14 @@ static void finish(struct vw_dnsproxy *p, struct pending *x, enum vw_dnsq_verdic
 {
 	struct conn *c = x->q.tcp ? conn_of(p, x) : NULL;
 
-	if (c && c->pending)
-		c->pending--;
 	p->ops->done(p->ud, &x->q, v, rcode, vw_now_ns() - x->t0);
+	if (c && c->pending) {
+		c->pending--;
+		c->last_ms = vw_now_ms();
+		/* The last answer a half-closed connection waited for (see conn_watch()). */
+		if (!c->pending && c->closing)
+			conn_watch(c);
+	}
 }
 
 /* --- forwarding ---------------------------------------------------------------------------- */
@@ -496,18 +503,19 @@ static int udp_open(struct vw_dnsproxy *p, int family, uint16_t port)
 
 /* --- TCP ----------------------------------------------------------------------------------- */
 
+/*
+ * Watch @c for what it waits for, or close it. A peer that finished sending (a client may
+ * half-close right after its queries) is still owed the answers to the queries it has
+ * upstream: its socket stays open, unwatched, until finish() hands over the last one.
+ */
 static void conn_watch(struct conn *c)
 {
-	uint32_t ev = c->closing ? 0 : EPOLLIN;
+	uint32_t ev = c->closing || c->broken ? 0 : EPOLLIN;
 
-	if (c->out_len)
+	if (c->out_len && !c->broken)
 		ev |= EPOLLOUT;
-	if (!ev) {
+	if ((!ev && (c->broken || !c->pending)) || vw_loop_watch(c->p->loop, &c->io, ev) < 0)
 		conn_close(c);
-		return;
-	}
-	if (vw_loop_watch(c->p->loop, &c->io, ev) < 0)
-		c->closing = true;
 }
 
 static void conn_close(struct conn *c)
@@ -554,7 +562,6 @@ static void on_conn(struct vw_io *io, uint32_t events)
 	uint64_t serial = c->serial;
 	size_t idx = c->idx;
 
-	c->last_ms = vw_now_ms();
 	if ((events & EPOLLOUT) && !conn_flush(c))
 		return;
 	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
@@ -574,6 +581,7 @@ static void on_conn(struct vw_io *io, uint32_t events)
 				len = (size_t)c->in[0] << 8 | c->in[1];
 				if (c->in_len < 2 + len)
 					break;
+				c->last_ms = vw_now_ms();
 				x.q.family = c->family;
 				memcpy(x.q.addr, c->addr, sizeof(c->addr));
 				x.q.tcp = true;
@@ -589,13 +597,36 @@ static void on_conn(struct vw_io *io, uint32_t events)
 			}
 		}
 	}
-	if (!conn_flush(c))
-		return;
-	if (c->closing && !c->out_len && !c->pending) {
-		conn_close(c);
-		return;
+	if (conn_flush(c))
+		conn_watch(c);
+}
+
+/*
+ * Room for one more connection from @family/@addr, which a client could otherwise fill
+ * with connections that trickle a byte now and then: each address gets TCP_PER_CLIENT,
+ * and when all are taken the longest idle connection with nothing upstream makes way.
+ */
+static bool conn_admit(struct vw_dnsproxy *p, uint8_t family, const uint8_t *addr)
+{
+	struct conn *idle = NULL;
+	unsigned same = 0;
+
+	for (size_t i = 0; i < p->n_conns; i++) {
+		struct conn *c = p->conns[i];
+
+		if (c->family == family && memcmp(c->addr, addr, sizeof(c->addr)) == 0)
+			same++;
+		if (!c->pending && (!idle || c->last_ms < idle->last_ms))
+			idle = c;
 	}
-	conn_watch(c);
+	if (same >= TCP_PER_CLIENT)
+		return false;
+	if (p->n_conns < VW_DNSPROXY_TCP_MAX)
+		return true;
+	if (!idle)
+		return false;
+	conn_close(idle);
+	return true;
 }
 
 static void on_accept(struct vw_io *io, uint32_t events)
@@ -607,19 +638,22 @@ static void on_accept(struct vw_io *io, uint32_t events)
 	for (;;) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
-		struct conn *c;
+		uint8_t family, addr[16] = { 0 };
+		struct conn *c = NULL;
 		int fd =
 			accept4(io->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0)
 			return;
-		if (p->n_conns >= VW_DNSPROXY_TCP_MAX) {
-			/* Full: the oldest idle one would be fairer; refusing is bounded and safe.
-			 */
-			(void)close(fd);
-			continue;
+		if (ss.ss_family == AF_INET) {
+			family = AF_INET;
+			memcpy(addr, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+		} else {
+			family = AF_INET6;
+			memcpy(addr, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
 		}
-		c = calloc(1, sizeof(*c));
+		if (conn_admit(p, family, addr))
+			c = calloc(1, sizeof(*c));
 		if (!c) {
 			(void)close(fd);
 			continue;
@@ -629,13 +663,8 @@ static void on_accept(struct vw_io *io, uint32_t events)
 		c->io.cb = on_conn;
 		c->serial = ++p->next_serial;
 		c->last_ms = vw_now_ms();
-		if (ss.ss_family == AF_INET) {
-			c->family = AF_INET;
-			memcpy(c->addr, &((struct sockaddr_in *)&ss)->sin_addr, 4);
-		} else {
-			c->family = AF_INET6;
-			memcpy(c->addr, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
-		}
+		c->family = family;
+		memcpy(c->addr, addr, sizeof(addr));
 		c->idx = p->n_conns;
 		p->conns[p->n_conns++] = c;
 		conn_watch(c);

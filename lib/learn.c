@@ -229,6 +229,7 @@ static enum vw_dnsq_verdict on_ask(void *ud, struct vw_dnsq *q)
 	if (!c || c->inflight >= VW_LEARNER_INFLIGHT_MAX)
 		return VW_DNSQ_DROP;
 	c->inflight++;
+	q->counted = true;
 	return VW_DNSQ_FORWARD;
 }
 
@@ -555,7 +556,7 @@ static void on_done(void *ud, const struct vw_dnsq *q, enum vw_dnsq_verdict v, i
 		    uint64_t ns)
 {
 	struct vw_learner *l = ud;
-	struct client *c = q->key[0] && v == VW_DNSQ_FORWARD ? client_find(l, q->key) : NULL;
+	struct client *c = q->counted ? client_find(l, q->key) : NULL;
 	const struct vw_rs_container *rc = q->key[0] ? vw_ruleset_find(l->applied, q->key) : NULL;
 
 	enum vw_dnsq_result res;

@@ -13,6 +13,7 @@
 #include "vpnwall/nft.h"
 
 #include <errno.h>
+#include <net/if_arp.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -861,6 +862,16 @@ static int emit_verdict_rule(struct batch *b, struct rule *rl, int verdict, cons
 	return rule_emit(b, rl, chain, what);
 }
 
+/* meta iifkind bridge: a packet that came in from a bridge (a container's, or one we do not
+ * know yet), not from the host's uplink or loopback. */
+static void put_iif_bridge(struct rule *rl)
+{
+	static const char bridge[VW_IFNAMSIZ] = "bridge";
+
+	put(rl, e_meta(NFT_META_IIFKIND, NFT_REG_1));
+	put(rl, e_cmp(NFT_REG_1, NFT_CMP_EQ, bridge, sizeof(bridge)));
+}
+
 /* <iifname|oifname> <pattern>: nft's "x+" compares only the prefix, a full name 16 bytes. */
 static void put_ifname(struct rule *rl, uint32_t key, const char *pattern)
 {
@@ -886,7 +897,6 @@ static void put_ifname(struct rule *rl, uint32_t key, const char *pattern)
 static int emit_hook_chain(struct batch *b, const struct vw_ruleset *rs, const char *chain,
 			   const char *map, const char *police)
 {
-	static const char bridge[VW_IFNAMSIZ] = "bridge";
 	char what[96];
 	struct rule rl;
 	int r;
@@ -905,8 +915,7 @@ static int emit_hook_chain(struct batch *b, const struct vw_ruleset *rs, const c
 	if (r < 0)
 		return r;
 	rl = rule_new();
-	put(&rl, e_meta(NFT_META_IIFKIND, NFT_REG_1));
-	put(&rl, e_cmp(NFT_REG_1, NFT_CMP_EQ, bridge, sizeof(bridge)));
+	put_iif_bridge(&rl);
 	put(&rl, e_verdict(NFT_GOTO, police));
 	snprintf(what, sizeof(what), "rule %s: meta iifkind bridge goto %s", chain, police);
 	return rule_emit(b, &rl, chain, what);
@@ -999,10 +1008,22 @@ static int emit_learned(struct batch *b, const struct vw_ruleset *rs, int f)
 	return r;
 }
 
+/* meta l4proto @proto th dport @port (network order) */
+static void put_dport(struct rule *rl, uint8_t proto, uint16_t port)
+{
+	put(rl, e_meta(NFT_META_L4PROTO, NFT_REG_1));
+	put(rl, e_cmp(NFT_REG_1, NFT_CMP_EQ, &proto, 1));
+	put(rl, e_payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, NFT_REG_1));
+	put(rl, e_cmp(NFT_REG_1, NFT_CMP_EQ, &port, sizeof(port)));
+}
+
 /*
  * The DNS of managed containers goes to the proxy, whatever resolver they ask: UDP and TCP
- * port 53 from a proxied source is redirected to the proxy's port on the address it came
- * in to. Other ports (DNS over TLS, 853) are ordinary destinations, denied unless allowed.
+ * port 53 from a proxied source, coming in from a bridge, is redirected to the proxy's port
+ * on the address it came in to. Other ports (DNS over TLS, 853) are ordinary destinations,
+ * denied unless allowed. The bridge: the proxy takes a query's source for the container
+ * that asked, and a host on the uplink could forge a container's address (IPv6 has no
+ * reverse path filter, IPv4's is often loose).
  */
 static int emit_dns_chain(struct batch *b, const struct vw_ruleset *rs)
 {
@@ -1015,43 +1036,73 @@ static int emit_dns_chain(struct batch *b, const struct vw_ruleset *rs)
 			struct rule rl = rule_new();
 			char what[96];
 
+			put_iif_bridge(&rl);
 			put_key(&rl, f, false, false);
 			put(&rl, e_lookup(NFT_REG32_00, set_proxied[f], -1));
-			put(&rl, e_meta(NFT_META_L4PROTO, NFT_REG_1));
-			put(&rl, e_cmp(NFT_REG_1, NFT_CMP_EQ, &protos[i], 1));
-			put(&rl, e_payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, NFT_REG_1));
-			put(&rl, e_cmp(NFT_REG_1, NFT_CMP_EQ, &dns, sizeof(dns)));
+			put_dport(&rl, protos[i], dns);
 			put(&rl, e_data(NFT_REG_1, &to, sizeof(to)));
 			put(&rl, e_redir(NFT_REG_1));
-			snprintf(what, sizeof(what), "rule dns: saddr @%s %s dport 53 redirect",
+			snprintf(what, sizeof(what),
+				 "rule dns: iifkind bridge saddr @%s %s dport 53 redirect",
 				 set_proxied[f], protos[i] == IPPROTO_UDP ? "udp" : "tcp");
 			r = rule_emit(b, &rl, CHAIN_DNS, what);
 		}
 	return r;
 }
 
+/* ct status [!]dnat: redirected by the dns chain (or not), and to the proxy's port. */
+static void put_to_proxy(struct rule *rl, const struct vw_ruleset *rs, uint8_t proto,
+			 bool redirected)
+{
+	static const uint32_t zero = 0, dnat = IPS_DST_NAT;
+
+	put(rl, e_ct(NFT_CT_STATUS, NFT_REG_1));
+	put(rl, e_and(NFT_REG_1, &dnat, sizeof(dnat)));
+	put(rl, e_cmp(NFT_REG_1, redirected ? NFT_CMP_NEQ : NFT_CMP_EQ, &zero, sizeof(zero)));
+	put_dport(rl, proto, htons(rs->dns_port));
+}
+
 /* Into the host: what the dns chain redirected to the proxy (UDP and TCP) is let in. */
 static int emit_proxy_in(struct batch *b, const struct vw_ruleset *rs)
 {
 	static const uint8_t protos[] = { IPPROTO_UDP, IPPROTO_TCP };
-	static const uint32_t zero = 0, dnat = IPS_DST_NAT;
-	uint16_t to = htons(rs->dns_port);
 	int r = 0;
 
 	for (size_t i = 0; r >= 0 && i < ELEMENTSOF(protos); i++) {
 		struct rule rl = rule_new();
 
-		put(&rl, e_ct(NFT_CT_STATUS, NFT_REG_1));
-		put(&rl, e_and(NFT_REG_1, &dnat, sizeof(dnat)));
-		put(&rl, e_cmp(NFT_REG_1, NFT_CMP_NEQ, &zero, sizeof(zero)));
-		put(&rl, e_meta(NFT_META_L4PROTO, NFT_REG_1));
-		put(&rl, e_cmp(NFT_REG_1, NFT_CMP_EQ, &protos[i], 1));
-		put(&rl, e_payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, NFT_REG_1));
-		put(&rl, e_cmp(NFT_REG_1, NFT_CMP_EQ, &to, sizeof(to)));
+		put_to_proxy(&rl, rs, protos[i], true);
 		r = emit_verdict_rule(b, &rl, NFT_RETURN, CHAIN_POLICE_IN,
 				      protos[i] == IPPROTO_UDP
 					      ? "rule police_in: redirected udp to the DNS proxy"
 					      : "rule police_in: redirected tcp to the DNS proxy");
+	}
+	return r;
+}
+
+/*
+ * The proxy's port takes what the dns chain redirected to it and what the host sends
+ * itself over loopback, nothing else: the proxy takes a query's source for the container
+ * that asked, and one sent to the port straight from the uplink could forge it. First in
+ * the input chain, whatever interface it came in by.
+ */
+static int emit_proxy_guard(struct batch *b, const struct vw_ruleset *rs)
+{
+	static const uint8_t protos[] = { IPPROTO_UDP, IPPROTO_TCP };
+	static const uint16_t loopback = ARPHRD_LOOPBACK;
+	int r = 0;
+
+	for (size_t i = 0; r >= 0 && i < ELEMENTSOF(protos); i++) {
+		struct rule rl = rule_new();
+
+		put(&rl, e_meta(NFT_META_IIFTYPE, NFT_REG_1));
+		put(&rl, e_cmp(NFT_REG_1, NFT_CMP_NEQ, &loopback, sizeof(loopback)));
+		put_to_proxy(&rl, rs, protos[i], false);
+		r = emit_verdict_rule(
+			b, &rl, NF_DROP, CHAIN_INPUT,
+			protos[i] == IPPROTO_UDP
+				? "rule input: udp to the DNS proxy, not redirected: drop"
+				: "rule input: tcp to the DNS proxy, not redirected: drop");
 	}
 	return r;
 }
@@ -1362,6 +1413,8 @@ static int emit_base(struct batch *b, const struct vw_ruleset *rs)
 		r = emit_police_in(b, rs);
 	if (r >= 0)
 		r = emit_hook_chain(b, rs, CHAIN_FORWARD, MAP_BRIDGES, CHAIN_POLICE);
+	if (r >= 0 && rs->dns_port)
+		r = emit_proxy_guard(b, rs);
 	if (r >= 0)
 		r = emit_hook_chain(b, rs, CHAIN_INPUT, MAP_BRIDGES_IN, CHAIN_POLICE_IN);
 	if (r >= 0 && rs->dns_port)

@@ -44,10 +44,15 @@ struct vw_dnsq {
 	struct vw_dns_query q; /* with the client's id */
 	char key[VW_KEY_LEN + 1]; /* set by ask(): the container it belongs to, "" if none */
 	bool audited; /* set by ask(): forwarded although its policy denies it */
+	/*
+	 * Set by ask(): counted against its container's queries in flight. done() gives the
+	 * slot back whatever the verdict: the proxy may still drop a query ask() let through.
+	 */
+	bool counted;
 };
 
 struct vw_dnsproxy_ops {
-	/* A client's query: what to do with it (may fill q->key and q->audited). */
+	/* A client's query: what to do with it (may fill q->key, q->audited, q->counted). */
 	enum vw_dnsq_verdict (*ask)(void *ud, struct vw_dnsq *q);
 	/*
 	 * The upstream's answer (@msg, with the client's id) to a forwarded query: learn from

@@ -12,7 +12,10 @@
 # - a query from the host itself (Docker's embedded DNS with a loopback resolver) is
 #   answered if some container may resolve the name and learned for those that may, with a
 #   warning once;
-# - a container that joins another network keeps what it learned from its new address.
+# - a container that joins another network keeps what it learned from its new address;
+# - DNS over TCP clients that half-close, pipeline past their cap, or hold connections
+#   open with a trickle get their answers, their quota back, and closed, in that order;
+# - queries forged with a container's address from the uplink never reach the proxy.
 # Every "blocked" has a positive control in the same state.
 # shellcheck disable=SC2317,SC2016,SC2059 # helpers via tb_check; quoted scripts; DNS formats
 set -eu
@@ -86,18 +89,18 @@ rm -f "$TB/cf.hex"
 
 # --- 2. a flood from one container ----------------------------------------------------------
 tb_check_eq "fl: nothing dropped before the flood" 0 dnsq fl dropped
-# flood: 1000 queries for names under slow.test (allowed to fl, never answered upstream),
-# sent from fl's namespace as fast as bash goes; c-ares gives up on each after 2 tries
-# (2 s, then 4 s).
+# flood C N: N queries for names under slow.test (allowed to fl and tq, never answered
+# upstream), sent from C's namespace as fast as bash goes; c-ares gives up on each after 2
+# tries (2 s, then 4 s).
 flood() {
-	nsenter --net="$(netns_of fl)" bash -c '
+	nsenter --net="$(netns_of "$1")" bash -c '
 		exec 3<>"/dev/udp/$1/53" || exit 1
-		for i in $(seq 1000); do
+		for i in $(seq "$2"); do
 			n=q$i
 			printf "\022\064\001\000\000\001\000\000\000\000\000\000\\$(printf %03o ${#n})$n\004slow\004test\000\000\001\000\001" >&3
-		done' sh "$TB_DNS_IP" >/dev/null 2>&1 || true
+		done' sh "$TB_DNS_IP" "$2" >/dev/null 2>&1 || true
 }
-flood
+flood fl 1000
 tb_check "flood: fl's queries past its quota are dropped and counted" \
 	tb_eventually 5 dnsq_some fl dropped
 tb_check "flood: vpnwalld still runs" tb__pid_alive "$TB_DAEMON_PID"
@@ -124,7 +127,7 @@ upstream_ports() {
 		sort -u
 }
 dropped0=$(dnsq fl dropped)
-flood
+flood fl 1000
 more_dropped() { [ "$(dnsq fl dropped)" -gt "$dropped0" ]; }
 tb_check "second flood: fl's quota is full again" tb_eventually 5 more_dropped
 upstream_ports >"$TB/ports.before"
@@ -157,12 +160,14 @@ tb_check "a repeated lookup and its first connection work" first_try ok a.wild.t
 # What Docker's embedded DNS sends when it forwards from the host (a loopback resolver):
 # the proxy cannot tell which container asked. a.wild.test is answered and learned for every
 # container allowed it (cf, ok, fl), none other; other.test (nobody's) is refused.
-# host_ask QUERY: the proxy's answer to QUERY sent from the host to 127.0.0.1:1053, in hex.
+# host_ask QUERY [ADDR]: the proxy's answer to QUERY sent from the host to ADDR:1053
+# (127.0.0.1), in hex.
 host_ask() {
 	tb_host_exec bash -c '
-		exec 3<>/dev/udp/127.0.0.1/1053 || exit 1
+		exec 3<>"/dev/udp/$2/1053" || exit 1
 		printf "$1" >&3
-		timeout 2 dd bs=4096 count=1 <&3 2>/dev/null | od -An -v -tx1 | tr -d " \n"' sh "$1"
+		timeout 2 dd bs=4096 count=1 <&3 2>/dev/null | od -An -v -tx1 | tr -d " \n"' \
+		sh "$1" "${2:-127.0.0.1}"
 }
 QA='\022\064\001\000\000\001\000\000\000\000\000\000\001a\004wild\004test\000\000\001\000\001'
 tb_dns_set a.wild.test 198.51.100.11
@@ -220,5 +225,75 @@ from_new() {
 }
 tb_check "ok reaches 198.51.100.11 from $ok2 with no new lookup" from_new
 tb_expect_blocked ok 198.51.100.13 80 "control: ok does not reach 198.51.100.13 that way"
+
+# --- 6. DNS over TCP clients that misbehave ---------------------------------------------------
+# A client that half-closes right after its query (busybox nc does) still gets the answer.
+# Queries one connection pipelines past its 32 in flight are dropped, and hand their slots
+# of the container's quota (64) back: a burst under the quota afterwards loses nothing. A
+# client holds at most 8 connections, and one that sends a byte now and then without ever
+# completing a query is closed as idle (10 s) all the same, while others are served.
+VW_DNSQ=${VW_DNSQ:-$TB_LIB_DIR/../../build/test/tools/vw-dnsq}
+[ -x "$VW_DNSQ" ] || tb__die "vw-dnsq not found at $VW_DNSQ (build first or set VW_DNSQ)"
+dnsq_in() {
+	local c=$1
+	shift
+	nsenter --net="$(netns_of "$c")" "$VW_DNSQ" "$@"
+}
+tb_run tq --label 'vpn.outbound=*.wild.test:80/tcp,*.slow.test'
+tb_check "tq: managed, its DNS redirected to the proxy" tb_eventually 15 proxied tq
+tb_check_eq "half-closed at once: tq's TCP query still gets its answer (NOERROR, 1 address)" \
+	"rcode 0 an 1" dnsq_in tq halfclose "$TB_DNS_IP" a.wild.test
+tb_check_eq "tq: nothing dropped before" 0 dnsq tq dropped
+dnsq_in tq pipeline "$TB_DNS_IP" 64 slow.test
+tb_check_eq "pipelined: the 32 queries past the connection's cap are dropped and counted" \
+	32 dnsq tq dropped
+failed_at_least() { [ "$(dnsq tq failed)" -ge "$1" ]; }
+tb_check "pipelined: the 32 it forwarded time out upstream (counted as failed)" \
+	tb_eventually 15 failed_at_least 32
+# over N: tq's queries forwarded and done (timed out; or answered, when dnsmasq's own cap of
+# queries in flight turns some away) number more than N.
+over() { [ $(($(dnsq tq failed) + $(dnsq tq allowed))) -gt "$1" ]; }
+done0=$(($(dnsq tq failed) + $(dnsq tq allowed)))
+flood tq 60
+tb_check "then a burst of 60 UDP queries (quota 64): all forwarded and done" \
+	tb_eventually 15 over $((done0 + 59))
+tb_check_eq "... none of the burst dropped" 32 dnsq tq dropped
+dnsq_in tq hold "$TB_DNS_IP" 20 13 >"$TB/hold.out" 2>&1 &
+hold_pid=$!
+TB_BG_PIDS="$TB_BG_PIDS $hold_pid"
+sleep 2
+tb_check_eq "while tq holds its connections: ok's TCP query is answered" \
+	"rcode 0 an 1" dnsq_in ok halfclose "$TB_DNS_IP" a.wild.test
+wait "$hold_pid" || true
+tb_check_eq "tq's 20 connections: the 12 past its 8 closed at once" \
+	"refused 12" sed -n 1p "$TB/hold.out"
+tb_check_eq "tq's 8 that trickle a byte a second but never a query: closed as idle" \
+	"open 0" sed -n 2p "$TB/hold.out"
+
+# --- 7. queries from the uplink --------------------------------------------------------------
+# The proxy takes a query's source for the container that asked. A host on the uplink (the
+# fake internet) forges tq's address as the source of queries for names tq may resolve,
+# sent to the host's port 53 and to the proxy's own port: neither reaches the proxy, so the
+# upstream is never asked. Controls in the same state: tq's own query is asked upstream,
+# and the proxy answers the host itself on that address.
+tq_ip=$(tb_ip tq)
+tb_inet_exec ip addr add "$tq_ip/32" dev lo
+off=$(log_off)
+for i in 1 2 3; do
+	tb_inet_exec "$VW_DNSQ" forge "$tq_ip" "$TB_HOST_IP" 53 "f53-$i.wild.test" || true
+	tb_inet_exec "$VW_DNSQ" forge "$tq_ip" "$TB_HOST_IP" 1053 "fpx-$i.wild.test" || true
+done
+# After the forged ones: once tq's own query is in the upstream's log, they would be too.
+nsl tq own.wild.test >/dev/null
+tb_check "control: tq's own lookup of own.wild.test is asked upstream" \
+	tb_eventually 5 asked_since "$off" own.wild.test
+tb_check_fails "forged queries to the host's port 53 never asked upstream" \
+	asked_since "$off" 'f53-[0-9]\.wild\.test'
+tb_check_fails "forged queries to the proxy's port never asked upstream" \
+	asked_since "$off" 'fpx-[0-9]\.wild\.test'
+# (It refuses: the host asking by that address is taken for no container's.)
+host_replied() { case $(host_ask "$QA" "$TB_HOST_IP") in 1234[89abcdef]*) ;; *) return 1 ;; esac; }
+tb_check "control: the proxy replies to the host itself on $TB_HOST_IP:1053" host_replied
+tb_inet_exec ip addr del "$tq_ip/32" dev lo
 
 tb_finish

@@ -41,9 +41,6 @@ tb_wait_until 10 inet_listens $ECHO_PORT || tb__die "no echo server in the fake 
 # ---------------------------------------------------------------------------------------
 # helpers
 
-# The upstream's log: dnsmasq --log-queries writes "query[A] NAME from ADDR".
-log_off() { stat -c %s "$TB/dnsmasq.log"; }
-asked_since() { tail -c "+$(($1 + 1))" "$TB/dnsmasq.log" | grep -q "query\[[A-Z]*\] $2 from "; }
 
 # DNS over TCP: a 2-byte length, then the message (id 0x1234, RD, one question, type A).
 # QA asks a.wild.test (29 bytes), QO other.test (28 bytes).

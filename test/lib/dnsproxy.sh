@@ -58,6 +58,11 @@ learned_to() {
 	} | awk -v d="$1" '$2 == "." && $3 == d { f = 1 } END { exit !f }'
 }
 
+# The upstream's log: dnsmasq --log-queries writes "query[A] NAME from ADDR".
+# asked_since OFF NAME: the upstream was asked NAME after offset OFF (log_off) of its log.
+log_off() { stat -c %s "$TB/dnsmasq.log"; }
+asked_since() { tail -c "+$(($1 + 1))" "$TB/dnsmasq.log" | grep -q "query\[[A-Z]*\] $2 from "; }
+
 # --- metrics (METRICS_ADDR=127.0.0.1:50000 in the host ns, set by tb_daemon_start) ------
 metrics() { tb_host_exec curl -sf http://127.0.0.1:50000/metrics; }
 # dnsq C VERDICT: vpnwall_dns_queries_total{container="C",verdict="VERDICT"}, 0 if absent.
