@@ -521,17 +521,29 @@ static int set_nflog_group(struct vw_config *c, const char *v, char *err, size_t
 	return 0;
 }
 
-static int set_audit_rate(struct vw_config *c, const char *v, char *err, size_t errsize)
+/* A per-container rate for the kernel's limit objects (their burst is twice that). */
+static int set_rate(const char *name, const char *what, unsigned long max, unsigned *ret,
+		    const char *v, char *err, size_t errsize)
 {
 	unsigned long n;
 
-	if (vw_parse_uint(v, 1, 100000, &n) < 0) {
-		snprintf(err, errsize,
-			 "AUDIT_RATE='%s': must be packets per second from 1 to 100000", v);
+	if (vw_parse_uint(v, 1, max, &n) < 0) {
+		snprintf(err, errsize, "%s='%s': must be %s per second from 1 to %lu", name, v,
+			 what, max);
 		return -EINVAL;
 	}
-	c->audit_rate = (unsigned)n;
+	*ret = (unsigned)n;
 	return 0;
+}
+
+static int set_audit_rate(struct vw_config *c, const char *v, char *err, size_t errsize)
+{
+	return set_rate("AUDIT_RATE", "packets", 100000, &c->audit_rate, v, err, errsize);
+}
+
+static int set_dns_rate(struct vw_config *c, const char *v, char *err, size_t errsize)
+{
+	return set_rate("DNS_PROXY_RATE", "queries", 1000000, &c->dns_rate, v, err, errsize);
 }
 
 static const struct setting settings[] = {
@@ -574,6 +586,9 @@ static const struct setting settings[] = {
 	  "seconds; the least TTL an address the DNS proxy learns gets (default: DNS_TTL_MIN)" },
 	{ "DNS_PROXY_GRACE", "--dns-proxy-grace", false, set_dns_grace,
 	  "seconds a learned address outlives its TTL (default 30)" },
+	{ "DNS_PROXY_RATE", "--dns-proxy-rate", false, set_dns_rate,
+	  "UDP queries per second and container the proxy takes, twice that in a burst (default "
+	  "1000)" },
 	{ "METRICS_ADDR", "--metrics-addr", false, set_metrics_addr,
 	  "/metrics, /healthz, /readyz (default 127.0.0.1:50000; off)" },
 	{ "API_SOCKET", "--api-socket", false, set_api_socket,
@@ -602,6 +617,7 @@ static int defaults(struct vw_config *c)
 		.dns_ttl_max = 600,
 		.dns_proxy_port = 1053,
 		.dns_grace = 30,
+		.dns_rate = 1000,
 		.metrics_port = 50000,
 		.nflog_group = 7811,
 		.audit_rate = 20,

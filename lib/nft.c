@@ -99,6 +99,7 @@
  *   audit4           saddr of audited containers
  *   allowed4/dropped4  saddr -> counter a_<key> / d_<key>  (object maps)
  *   lograte4         saddr -> limit l_<key>             (object map, with an NFLOG group)
+ *   dnsrate4         saddr -> limit q_<key>, "over"     (object map, with the DNS proxy)
  *
  * A container's destinations are thus stored once per address it sends from (usually one
  * per family). All of it is plain nft syntax: `nft list ruleset` shows it and `nft -f`
@@ -110,6 +111,7 @@ static const char *const set_audit[2] = { "audit4", "audit6" };
 static const char *const map_allowed[2] = { "allowed4", "allowed6" };
 static const char *const map_dropped[2] = { "dropped4", "dropped6" };
 static const char *const map_lograte[2] = { "lograte4", "lograte6" };
+static const char *const map_dnsrate[2] = { "dnsrate4", "dnsrate6" };
 /*
  * The DNS proxy's: sources whose DNS it answers (managed containers' addresses), and what it
  * learned from their answers, per path, as saddr . daddr . l4proto . dport ranges with a
@@ -619,8 +621,11 @@ static int emit_counter(struct batch *b, uint16_t type, const char *name, const 
 	return msg_end(b);
 }
 
-/* limit rate N/second burst 2N packets: the audit trail's budget, one per container. */
-static int emit_limit(struct batch *b, uint16_t type, const char *name, unsigned rate)
+/*
+ * limit rate [over] N/second burst 2N packets, one per container: the audit trail's budget,
+ * and (@over: matches past it) the DNS queries it may send the proxy.
+ */
+static int emit_limit(struct batch *b, uint16_t type, const char *name, unsigned rate, bool over)
 {
 	struct nftnl_obj *o = nftnl_obj_alloc();
 	struct nlmsghdr *nlh;
@@ -637,6 +642,7 @@ static int emit_limit(struct batch *b, uint16_t type, const char *name, unsigned
 		nftnl_obj_set_u64(o, NFTNL_OBJ_LIMIT_UNIT, 1);
 		nftnl_obj_set_u32(o, NFTNL_OBJ_LIMIT_BURST, rate * 2);
 		nftnl_obj_set_u32(o, NFTNL_OBJ_LIMIT_TYPE, NFT_LIMIT_PKTS);
+		nftnl_obj_set_u32(o, NFTNL_OBJ_LIMIT_FLAGS, over ? NFT_LIMIT_F_INV : 0);
 	}
 	snprintf(what, sizeof(what), "%s limit %s", type == NFT_MSG_NEWOBJ ? "create" : "delete",
 		 name);
@@ -845,6 +851,11 @@ static void counter_name(char *buf, size_t size, const struct vw_rs_container *c
 static void limit_name(char *buf, size_t size, const struct vw_rs_container *c)
 {
 	snprintf(buf, size, "l_%s", c->key);
+}
+
+static void dns_limit_name(char *buf, size_t size, const struct vw_rs_container *c)
+{
+	snprintf(buf, size, "q_%s", c->key);
 }
 
 /* The inverse of counter_name() for the kind: allow counters are "a_...". */
@@ -1062,12 +1073,31 @@ static void put_to_proxy(struct rule *rl, const struct vw_ruleset *rs, uint8_t p
 	put_dport(rl, proto, htons(rs->dns_port));
 }
 
-/* Into the host: what the dns chain redirected to the proxy (UDP and TCP) is let in. */
+/*
+ * Into the host: what the dns chain redirected to the proxy (UDP and TCP) is let in; UDP
+ * only within its container's rate, past which it is counted as the container's drop. All
+ * containers' queries share the proxy's one UDP socket: without a limit, one container
+ * could fill its buffer and have the kernel drop everybody else's. (TCP has a socket per
+ * connection and the proxy's caps per client.)
+ */
 static int emit_proxy_in(struct batch *b, const struct vw_ruleset *rs)
 {
 	static const uint8_t protos[] = { IPPROTO_UDP, IPPROTO_TCP };
 	int r = 0;
 
+	for (int f = 0; r >= 0 && f < 2; f++) {
+		struct rule rl = rule_new();
+		char what[96];
+
+		/* put_to_proxy() first: its compares use NFT_REG_1, where put_key() puts saddr. */
+		put_to_proxy(&rl, rs, IPPROTO_UDP, true);
+		put_key(&rl, f, false, false);
+		put(&rl, e_objref_map(NFT_REG32_00, map_dnsrate[f]));
+		put(&rl, e_objref_map(NFT_REG32_00, map_dropped[f]));
+		snprintf(what, sizeof(what), "rule police_in: udp to the DNS proxy past @%s: drop",
+			 map_dnsrate[f]);
+		r = emit_verdict_rule(b, &rl, NF_DROP, CHAIN_POLICE_IN, what);
+	}
 	for (size_t i = 0; r >= 0 && i < ELEMENTSOF(protos); i++) {
 		struct rule rl = rule_new();
 
@@ -1321,7 +1351,7 @@ static int emit_police_in(struct batch *b, const struct vw_ruleset *rs)
 static int emit_base(struct batch *b, const struct vw_ruleset *rs)
 {
 	static const uint8_t range_fields[2][5] = { { 4, 4, 1, 2, 0 }, { 16, 16, 1, 2, 0 } };
-	struct set_spec sets[2 * 14 + 2] = {
+	struct set_spec sets[2 * 15 + 2] = {
 		{ .name = MAP_BRIDGES,
 		  .key_type = TYPE_IFNAME,
 		  .key_len = VW_IFNAMSIZ,
@@ -1377,6 +1407,11 @@ static int emit_base(struct batch *b, const struct vw_ruleset *rs)
 					       .flags = NFT_SET_OBJECT,
 					       .obj_type = NFT_OBJECT_COUNTER };
 		sets[n++] = (struct set_spec){ .name = map_lograte[f],
+					       .key_type = t,
+					       .key_len = alen,
+					       .flags = NFT_SET_OBJECT,
+					       .obj_type = NFT_OBJECT_LIMIT };
+		sets[n++] = (struct set_spec){ .name = map_dnsrate[f],
 					       .key_type = t,
 					       .key_len = alen,
 					       .flags = NFT_SET_OBJECT,
@@ -1463,7 +1498,8 @@ static int addr_elem(struct batch *b, uint16_t type, const char *set, uint8_t fa
 	return elems_finish(&el, r);
 }
 
-/* A container's own objects: its counters, and its log limit with an NFLOG group. */
+/* A container's own objects: its counters, its log limit with an NFLOG group, and its DNS
+ * limit with the DNS proxy. */
 static int container_objects(struct batch *b, uint16_t type, const struct vw_ruleset *rs,
 			     const struct vw_rs_container *c)
 {
@@ -1476,7 +1512,11 @@ static int container_objects(struct batch *b, uint16_t type, const struct vw_rul
 	}
 	if (r >= 0 && rs->log_group) {
 		limit_name(name, sizeof(name), c);
-		r = emit_limit(b, type, name, rs->log_rate);
+		r = emit_limit(b, type, name, rs->log_rate, false);
+	}
+	if (r >= 0 && rs->dns_port) {
+		dns_limit_name(name, sizeof(name), c);
+		r = emit_limit(b, type, name, rs->dns_rate, true);
 	}
 	return r;
 }
@@ -1489,7 +1529,7 @@ static int source_op(struct batch *b, uint16_t type, const struct vw_ruleset *rs
 		     const struct vw_rs_source *s, const struct vw_rs_container *c)
 {
 	int f = vw_family_index(s->family);
-	char a[64], d[64], l[64];
+	char a[64], d[64], l[64], q[64];
 	int r;
 
 	if (!s->key[0] || !c)
@@ -1497,6 +1537,7 @@ static int source_op(struct batch *b, uint16_t type, const struct vw_ruleset *rs
 	counter_name(a, sizeof(a), c, false);
 	counter_name(d, sizeof(d), c, true);
 	limit_name(l, sizeof(l), c);
+	dns_limit_name(q, sizeof(q), c);
 	r = addr_elem(b, type, map_allowed[f], s->family, s->addr, a);
 	if (r >= 0)
 		r = addr_elem(b, type, map_dropped[f], s->family, s->addr, d);
@@ -1506,6 +1547,9 @@ static int source_op(struct batch *b, uint16_t type, const struct vw_ruleset *rs
 		r = addr_elem(b, type, set_audit[f], s->family, s->addr, NULL);
 	if (r >= 0 && rs->dns_port)
 		r = addr_elem(b, type, set_proxied[f], s->family, s->addr, NULL);
+	/* An audited container is never dropped, not even its DNS flood. */
+	if (r >= 0 && rs->dns_port && !c->audit)
+		r = addr_elem(b, type, map_dnsrate[f], s->family, s->addr, q);
 	for (int p = 0; r >= 0 && p < VW_PATHS; p++) {
 		const struct vw_boxset *bs = &c->dst[vw_boxset_index(p, s->family)];
 

@@ -512,6 +512,7 @@ int vw_policy_settings(const struct vw_config *cfg, struct vw_ruleset *rs)
 	rs->log_group = cfg->nflog_group;
 	rs->log_rate = cfg->audit_rate;
 	rs->dns_port = cfg->dns_proxy ? cfg->dns_proxy_port : 0;
+	rs->dns_rate = cfg->dns_rate;
 	(void)vw_strscpy(rs->vpn_iface, cfg->vpn_interface, sizeof(rs->vpn_iface));
 	if (cfg->n_ignore_bridges) {
 		rs->ignore = calloc(cfg->n_ignore_bridges, sizeof(*rs->ignore));

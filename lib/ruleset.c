@@ -916,6 +916,7 @@ void vw_ruleset_base(const struct vw_ruleset *rs, struct vw_ruleset *ret)
 				    .log_group = rs->log_group,
 				    .log_rate = rs->log_rate,
 				    .dns_port = rs->dns_port,
+				    .dns_rate = rs->dns_rate,
 				    .ignore = rs->ignore,
 				    .n_ignore = rs->n_ignore };
 	memcpy(ret->vpn_iface, rs->vpn_iface, sizeof(ret->vpn_iface));
@@ -1353,7 +1354,8 @@ static bool same_base(const struct vw_ruleset *a, const struct vw_ruleset *b)
 {
 	return a->dry_run == b->dry_run && a->log_group == b->log_group &&
 	       a->log_rate == b->log_rate && a->dns_port == b->dns_port &&
-	       strcmp(a->vpn_iface, b->vpn_iface) == 0 && a->n_ignore == b->n_ignore &&
+	       a->dns_rate == b->dns_rate && strcmp(a->vpn_iface, b->vpn_iface) == 0 &&
+	       a->n_ignore == b->n_ignore &&
 	       (a->n_ignore == 0 ||
 		memcmp(a->ignore, b->ignore, a->n_ignore * sizeof(*a->ignore)) == 0);
 }

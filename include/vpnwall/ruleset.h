@@ -130,6 +130,7 @@ struct vw_ruleset {
 	 * it, and what it learns from their answers is allowed; 0 = no proxy. */
 	uint16_t dns_port;
 	unsigned log_rate; /* audited packets per second, per container */
+	unsigned dns_rate; /* UDP queries to the DNS proxy per second, per container */
 	char (*ignore)[VW_IFNAMSIZ]; /* bridges never policed (settings); "x+" is a prefix */
 	size_t n_ignore;
 	struct vw_rs_bridge *bridges; /* Docker's bridges, sorted by name, unique */

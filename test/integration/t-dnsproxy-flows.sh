@@ -15,7 +15,8 @@
 # - a container that joins another network keeps what it learned from its new address;
 # - DNS over TCP clients that half-close, pipeline past their cap, or hold connections
 #   open with a trickle get their answers, their quota back, and closed, in that order;
-# - queries forged with a container's address from the uplink never reach the proxy.
+# - queries forged with a container's address from the uplink never reach the proxy;
+# - a container's UDP queries past DNS_PROXY_RATE are dropped in the kernel.
 # Every "blocked" has a positive control in the same state.
 # shellcheck disable=SC2317,SC2016,SC2059 # helpers via tb_check; quoted scripts; DNS formats
 set -eu
@@ -295,5 +296,31 @@ tb_check_fails "forged queries to the proxy's port never asked upstream" \
 host_replied() { case $(host_ask "$QA" "$TB_HOST_IP") in 1234[89abcdef]*) ;; *) return 1 ;; esac; }
 tb_check "control: the proxy replies to the host itself on $TB_HOST_IP:1053" host_replied
 tb_inet_exec ip addr del "$tq_ip/32" dev lo
+
+# --- 8. a container's UDP queries past DNS_PROXY_RATE --------------------------------------
+# Every container's UDP queries share the proxy's one socket. Past its rate (here 20 a
+# second, 40 more in a burst) a container's are dropped in the kernel, counted as its
+# drops, before they can crowd the others' out of that socket's buffer. Controls: a burst
+# within the rate is answered whole; ok resolves meanwhile, and tq again once refilled.
+tb_daemon_stop
+tb_daemon_start DNS_PROXY=true "DNS_UPSTREAM=$TB_DNS_IP" DNS_PROXY_RATE=20
+tb_daemon_wait_ready
+tb_check "restarted with DNS_PROXY_RATE=20: tq managed again" tb_eventually 15 proxied tq
+sleep 2.5 # a full bucket
+tb_check_eq "a burst of 30 refused queries (within the burst): all 30 answered" \
+	"answered 30" dnsq_in tq burst "$TB_DNS_IP" 30 other.test
+sleep 2.5
+drops0=$(drops tq)
+out=$(dnsq_in tq burst "$TB_DNS_IP" 400 other.test)
+answered=${out#answered }
+tb_log "400 queries at once: $answered answered"
+tb_check "a burst of 400: at most the burst and a second of the rate answered (<= 80)" \
+	test "$answered" -le 80
+tb_check "... at least the burst (>= 30)" test "$answered" -ge 30
+more_drops() { [ $(($(drops tq) - drops0)) -ge 300 ]; }
+tb_check "... the rest dropped in the kernel, counted as tq's drops" more_drops
+tb_check "meanwhile: ok still resolves a.wild.test" resolves ok a.wild.test 198.51.100.11
+tb_check "tq resolves again once its rate refilled" \
+	tb_eventually 10 resolves tq a.wild.test 198.51.100.11
 
 tb_finish

@@ -40,6 +40,7 @@ static void test_config_defaults(void **state)
 	assert_false(c.dns_proxy);
 	assert_int_equal(c.dns_proxy_port, 1053);
 	assert_int_equal(c.dns_grace, 30);
+	assert_int_equal(c.dns_rate, 1000);
 	assert_int_equal(c.dns_min_ttl, c.dns_ttl_min);
 	assert_false(c.dns_refuse_nxdomain);
 	vw_config_done(&c);
@@ -53,6 +54,7 @@ static void test_config_dns_proxy(void **state)
 			      "DNS_PROXY_REFUSE=nxdomain",
 			      "DNS_PROXY_GRACE=2",
 			      "DNS_MIN_TTL=60",
+			      "DNS_PROXY_RATE=50",
 			      NULL };
 	const char *argv[] = { "vpnwalld", NULL };
 	struct vw_config c;
@@ -66,6 +68,7 @@ static void test_config_dns_proxy(void **state)
 	assert_true(c.dns_refuse_nxdomain);
 	assert_int_equal(c.dns_grace, 2);
 	assert_int_equal(c.dns_min_ttl, 60);
+	assert_int_equal(c.dns_rate, 50);
 	assert_int_equal(c.dns_ttl_min, 5); /* the resolver's floor is its own */
 	vw_config_done(&c);
 }
@@ -190,6 +193,8 @@ static void test_config_errors(void **state)
 	expect_error("DNS_UPSTREAM=dns.example", "DNS_UPSTREAM='dns.example'");
 	expect_error("DNS_PROXY_REFUSE=drop", "DNS_PROXY_REFUSE='drop'");
 	expect_error("DNS_PROXY_GRACE=0", "DNS_PROXY_GRACE='0'");
+	expect_error("DNS_PROXY_RATE=0", "DNS_PROXY_RATE='0': must be queries per second from 1");
+	expect_error("DNS_PROXY_RATE=1000001", "DNS_PROXY_RATE='1000001'");
 	expect_error("DNS_MIN_TTL=-1", "DNS_MIN_TTL='-1'");
 	expect_error("DNS_MIN_TTL=700", "DNS_MIN_TTL=700 is larger than DNS_TTL_MAX=600");
 	expect_error("DNS_TTL_MAX=1x", "DNS_TTL_MAX='1x'");

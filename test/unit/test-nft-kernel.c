@@ -500,6 +500,7 @@ static void test_kernel_learned(void **state)
 	assert_int_equal(vw_nft_new(TABLE, TAG, &n), 0);
 	build_v1(&v1);
 	v1.rs.dns_port = 1053;
+	v1.rs.dns_rate = 1000;
 	assert_int_equal(apply(n, NULL, &v1.rs, &ops), 0);
 	assert_int_equal(learned_timeout("learned4", 80, &t), 0);
 

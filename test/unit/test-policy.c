@@ -667,7 +667,7 @@ static void test_policy_settings_dry_run(void **state)
 static void test_policy_dryrun_label(void **state)
 {
 	struct fixture *f = *state;
-	const char *env[] = { "NFLOG_GROUP=off", "AUDIT_RATE=5", NULL };
+	const char *env[] = { "NFLOG_GROUP=off", "AUDIT_RATE=5", "DNS_PROXY_RATE=7", NULL };
 	const char *dry[] = { "vpn.dryrun", "true", "vpn.outbound", "198.51.100.7", NULL };
 	const char *wet[] = { "vpn.dryrun", "false", NULL };
 	struct vw_endpoint e1[] = { ep(NET_A, "198.18.16.2", NULL) };
@@ -683,6 +683,7 @@ static void test_policy_dryrun_label(void **state)
 	assert_false(f->rs.dry_run);
 	assert_int_equal(f->rs.log_group, 0);
 	assert_int_equal(f->rs.log_rate, 5);
+	assert_int_equal(f->rs.dns_rate, 7);
 	assert_true(vw_ruleset_find(&f->rs, "1111111111111111")->audit);
 	assert_int_equal(vw_rs_container_boxes(vw_ruleset_find(&f->rs, "1111111111111111")), 1);
 	assert_false(vw_ruleset_find(&f->rs, "2222222222222222")->audit);
