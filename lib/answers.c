@@ -47,6 +47,7 @@ static void entry_free(struct vw_answer *x)
 {
 	for (int p = 0; p < VW_PATHS; p++)
 		vw_boxset_done(&x->held[p]);
+	free(x->names);
 	free(x);
 }
 
@@ -153,6 +154,24 @@ void vw_answers_remove(struct vw_answers *a, struct vw_answer *x)
 	entry_free(x);
 }
 
+/* Room for one more name: one at first, then twice as many, up to VW_ANSWER_NAMES_MAX. */
+static int names_grow(struct vw_answer *x)
+{
+	size_t cap = x->cap_names ? x->cap_names * 2 : 1;
+	struct vw_answer_name *v;
+
+	if (x->n_names < x->cap_names)
+		return 0;
+	if (cap > VW_ANSWER_NAMES_MAX)
+		cap = VW_ANSWER_NAMES_MAX;
+	v = reallocarray(x->names, cap, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	x->names = v;
+	x->cap_names = cap;
+	return 0;
+}
+
 /* Names whose answers ran out go; the entry's expiry is the latest of the rest. */
 static void expire_names(struct vw_answer *x, uint64_t now)
 {
@@ -175,6 +194,7 @@ int vw_answers_learn(struct vw_answers *a, const char *key, uint8_t family, cons
 {
 	struct vw_answer *x = vw_answers_find(a, key, family, addr);
 	struct vw_answer_name *slot = NULL;
+	bool fresh = !x;
 	int r;
 
 	if (n_grants == 0 || n_grants > VW_ANSWER_GRANTS_MAX || strlen(name) >= VW_DNS_NAME_MAX)
@@ -188,8 +208,15 @@ int vw_answers_learn(struct vw_answers *a, const char *key, uint8_t family, cons
 	for (size_t i = 0; i < x->n_names && !slot; i++)
 		if (strcmp(x->names[i].name, name) == 0)
 			slot = &x->names[i];
-	if (!slot && x->n_names < VW_ANSWER_NAMES_MAX)
+	if (!slot && x->n_names < VW_ANSWER_NAMES_MAX) {
+		r = names_grow(x);
+		if (r < 0) {
+			if (fresh)
+				vw_answers_remove(a, x);
+			return r;
+		}
 		slot = &x->names[x->n_names++];
+	}
 	if (!slot) {
 		/* Full: the name that expires first makes room (its grants leave with it). */
 		slot = &x->names[0];

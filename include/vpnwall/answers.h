@@ -46,8 +46,11 @@ struct vw_answer {
 	char key[VW_KEY_LEN + 1];
 	uint8_t family;
 	uint8_t addr[16];
-	struct vw_answer_name names[VW_ANSWER_NAMES_MAX];
+	/* Grown as needed (up to VW_ANSWER_NAMES_MAX): most addresses have one name, and an
+	 * entry is one of up to VW_ANSWERS_MAX. */
+	struct vw_answer_name *names;
 	size_t n_names;
+	size_t cap_names;
 	uint64_t expires; /* ms: the latest of its names' */
 	/* What the backend holds for it (set by the caller after a commit), per path. */
 	struct vw_boxset held[VW_PATHS];
