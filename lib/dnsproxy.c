@@ -179,11 +179,24 @@ static void udp_send(struct vw_dnsproxy *p, const struct pending *x, const uint8
 		log_debug("answer not sent: %s", strerror(errno));
 }
 
-static struct conn *conn_of(struct vw_dnsproxy *p, const struct pending *x)
+/*
+ * The connection @x came by, NULL once it is closed. Its slot changes when another one
+ * closes (conn_close()): then it is found by its serial, and the new slot remembered. A
+ * query that lost its connection would never hand its answer over, and a half-closed
+ * connection waiting for that answer would never close.
+ */
+static struct conn *conn_of(struct vw_dnsproxy *p, struct pending *x)
 {
 	struct conn *c = x->conn_idx < p->n_conns ? p->conns[x->conn_idx] : NULL;
 
-	return c && c->serial == x->conn_serial ? c : NULL;
+	if (c && c->serial == x->conn_serial)
+		return c;
+	for (size_t i = 0; i < p->n_conns; i++)
+		if (p->conns[i]->serial == x->conn_serial) {
+			x->conn_idx = i;
+			return p->conns[i];
+		}
+	return NULL;
 }
 
 static void conn_close(struct conn *c);
@@ -525,8 +538,7 @@ static void conn_close(struct conn *c)
 
 	vw_loop_unwatch(p->loop, &c->io);
 	(void)close(c->io.fd);
-	/* The last one takes its place: its pending queries see a new index, and look it up
-	 * by serial (conn_of()), so they lose it; they only lose an answer on a race. */
+	/* The last one takes its place: its pending queries find it by serial (conn_of()). */
 	p->conns[c->idx] = p->conns[last];
 	p->conns[c->idx]->idx = c->idx;
 	p->conns[last] = NULL;
@@ -603,8 +615,9 @@ static void on_conn(struct vw_io *io, uint32_t events)
 
 /*
  * Room for one more connection from @family/@addr, which a client could otherwise fill
- * with connections that trickle a byte now and then: each address gets TCP_PER_CLIENT,
- * and when all are taken the longest idle connection with nothing upstream makes way.
+ * with connections that trickle a byte now and then: each address gets TCP_PER_CLIENT (the
+ * host's loopback all of them), and when all are taken the longest idle connection with
+ * nothing upstream makes way.
  */
 static bool conn_admit(struct vw_dnsproxy *p, uint8_t family, const uint8_t *addr)
 {
@@ -614,7 +627,9 @@ static bool conn_admit(struct vw_dnsproxy *p, uint8_t family, const uint8_t *add
 	for (size_t i = 0; i < p->n_conns; i++) {
 		struct conn *c = p->conns[i];
 
-		if (c->family == family && memcmp(c->addr, addr, sizeof(c->addr)) == 0)
+		/* The host itself forwards for every container (see vw_dnsq.local). */
+		if (c->family == family && memcmp(c->addr, addr, sizeof(c->addr)) == 0 &&
+		    !is_loopback(family, addr))
 			same++;
 		if (!c->pending && (!idle || c->last_ms < idle->last_ms))
 			idle = c;

@@ -82,6 +82,7 @@
 #define CHAIN_POLICE_IN "police_in"
 #define CHAIN_DISPATCH "dispatch"
 #define CHAIN_DNS "dns"
+#define CHAIN_PROXY_GUARD "proxy_guard"
 #define MAP_BRIDGES "bridges"
 #define MAP_BRIDGES_IN "bridges_in"
 /*
@@ -1030,11 +1031,11 @@ static void put_dport(struct rule *rl, uint8_t proto, uint16_t port)
 
 /*
  * The DNS of managed containers goes to the proxy, whatever resolver they ask: UDP and TCP
- * port 53 from a proxied source, coming in from a bridge, is redirected to the proxy's port
- * on the address it came in to. Other ports (DNS over TLS, 853) are ordinary destinations,
- * denied unless allowed. The bridge: the proxy takes a query's source for the container
- * that asked, and a host on the uplink could forge a container's address (IPv6 has no
- * reverse path filter, IPv4's is often loose).
+ * port 53 from a proxied source is redirected to the proxy's port on the address it came
+ * in to (a resolver container on the same bridge included: with br_netfilter, bridged
+ * packets pass here, by their bridge port). Other ports (DNS over TLS, 853) are ordinary
+ * destinations, denied unless allowed. What came from elsewhere with a container's address
+ * forged is redirected too, and dropped at the proxy's door (emit_proxy_guard()).
  */
 static int emit_dns_chain(struct batch *b, const struct vw_ruleset *rs)
 {
@@ -1047,29 +1048,32 @@ static int emit_dns_chain(struct batch *b, const struct vw_ruleset *rs)
 			struct rule rl = rule_new();
 			char what[96];
 
-			put_iif_bridge(&rl);
 			put_key(&rl, f, false, false);
 			put(&rl, e_lookup(NFT_REG32_00, set_proxied[f], -1));
 			put_dport(&rl, protos[i], dns);
 			put(&rl, e_data(NFT_REG_1, &to, sizeof(to)));
 			put(&rl, e_redir(NFT_REG_1));
-			snprintf(what, sizeof(what),
-				 "rule dns: iifkind bridge saddr @%s %s dport 53 redirect",
+			snprintf(what, sizeof(what), "rule dns: saddr @%s %s dport 53 redirect",
 				 set_proxied[f], protos[i] == IPPROTO_UDP ? "udp" : "tcp");
 			r = rule_emit(b, &rl, CHAIN_DNS, what);
 		}
 	return r;
 }
 
-/* ct status [!]dnat: redirected by the dns chain (or not), and to the proxy's port. */
-static void put_to_proxy(struct rule *rl, const struct vw_ruleset *rs, uint8_t proto,
-			 bool redirected)
+/* ct status dnat: redirected (by the dns chain, when it is to the proxy's port). */
+static void put_redirected(struct rule *rl)
 {
 	static const uint32_t zero = 0, dnat = IPS_DST_NAT;
 
 	put(rl, e_ct(NFT_CT_STATUS, NFT_REG_1));
 	put(rl, e_and(NFT_REG_1, &dnat, sizeof(dnat)));
-	put(rl, e_cmp(NFT_REG_1, redirected ? NFT_CMP_NEQ : NFT_CMP_EQ, &zero, sizeof(zero)));
+	put(rl, e_cmp(NFT_REG_1, NFT_CMP_NEQ, &zero, sizeof(zero)));
+}
+
+/* ct status dnat, to the proxy's port: what the dns chain redirected to the proxy. */
+static void put_to_proxy(struct rule *rl, const struct vw_ruleset *rs, uint8_t proto)
+{
+	put_redirected(rl);
 	put_dport(rl, proto, htons(rs->dns_port));
 }
 
@@ -1090,7 +1094,7 @@ static int emit_proxy_in(struct batch *b, const struct vw_ruleset *rs)
 		char what[96];
 
 		/* put_to_proxy() first: its compares use NFT_REG_1, where put_key() puts saddr. */
-		put_to_proxy(&rl, rs, IPPROTO_UDP, true);
+		put_to_proxy(&rl, rs, IPPROTO_UDP);
 		put_key(&rl, f, false, false);
 		put(&rl, e_objref_map(NFT_REG32_00, map_dnsrate[f]));
 		put(&rl, e_objref_map(NFT_REG32_00, map_dropped[f]));
@@ -1101,7 +1105,7 @@ static int emit_proxy_in(struct batch *b, const struct vw_ruleset *rs)
 	for (size_t i = 0; r >= 0 && i < ELEMENTSOF(protos); i++) {
 		struct rule rl = rule_new();
 
-		put_to_proxy(&rl, rs, protos[i], true);
+		put_to_proxy(&rl, rs, protos[i]);
 		r = emit_verdict_rule(b, &rl, NFT_RETURN, CHAIN_POLICE_IN,
 				      protos[i] == IPPROTO_UDP
 					      ? "rule police_in: redirected udp to the DNS proxy"
@@ -1111,30 +1115,48 @@ static int emit_proxy_in(struct batch *b, const struct vw_ruleset *rs)
 }
 
 /*
- * The proxy's port takes what the dns chain redirected to it and what the host sends
- * itself over loopback, nothing else: the proxy takes a query's source for the container
- * that asked, and one sent to the port straight from the uplink could forge it. First in
- * the input chain, whatever interface it came in by.
+ * The proxy's port takes what the dns chain redirected to it from a bridge and what the
+ * host sends itself over loopback, nothing else: the proxy takes a query's source for the
+ * container that asked, and a packet from the uplink with a container's address forged
+ * (IPv6 has no reverse path filter, IPv4's is often loose), sent to the port or redirected
+ * there, would pass for that container's. Bridged traffic redirected with br_netfilter
+ * comes in by its bridge too. A chain of its own, ending in a drop: a packet conntrack does
+ * not track, whose ct status no rule can read, ends there as well.
  */
 static int emit_proxy_guard(struct batch *b, const struct vw_ruleset *rs)
 {
 	static const uint8_t protos[] = { IPPROTO_UDP, IPPROTO_TCP };
 	static const uint16_t loopback = ARPHRD_LOOPBACK;
+	struct rule rl;
 	int r = 0;
 
 	for (size_t i = 0; r >= 0 && i < ELEMENTSOF(protos); i++) {
-		struct rule rl = rule_new();
-
-		put(&rl, e_meta(NFT_META_IIFTYPE, NFT_REG_1));
-		put(&rl, e_cmp(NFT_REG_1, NFT_CMP_NEQ, &loopback, sizeof(loopback)));
-		put_to_proxy(&rl, rs, protos[i], false);
-		r = emit_verdict_rule(
-			b, &rl, NF_DROP, CHAIN_INPUT,
-			protos[i] == IPPROTO_UDP
-				? "rule input: udp to the DNS proxy, not redirected: drop"
-				: "rule input: tcp to the DNS proxy, not redirected: drop");
+		rl = rule_new();
+		put_dport(&rl, protos[i], htons(rs->dns_port));
+		put(&rl, e_verdict(NFT_JUMP, CHAIN_PROXY_GUARD));
+		r = rule_emit(b, &rl, CHAIN_INPUT,
+			      protos[i] == IPPROTO_UDP
+				      ? "rule input: udp to the DNS proxy: jump guard"
+				      : "rule input: tcp to the DNS proxy: jump guard");
 	}
-	return r;
+	if (r < 0)
+		return r;
+	rl = rule_new();
+	put(&rl, e_meta(NFT_META_IIFTYPE, NFT_REG_1));
+	put(&rl, e_cmp(NFT_REG_1, NFT_CMP_EQ, &loopback, sizeof(loopback)));
+	r = emit_verdict_rule(b, &rl, NFT_RETURN, CHAIN_PROXY_GUARD,
+			      "rule proxy_guard: iiftype loopback return");
+	if (r < 0)
+		return r;
+	rl = rule_new();
+	put_iif_bridge(&rl);
+	put_redirected(&rl);
+	r = emit_verdict_rule(b, &rl, NFT_RETURN, CHAIN_PROXY_GUARD,
+			      "rule proxy_guard: iifkind bridge ct status dnat return");
+	if (r < 0)
+		return r;
+	rl = rule_new();
+	return emit_verdict_rule(b, &rl, NF_DROP, CHAIN_PROXY_GUARD, "rule proxy_guard: drop");
 }
 
 /*
@@ -1436,6 +1458,8 @@ static int emit_base(struct batch *b, const struct vw_ruleset *rs)
 		r = emit_chain(b, NFT_MSG_NEWCHAIN, CHAIN_POLICE, -1);
 	if (r >= 0)
 		r = emit_chain(b, NFT_MSG_NEWCHAIN, CHAIN_POLICE_IN, -1);
+	if (r >= 0 && rs->dns_port)
+		r = emit_chain(b, NFT_MSG_NEWCHAIN, CHAIN_PROXY_GUARD, -1);
 	if (r >= 0)
 		r = emit_chain(b, NFT_MSG_NEWCHAIN, CHAIN_FORWARD, NF_INET_FORWARD);
 	if (r >= 0)

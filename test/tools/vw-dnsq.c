@@ -6,6 +6,9 @@
  *
  *   vw-dnsq halfclose ADDR NAME    one query for NAME (A, id 0x1234), then shutdown(WR)
  *                                    at once; prints the answer's "rcode R an N", or "eof"
+ *   vw-dnsq moved ADDR NAME          the same, on a connection opened after another one
+ *                                    that closes while the query is upstream (the proxy
+ *                                    moves the first to the closed one's slot)
  *   vw-dnsq pipeline ADDR N SUFFIX N queries for q1.SUFFIX ... qN.SUFFIX in one write,
  *                                    then waits a second and closes
  *   vw-dnsq hold ADDR N SECONDS    opens N connections; prints "refused K", those the
@@ -103,27 +106,35 @@ static bool send_all(int fd, const uint8_t *b, size_t n)
 	return true;
 }
 
-static int halfclose(const char *addr, const char *name)
+/* With @moved, a connection opened before this one closes while the query is upstream. */
+static int halfclose(const char *addr, const char *name, bool moved)
 {
 	uint8_t q[300], a[4096];
 	size_t n, got = 0;
-	int fd;
+	int fd, other = -1;
 
 	if (strlen(name) > 250) {
 		errno = EINVAL;
 		return fail("name");
 	}
 	n = put_query(q, 0, name, 0x1234);
+	if (moved && (other = dial(addr)) < 0)
+		return fail("connect");
 	fd = dial(addr);
 	if (fd < 0)
 		return fail("connect");
 	if (!send_all(fd, q, n) || shutdown(fd, SHUT_WR) < 0)
 		return fail("send");
+	if (moved) {
+		usleep(300000);
+		(void)close(other);
+	}
 	for (;;) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		ssize_t r;
 
-		if (poll(&p, 1, 5000) <= 0)
+		/* Long enough for the proxy's SERVFAIL when the upstream never answers (6 s). */
+		if (poll(&p, 1, 10000) <= 0)
 			break;
 		r = recv(fd, a + got, sizeof(a) - got, 0);
 		if (r <= 0)
@@ -262,7 +273,9 @@ static int forge(const char *src, const char *addr, int port, const char *name)
 int main(int argc, char **argv)
 {
 	if (argc == 4 && strcmp(argv[1], "halfclose") == 0)
-		return halfclose(argv[2], argv[3]);
+		return halfclose(argv[2], argv[3], false);
+	if (argc == 4 && strcmp(argv[1], "moved") == 0)
+		return halfclose(argv[2], argv[3], true);
 	if (argc == 5 && strcmp(argv[1], "pipeline") == 0)
 		return pipeline(argv[2], atoi(argv[3]), argv[4]);
 	if (argc == 5 && strcmp(argv[1], "hold") == 0)
@@ -271,7 +284,7 @@ int main(int argc, char **argv)
 		return burst(argv[2], atoi(argv[3]), argv[4]);
 	if (argc == 6 && strcmp(argv[1], "forge") == 0)
 		return forge(argv[2], argv[3], atoi(argv[4]), argv[5]);
-	fprintf(stderr, "usage: vw-dnsq halfclose ADDR NAME | pipeline ADDR N SUFFIX | "
+	fprintf(stderr, "usage: vw-dnsq halfclose|moved ADDR NAME | pipeline ADDR N SUFFIX | "
 			"hold ADDR N SECONDS | burst ADDR N NAME | forge SRC ADDR PORT NAME\n");
 	return 2;
 }
