@@ -47,6 +47,8 @@ static void entry_free(struct vw_answer *x)
 {
 	for (int p = 0; p < VW_PATHS; p++)
 		vw_boxset_done(&x->held[p]);
+	for (size_t i = 0; i < x->n_names; i++)
+		free(x->names[i].name);
 	free(x->names);
 	free(x);
 }
@@ -179,8 +181,10 @@ static void expire_names(struct vw_answer *x, uint64_t now)
 
 	x->expires = 0;
 	for (size_t i = 0; i < x->n_names; i++) {
-		if (x->names[i].expires <= now)
+		if (x->names[i].expires <= now) {
+			free(x->names[i].name);
 			continue;
+		}
 		x->names[out++] = x->names[i];
 		if (x->names[i].expires > x->expires)
 			x->expires = x->names[i].expires;
@@ -195,6 +199,7 @@ int vw_answers_learn(struct vw_answers *a, const char *key, uint8_t family, cons
 	struct vw_answer *x = vw_answers_find(a, key, family, addr);
 	struct vw_answer_name *slot = NULL;
 	bool fresh = !x;
+	char *copy = NULL;
 	int r;
 
 	if (n_grants == 0 || n_grants > VW_ANSWER_GRANTS_MAX || strlen(name) >= VW_DNS_NAME_MAX)
@@ -208,23 +213,30 @@ int vw_answers_learn(struct vw_answers *a, const char *key, uint8_t family, cons
 	for (size_t i = 0; i < x->n_names && !slot; i++)
 		if (strcmp(x->names[i].name, name) == 0)
 			slot = &x->names[i];
-	if (!slot && x->n_names < VW_ANSWER_NAMES_MAX) {
-		r = names_grow(x);
+	if (!slot) {
+		copy = strdup(name);
+		r = copy ? 0 : -ENOMEM;
+		if (r >= 0 && x->n_names < VW_ANSWER_NAMES_MAX)
+			r = names_grow(x);
 		if (r < 0) {
+			free(copy);
 			if (fresh)
 				vw_answers_remove(a, x);
 			return r;
 		}
-		slot = &x->names[x->n_names++];
 	}
-	if (!slot) {
+	if (!slot && x->n_names < VW_ANSWER_NAMES_MAX) {
+		slot = &x->names[x->n_names++];
+		slot->name = copy;
+	} else if (!slot) {
 		/* Full: the name that expires first makes room (its grants leave with it). */
 		slot = &x->names[0];
 		for (size_t i = 1; i < x->n_names; i++)
 			if (x->names[i].expires < slot->expires)
 				slot = &x->names[i];
+		free(slot->name);
+		slot->name = copy;
 	}
-	(void)vw_strscpy(slot->name, name, sizeof(slot->name));
 	memcpy(slot->grants, grants, n_grants * sizeof(*grants));
 	slot->n_grants = n_grants;
 	slot->expires = expires;

@@ -32,7 +32,7 @@
 #define VW_ANSWER_GRANTS_MAX 8 /* grants of one name (its matching label entries) */
 
 struct vw_answer_name {
-	char name[VW_DNS_NAME_MAX];
+	char *name; /* owned; most names are far shorter than VW_DNS_NAME_MAX */
 	struct vw_name_grant grants[VW_ANSWER_GRANTS_MAX];
 	size_t n_grants;
 	uint64_t expires; /* ms */
