@@ -199,7 +199,6 @@ int vw_answers_learn(struct vw_answers *a, const char *key, uint8_t family, cons
 	struct vw_answer *x = vw_answers_find(a, key, family, addr);
 	struct vw_answer_name *slot = NULL;
 	bool fresh = !x;
-	char *copy = NULL;
 	int r;
 
 	if (n_grants == 0 || n_grants > VW_ANSWER_GRANTS_MAX || strlen(name) >= VW_DNS_NAME_MAX)
@@ -214,7 +213,8 @@ int vw_answers_learn(struct vw_answers *a, const char *key, uint8_t family, cons
 		if (strcmp(x->names[i].name, name) == 0)
 			slot = &x->names[i];
 	if (!slot) {
-		copy = strdup(name);
+		char *copy = strdup(name);
+
 		r = copy ? 0 : -ENOMEM;
 		if (r >= 0 && x->n_names < VW_ANSWER_NAMES_MAX)
 			r = names_grow(x);
@@ -224,17 +224,16 @@ int vw_answers_learn(struct vw_answers *a, const char *key, uint8_t family, cons
 				vw_answers_remove(a, x);
 			return r;
 		}
-	}
-	if (!slot && x->n_names < VW_ANSWER_NAMES_MAX) {
-		slot = &x->names[x->n_names++];
-		slot->name = copy;
-	} else if (!slot) {
-		/* Full: the name that expires first makes room (its grants leave with it). */
-		slot = &x->names[0];
-		for (size_t i = 1; i < x->n_names; i++)
-			if (x->names[i].expires < slot->expires)
-				slot = &x->names[i];
-		free(slot->name);
+		if (x->n_names < VW_ANSWER_NAMES_MAX) {
+			slot = &x->names[x->n_names++];
+		} else {
+			/* Full: the name that expires first makes room (its grants go with it). */
+			slot = &x->names[0];
+			for (size_t i = 1; i < x->n_names; i++)
+				if (x->names[i].expires < slot->expires)
+					slot = &x->names[i];
+			free(slot->name);
+		}
 		slot->name = copy;
 	}
 	memcpy(slot->grants, grants, n_grants * sizeof(*grants));
