@@ -133,8 +133,8 @@ static int halfclose(const char *addr, const char *name, bool moved)
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		ssize_t r;
 
-		/* Long enough for the proxy's SERVFAIL when the upstream never answers (6 s). */
-		if (poll(&p, 1, 10000) <= 0)
+		/* Well past the proxy's SERVFAIL when the upstream never answers (6 s). */
+		if (poll(&p, 1, 15000) <= 0)
 			break;
 		r = recv(fd, a + got, sizeof(a) - got, 0);
 		if (r <= 0)
