@@ -793,7 +793,10 @@ void vw_dnsproxy_process(struct vw_dnsproxy *p, uint64_t now_ms)
 	for (size_t i = p->n_conns; i-- > 0;) {
 		struct conn *c = p->conns[i];
 
-		if (!c->pending && now_ms - c->last_ms >= VW_DNSPROXY_TCP_IDLE_MS)
+		/* @now_ms may be older than a last_ms set during this very wakeup (finish() of
+		 * an answer handed over a moment ago): not idle then, whatever the difference
+		 * of the two would say in unsigned arithmetic. */
+		if (!c->pending && now_ms >= c->last_ms + VW_DNSPROXY_TCP_IDLE_MS)
 			conn_close(c);
 	}
 }
