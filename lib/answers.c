@@ -38,9 +38,9 @@ static struct owner *owner_find(const struct vw_answers *a, const char *key)
 	return NULL;
 }
 
-void vw_answers_init(struct vw_answers *a)
+void vw_answers_init(struct vw_answers *a, size_t max)
 {
-	*a = (struct vw_answers){ 0 };
+	*a = (struct vw_answers){ .max = max };
 }
 
 static void entry_free(struct vw_answer *x)
@@ -101,7 +101,7 @@ static int entry_new(struct vw_answers *a, const char *key, uint8_t family, cons
 	struct vw_answer *x;
 	uint64_t h = addr_hash(key, family, addr);
 
-	if (a->n >= VW_ANSWERS_MAX || (o && o->n >= VW_ANSWERS_CONTAINER_MAX))
+	if (a->n >= a->max || (o && o->n >= VW_ANSWERS_CONTAINER_MAX))
 		return -ENOSPC;
 	if (!o) {
 		o = calloc(1, sizeof(*o));
@@ -138,6 +138,33 @@ static int entry_new(struct vw_answers *a, const char *key, uint8_t family, cons
 	a->n++;
 	*ret = x;
 	return 0;
+}
+
+struct vw_answer *vw_answers_victim(const struct vw_answers *a, const char *key,
+				    bool (*busy)(void *ud, const char *key), void *ud)
+{
+	const struct owner *mine = owner_find(a, key), *most = NULL;
+	size_t have = mine ? mine->n : 0;
+	size_t owners = a->by_key.n + (mine ? 0 : 1);
+	struct vw_answer *victim = NULL;
+
+	if (a->n < a->max || have >= a->max / owners)
+		return NULL;
+	for (size_t b = 0; b < a->by_key.n_buckets; b++)
+		for (struct vw_hnode *n = a->by_key.buckets[b]; n; n = n->next) {
+			const struct owner *o = vw_container_of(n, struct owner, node);
+
+			if (o != mine && (!most || o->n > most->n) && !(busy && busy(ud, o->key)))
+				most = o;
+		}
+	/* Taking from one that holds barely more would only move the unfairness around. */
+	if (!most || most->n <= have + 1)
+		return NULL;
+	for (struct vw_answer *x = most->first; x; x = x->next_of)
+		if (!victim || x->held_expires < victim->held_expires ||
+		    (x->held_expires == victim->held_expires && x->expires < victim->expires))
+			victim = x;
+	return victim;
 }
 
 void vw_answers_remove(struct vw_answers *a, struct vw_answer *x)

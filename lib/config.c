@@ -546,6 +546,22 @@ static int set_dns_rate(struct vw_config *c, const char *v, char *err, size_t er
 	return set_rate("DNS_PROXY_RATE", "queries", 1000000, &c->dns_rate, v, err, errsize);
 }
 
+/* About 350 bytes each (more for an address of many names): 1M is some 350 MiB. */
+static int set_dns_learned_max(struct vw_config *c, const char *v, char *err, size_t errsize)
+{
+	unsigned long n;
+
+	if (vw_parse_uint(v, 1, 1048576, &n) < 0) {
+		snprintf(
+			err, errsize,
+			"DNS_PROXY_LEARNED_MAX='%s': must be a number of addresses from 1 to 1048576",
+			v);
+		return -EINVAL;
+	}
+	c->dns_learned_max = (unsigned)n;
+	return 0;
+}
+
 static const struct setting settings[] = {
 	{ "DOCKER_HOST", "--docker-host", false, set_docker_host,
 	  "Docker API socket (default unix:///var/run/docker.sock)" },
@@ -589,6 +605,9 @@ static const struct setting settings[] = {
 	{ "DNS_PROXY_RATE", "--dns-proxy-rate", false, set_dns_rate,
 	  "UDP queries per second and container the proxy takes, twice that in a burst (default "
 	  "1000)" },
+	{ "DNS_PROXY_LEARNED_MAX", "--dns-proxy-learned-max", false, set_dns_learned_max,
+	  "addresses the DNS proxy keeps learned, all containers together (default 65536; at "
+	  "most 4096 each, an equal share once all are taken)" },
 	{ "METRICS_ADDR", "--metrics-addr", false, set_metrics_addr,
 	  "/metrics, /healthz, /readyz (default 127.0.0.1:50000; off)" },
 	{ "API_SOCKET", "--api-socket", false, set_api_socket,
@@ -618,6 +637,7 @@ static int defaults(struct vw_config *c)
 		.dns_proxy_port = 1053,
 		.dns_grace = 30,
 		.dns_rate = 1000,
+		.dns_learned_max = 65536,
 		.metrics_port = 50000,
 		.nflog_group = 7811,
 		.audit_rate = 20,

@@ -58,6 +58,7 @@ struct vw_learner {
 	struct vw_hmap clients;
 	uint64_t prune_at;
 	bool warned_full;
+	bool warned_room; /* an entry made room for another container's (see make_room()) */
 	bool warned_host; /* a query came from the host itself (see ask_host()) */
 	/* Bumped whenever the backend lost every learned element (vw_learner_lost()):
 	 * what was held before is then known to be gone. */
@@ -342,6 +343,11 @@ struct batch {
 	size_t n_h;
 	size_t cap_h;
 	struct source_updates up;
+	/* The containers it learns for: their entries are in it, none may make room (see
+	 * make_room()). Their clients' keys, not copies: a client outlives the batch. */
+	const char **keys;
+	size_t n_keys;
+	size_t cap_keys;
 };
 
 static void batch_done(struct batch *b, uint64_t epoch, bool committed)
@@ -355,6 +361,7 @@ static void batch_done(struct batch *b, uint64_t epoch, bool committed)
 			vw_boxset_done(&b->h[i].sets[p]);
 	}
 	sources_done(&b->up, committed);
+	free(b->keys);
 	free(b->h);
 	free(b->del.v);
 	free(b->add.v);
@@ -418,6 +425,59 @@ static int extend_sources(struct vw_learner *l, struct client *c, const struct v
 	return r;
 }
 
+/* A container's name for logs, its key if it is gone. */
+static const char *name_of(const struct vw_learner *l, const char *key)
+{
+	const struct vw_rs_container *rc = vw_ruleset_find(l->applied, key);
+
+	return rc ? rc->name : key;
+}
+
+static bool in_batch(void *ud, const char *key)
+{
+	const struct batch *b = ud;
+
+	for (size_t i = 0; i < b->n_keys; i++)
+		if (strcmp(b->keys[i], key) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Every learned address is taken: when container @key is under its share, the entry of
+ * the biggest learner that expires first makes room (vw_answers_victim()), and its
+ * elements leave the kernel in this same batch. Should the batch fail, the kernel keeps
+ * them until their timeouts, which that container had been granted anyway. -ENOSPC when
+ * nothing may go.
+ */
+static int make_room(struct vw_learner *l, const char *key, struct batch *b)
+{
+	struct vw_answer *v = vw_answers_victim(&l->answers, key, in_batch, b);
+	const struct vw_rs_source *srcs;
+	struct vw_srcs anywhere = { 0 };
+	const struct client *c;
+	size_t n_srcs;
+	int r;
+
+	if (!v)
+		return -ENOSPC;
+	c = client_find(l, v->key);
+	srcs = vw_ruleset_sources_of(l->applied, v->key, &n_srcs);
+	r = srcs_merge(c ? c->may : (struct vw_srcs){ 0 }, NULL, srcs, n_srcs, &anywhere);
+	if (r >= 0)
+		r = add_elems(&b->del, v->held, anywhere.v, anywhere.n, 0);
+	free(anywhere.v);
+	if (r < 0)
+		return r;
+	if (!l->warned_room)
+		log_warn("every learned address is taken: '%s' learned less than an equal share, "
+			 "an address '%s' learned makes room",
+			 name_of(l, key), name_of(l, v->key));
+	l->warned_room = true;
+	vw_answers_remove(&l->answers, v);
+	return 0;
+}
+
 /* Learn @addrs (the answer for @name) for container @key into @b. */
 static int learn_for(struct vw_learner *l, const char *key, const char *name,
 		     const struct vw_dns_addr *addrs, size_t n, uint64_t now, struct batch *b)
@@ -438,6 +498,11 @@ static int learn_for(struct vw_learner *l, const char *key, const char *name,
 	c = client_get(l, key);
 	if (!c)
 		return -ENOMEM;
+	r = vw_grow((void **)&b->keys, &b->cap_keys, b->n_keys + 1, sizeof(*b->keys),
+		    SIZE_MAX / sizeof(*b->keys));
+	if (r < 0)
+		return r;
+	b->keys[b->n_keys++] = c->key;
 	sure = sure_of(l, c);
 	covered = has_sources(sure.v, sure.n, srcs, n_srcs);
 	for (size_t i = 0; r >= 0 && i < n; i++) {
@@ -453,10 +518,18 @@ static int learn_for(struct vw_learner *l, const char *key, const char *name,
 					     g, (size_t)ng, expires, now, &x);
 		}
 		if (r == -ENOSPC) {
+			r = make_room(l, key, b);
+			if (r >= 0)
+				r = vw_answers_learn(&l->answers, key, addrs[i].family,
+						     addrs[i].addr, name, g, (size_t)ng, expires,
+						     now, &x);
+		}
+		if (r == -ENOSPC) {
 			if (!l->warned_full)
-				log_warn("learned addresses at their limit (%d per container, %d "
-					 "in all): '%s' answered, its new addresses not learned",
-					 VW_ANSWERS_CONTAINER_MAX, VW_ANSWERS_MAX, name);
+				log_warn("learned addresses at their limit (%d per container, %zu "
+					 "in all, or an equal share of them when all are taken): "
+					 "'%s' answered, its new addresses not learned",
+					 VW_ANSWERS_CONTAINER_MAX, l->answers.max, name);
 			l->warned_full = true;
 			r = 0;
 			continue;
@@ -787,7 +860,7 @@ int vw_learner_new(struct vw_loop *loop, const struct vw_config *cfg, const stru
 	*l = (struct vw_learner){
 		.cfg = cfg, .st = st, .applied = applied, .be = *be, .stats = stats, .epoch = 1
 	};
-	vw_answers_init(&l->answers);
+	vw_answers_init(&l->answers, cfg->dns_learned_max);
 	r = vw_dns_new_forwarder(loop, servers, &l->upstream);
 	if (r < 0) {
 		log_error_errno(r, "cannot set up the DNS proxy's upstream ('%s')",
@@ -849,6 +922,7 @@ void vw_learner_process(struct vw_learner *l, uint64_t now_ms)
 	if (now_ms >= l->prune_at) {
 		(void)vw_answers_prune(&l->answers, now_ms);
 		l->warned_full = false;
+		l->warned_room = false;
 		l->prune_at = now_ms + PRUNE_INTERVAL_MS;
 	}
 }

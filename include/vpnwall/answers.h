@@ -26,7 +26,6 @@
 #include "vpnwall/policy.h"
 #include "vpnwall/ruleset.h"
 
-#define VW_ANSWERS_MAX 65536 /* learned addresses over all containers */
 #define VW_ANSWERS_CONTAINER_MAX 4096 /* learned addresses of one container */
 #define VW_ANSWER_NAMES_MAX 8 /* names remembered for one learned address */
 #define VW_ANSWER_GRANTS_MAX 8 /* grants of one name (its matching label entries) */
@@ -47,7 +46,7 @@ struct vw_answer {
 	uint8_t family;
 	uint8_t addr[16];
 	/* Grown as needed (up to VW_ANSWER_NAMES_MAX): most addresses have one name, and an
-	 * entry is one of up to VW_ANSWERS_MAX. */
+	 * entry is one of up to vw_answers.max. */
 	struct vw_answer_name *names;
 	size_t n_names;
 	size_t cap_names;
@@ -62,9 +61,10 @@ struct vw_answers {
 	struct vw_hmap by_addr; /* struct vw_answer by (key, family, addr) */
 	struct vw_hmap by_key; /* per container: its entries and their number */
 	size_t n;
+	size_t max; /* entries over all containers (DNS_PROXY_LEARNED_MAX) */
 };
 
-void vw_answers_init(struct vw_answers *a);
+void vw_answers_init(struct vw_answers *a, size_t max);
 
 /* vw_answers_done - free every entry. */
 void vw_answers_done(struct vw_answers *a);
@@ -97,6 +97,18 @@ struct vw_answer *vw_answers_first(const struct vw_answers *a, const char *key);
 
 /* vw_answers_count - the entries of container @key. */
 size_t vw_answers_count(const struct vw_answers *a, const char *key);
+
+/*
+ * vw_answers_victim - the entry to drop so that container @key may learn one more address
+ * when all @a->max are taken, or NULL. Every container that learned anything (@key
+ * counted) has an equal share; one under its share takes from the container holding the
+ * most, its entry the backend lets go first. Containers @busy(@ud, key) says are in the
+ * transaction being built give nothing. NULL when @key holds its share already: a few
+ * greedy containers cannot keep the others from learning, and the greedy ones themselves
+ * get no more (fail closed: their lookups are answered, the connections dropped).
+ */
+struct vw_answer *vw_answers_victim(const struct vw_answers *a, const char *key,
+				    bool (*busy)(void *ud, const char *key), void *ud);
 
 /* vw_answers_remove - drop entry @x (free it). */
 void vw_answers_remove(struct vw_answers *a, struct vw_answer *x);

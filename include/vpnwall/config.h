@@ -48,6 +48,7 @@ struct vw_config {
 	bool dns_refuse_nxdomain; /* DNS_PROXY_REFUSE=nxdomain: deny with NXDOMAIN, not REFUSED */
 	unsigned dns_grace; /* DNS_PROXY_GRACE: seconds a learned address outlives its TTL */
 	unsigned dns_rate; /* DNS_PROXY_RATE: UDP queries per second per container */
+	unsigned dns_learned_max; /* DNS_PROXY_LEARNED_MAX: learned addresses in all */
 	unsigned dns_min_ttl; /* DNS_MIN_TTL: the least TTL a learned address gets (DNS_TTL_MIN) */
 	char metrics_host[46]; /* METRICS_ADDR address part; "" = no metrics endpoint */
 	uint16_t metrics_port; /* METRICS_ADDR port */

@@ -16,7 +16,9 @@
 # - DNS over TCP clients that half-close, pipeline past their cap, or hold connections
 #   open with a trickle get their answers, their quota back, and closed, in that order;
 # - queries forged with a container's address from the uplink never reach the proxy;
-# - a container's UDP queries past DNS_PROXY_RATE are dropped in the kernel.
+# - a container's UDP queries past DNS_PROXY_RATE are dropped in the kernel;
+# - once every learned address is taken (DNS_PROXY_LEARNED_MAX), a container under its
+#   equal share takes the place of the biggest learner's address that expires first.
 # Every "blocked" has a positive control in the same state.
 # shellcheck disable=SC2317,SC2016,SC2059 # helpers via tb_check; quoted scripts; DNS formats
 set -eu
@@ -330,5 +332,41 @@ tb_check "... the rest dropped in the kernel, counted as tq's drops" more_drops
 tb_check "meanwhile: ok still resolves a.wild.test" resolves ok a.wild.test 198.51.100.11
 tb_check "tq resolves again once its rate refilled" \
 	tb_eventually 10 resolves tq a.wild.test 198.51.100.11
+
+# --- 9. every learned address taken ---------------------------------------------------------
+# With DNS_PROXY_LEARNED_MAX=4, tq learns four addresses and fills the table. ok, with none
+# learned, is under its equal share (2): its lookup takes the place of tq's address that
+# expires first (the first tq learned), whose kernel element goes in the same transaction.
+# tq, over its share, learns nothing more: its lookup is answered, its new connections
+# dropped. Controls: ok did not reach that address before; tq keeps its other addresses.
+tb_daemon_stop
+tb_daemon_start DNS_PROXY=true "DNS_UPSTREAM=$TB_DNS_IP" DNS_PROXY_LEARNED_MAX=4 \
+	DNS_PROXY_GRACE=300
+tb_daemon_wait_ready
+tb_check "restarted with DNS_PROXY_LEARNED_MAX=4: tq managed again" tb_eventually 15 proxied tq
+tb_check "... and ok" tb_eventually 15 proxied ok
+for i in 0 1 2 3; do
+	tb_dns_set "g$i.wild.test" "198.51.100.1$i"
+done
+tb_dns_set c.wild.test 198.51.100.10
+tb_dns_set h.wild.test 198.51.100.14
+tb_expect_blocked ok 198.51.100.10 80 "before: ok does not reach 198.51.100.10"
+for i in 0 1 2 3; do
+	tb_check "tq learns g$i.wild.test, its first connection goes through" \
+		first_try tq "g$i.wild.test" 80 "198.51.100.1$i"
+done
+tb_check "ok learns c.wild.test (198.51.100.10) in tq's place: its first connection goes through" \
+	first_try ok c.wild.test 80 198.51.100.10
+tb_check "the daemon warned, naming both" \
+	grep -q "every learned address is taken: 'ok' learned less .* an address 'tq' learned" \
+	"$TB/vpnwalld.log"
+tb_check_fails "tq's element for 198.51.100.10 (the first it learned) is gone" \
+	learned "$tq_ip" 198.51.100.10
+tb_expect_blocked tq 198.51.100.10 80 "tq no longer reaches 198.51.100.10"
+tb_expect_reach tq 198.51.100.12 80 "control: tq still reaches 198.51.100.12 (g2)"
+tb_expect_reach tq 198.51.100.13 80 "control: ... and 198.51.100.13 (g3)"
+tb_check "tq over its share: h.wild.test is answered" resolves tq h.wild.test 198.51.100.14
+tb_check_fails "... but not learned" learned "$tq_ip" 198.51.100.14
+tb_check "control: tq's element for 198.51.100.13 is there" learned "$tq_ip" 198.51.100.13
 
 tb_finish

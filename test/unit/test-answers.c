@@ -48,7 +48,7 @@ static void test_answers_union(void **state)
 	struct vw_boxset bs[VW_PATHS];
 
 	(void)state;
-	vw_answers_init(&a);
+	vw_answers_init(&a, 65536);
 	assert_int_equal(vw_answers_learn(&a, "k1", AF_INET, a4("198.51.100.12"), "a.wild.test",
 					  &tcp80, 1, 20000, 0, &x),
 			 0);
@@ -118,7 +118,7 @@ static void test_answers_caps(void **state)
 	char name[32];
 
 	(void)state;
-	vw_answers_init(&a);
+	vw_answers_init(&a, 65536);
 	for (unsigned i = 0; i < VW_ANSWERS_CONTAINER_MAX; i++) {
 		addr[2] = (uint8_t)(i >> 8);
 		addr[3] = (uint8_t)i;
@@ -155,11 +155,77 @@ static void test_answers_caps(void **state)
 	vw_answers_done(&a);
 }
 
+static bool busy_g00(void *ud, const char *key)
+{
+	(void)ud;
+	return strcmp(key, "g00") == 0;
+}
+
+/* A full table: a container under its share takes from the biggest, never more. */
+static void test_answers_fair_share(void **state)
+{
+	struct vw_answers a;
+	struct vw_answer *x = NULL, *v;
+	uint8_t addr[16] = { 198, 18, 0, 0 };
+	const size_t share = 65536 / 17; /* 16 greedy ones and "calm" */
+	char key[8];
+
+	(void)state;
+	vw_answers_init(&a, 65536);
+	assert_null(vw_answers_victim(&a, "calm", NULL, NULL)); /* room left: nobody gives */
+	for (unsigned g = 0; g < 16; g++) {
+		snprintf(key, sizeof(key), "g%02u", g);
+		for (unsigned i = 0; i < VW_ANSWERS_CONTAINER_MAX; i++) {
+			addr[2] = (uint8_t)(i >> 8);
+			addr[3] = (uint8_t)i;
+			assert_int_equal(vw_answers_learn(&a, key, AF_INET, addr, "x.test", &tcp80,
+							  1, 100000, 0, &x),
+					 0);
+			x->held_expires = 10000 + i; /* the first one goes first */
+		}
+	}
+	assert_int_equal(a.n, 65536);
+	addr[1] = 19;
+	for (size_t k = 0; k < share; k++) {
+		addr[2] = (uint8_t)(k >> 8);
+		addr[3] = (uint8_t)k;
+		assert_int_equal(vw_answers_learn(&a, "calm", AF_INET, addr, "y.test", &tcp80, 1,
+						  100000, 0, &x),
+				 -ENOSPC);
+		/* g00 in the same transaction at first: it gives nothing then */
+		v = vw_answers_victim(&a, "calm", k < 100 ? busy_g00 : NULL, NULL);
+		assert_non_null(v);
+		assert_string_not_equal(v->key, "calm");
+		if (k < 100)
+			assert_string_not_equal(v->key, "g00");
+		if (k == 0)
+			assert_int_equal(v->held_expires, 10000); /* its owner's soonest */
+		vw_answers_remove(&a, v);
+		assert_int_equal(vw_answers_learn(&a, "calm", AF_INET, addr, "y.test", &tcp80, 1,
+						  100000, 0, &x),
+				 0);
+	}
+	/* calm holds its share: no more */
+	assert_int_equal(vw_answers_count(&a, "calm"), share);
+	assert_null(vw_answers_victim(&a, "calm", NULL, NULL));
+	assert_int_equal(
+		vw_answers_learn(&a, "calm", AF_INET, addr, "z.test", &tcp80, 1, 100000, 0, &x),
+		0); /* a known address learns a new name all the same */
+	/* it was taken from the biggest each time: the 16 that gave are even, at their share */
+	for (unsigned g = 0; g < 16; g++) {
+		snprintf(key, sizeof(key), "g%02u", g);
+		assert_in_range(vw_answers_count(&a, key), share, share + 1);
+		assert_null(vw_answers_victim(&a, key, NULL, NULL));
+	}
+	vw_answers_done(&a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_answers_union),
 		cmocka_unit_test(test_answers_caps),
+		cmocka_unit_test(test_answers_fair_share),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -41,6 +41,7 @@ static void test_config_defaults(void **state)
 	assert_int_equal(c.dns_proxy_port, 1053);
 	assert_int_equal(c.dns_grace, 30);
 	assert_int_equal(c.dns_rate, 1000);
+	assert_int_equal(c.dns_learned_max, 65536);
 	assert_int_equal(c.dns_min_ttl, c.dns_ttl_min);
 	assert_false(c.dns_refuse_nxdomain);
 	vw_config_done(&c);
@@ -55,6 +56,7 @@ static void test_config_dns_proxy(void **state)
 			      "DNS_PROXY_GRACE=2",
 			      "DNS_MIN_TTL=60",
 			      "DNS_PROXY_RATE=50",
+			      "DNS_PROXY_LEARNED_MAX=100",
 			      NULL };
 	const char *argv[] = { "vpnwalld", NULL };
 	struct vw_config c;
@@ -69,6 +71,7 @@ static void test_config_dns_proxy(void **state)
 	assert_int_equal(c.dns_grace, 2);
 	assert_int_equal(c.dns_min_ttl, 60);
 	assert_int_equal(c.dns_rate, 50);
+	assert_int_equal(c.dns_learned_max, 100);
 	assert_int_equal(c.dns_ttl_min, 5); /* the resolver's floor is its own */
 	vw_config_done(&c);
 }
@@ -195,6 +198,10 @@ static void test_config_errors(void **state)
 	expect_error("DNS_PROXY_GRACE=0", "DNS_PROXY_GRACE='0'");
 	expect_error("DNS_PROXY_RATE=0", "DNS_PROXY_RATE='0': must be queries per second from 1");
 	expect_error("DNS_PROXY_RATE=1000001", "DNS_PROXY_RATE='1000001'");
+	expect_error("DNS_PROXY_LEARNED_MAX=0",
+		     "DNS_PROXY_LEARNED_MAX='0': must be a number of addresses from 1 to 1048576");
+	expect_error("DNS_PROXY_LEARNED_MAX=1048577", "DNS_PROXY_LEARNED_MAX='1048577'");
+	expect_error("DNS_PROXY_LEARNED_MAX=12k", "DNS_PROXY_LEARNED_MAX='12k'");
 	expect_error("DNS_MIN_TTL=-1", "DNS_MIN_TTL='-1'");
 	expect_error("DNS_MIN_TTL=700", "DNS_MIN_TTL=700 is larger than DNS_TTL_MAX=600");
 	expect_error("DNS_TTL_MAX=1x", "DNS_TTL_MAX='1x'");
