@@ -145,10 +145,10 @@ struct vw_answer *vw_answers_victim(const struct vw_answers *a, const char *key,
 {
 	const struct owner *mine = owner_find(a, key), *most = NULL;
 	size_t have = mine ? mine->n : 0;
-	size_t owners = a->by_key.n + (mine ? 0 : 1);
+	size_t share = a->max / (a->by_key.n + (mine ? 0 : 1));
 	struct vw_answer *victim = NULL;
 
-	if (a->n < a->max || have >= a->max / owners)
+	if (a->n < a->max || have >= share)
 		return NULL;
 	for (size_t b = 0; b < a->by_key.n_buckets; b++)
 		for (struct vw_hnode *n = a->by_key.buckets[b]; n; n = n->next) {
@@ -157,8 +157,9 @@ struct vw_answer *vw_answers_victim(const struct vw_answers *a, const char *key,
 			if (o != mine && (!most || o->n > most->n) && !(busy && busy(ud, o->key)))
 				most = o;
 		}
-	/* Taking from one that holds barely more would only move the unfairness around. */
-	if (!most || most->n <= have + 1)
+	/* Only from one over its share: with the table full and @key under its share, the
+	 * biggest is; when @busy ruled that one out, the modest are not drained instead. */
+	if (!most || most->n <= share)
 		return NULL;
 	for (struct vw_answer *x = most->first; x; x = x->next_of)
 		if (!victim || x->held_expires < victim->held_expires ||

@@ -22,6 +22,9 @@
 
 #define ANSWER_ADDRS_MAX 64 /* addresses taken from one answer; the rest are not learned */
 #define PRUNE_INTERVAL_MS 5000
+/* A full table is pruned when an answer does not fit, at most this often: each prune walks
+ * every entry, and a container over its share may send answers that never fit. */
+#define PRUNE_FULL_GAP_MS 1000
 
 /* Source addresses of a container's learned elements (see struct client). */
 struct vw_srcs {
@@ -57,6 +60,7 @@ struct vw_learner {
 	struct vw_answers answers;
 	struct vw_hmap clients;
 	uint64_t prune_at;
+	uint64_t pruned_full_at; /* the last prune because an answer did not fit */
 	bool warned_full;
 	bool warned_room; /* an entry made room for another container's (see make_room()) */
 	bool warned_host; /* a query came from the host itself (see ask_host()) */
@@ -445,16 +449,19 @@ static bool in_batch(void *ud, const char *key)
 
 /*
  * Every learned address is taken: when container @key is under its share, the entry of
- * the biggest learner that expires first makes room (vw_answers_victim()), and its
- * elements leave the kernel in this same batch. Should the batch fail, the kernel keeps
- * them until their timeouts, which that container had been granted anyway. -ENOSPC when
- * nothing may go.
+ * an over-share learner that expires first makes room (vw_answers_victim()). Its elements
+ * leave the kernel first, in a transaction of their own, and only then is it forgotten:
+ * had it been forgotten with its elements still there (a batch that failed), they would
+ * outlive their container, which has only what its entries name deleted when it stops,
+ * and serve a new one given its address. Removing before adding never lets more through.
+ * -ENOSPC when nothing may go.
  */
 static int make_room(struct vw_learner *l, const char *key, struct batch *b)
 {
 	struct vw_answer *v = vw_answers_victim(&l->answers, key, in_batch, b);
 	const struct vw_rs_source *srcs;
 	struct vw_srcs anywhere = { 0 };
+	struct elems del = { 0 };
 	const struct client *c;
 	size_t n_srcs;
 	int r;
@@ -465,8 +472,11 @@ static int make_room(struct vw_learner *l, const char *key, struct batch *b)
 	srcs = vw_ruleset_sources_of(l->applied, v->key, &n_srcs);
 	r = srcs_merge(c ? c->may : (struct vw_srcs){ 0 }, NULL, srcs, n_srcs, &anywhere);
 	if (r >= 0)
-		r = add_elems(&b->del, v->held, anywhere.v, anywhere.n, 0);
+		r = add_elems(&del, v->held, anywhere.v, anywhere.n, 0);
+	if (r >= 0 && del.n)
+		r = l->be.learn(l->be.ud, del.v, del.n, NULL, 0);
 	free(anywhere.v);
+	free(del.v);
 	if (r < 0)
 		return r;
 	if (!l->warned_room)
@@ -512,7 +522,8 @@ static int learn_for(struct vw_learner *l, const char *key, const char *name,
 
 		r = vw_answers_learn(&l->answers, key, addrs[i].family, addrs[i].addr, name, g,
 				     (size_t)ng, expires, now, &x);
-		if (r == -ENOSPC) {
+		if (r == -ENOSPC && now >= l->pruned_full_at + PRUNE_FULL_GAP_MS) {
+			l->pruned_full_at = now;
 			(void)vw_answers_prune(&l->answers, now);
 			r = vw_answers_learn(&l->answers, key, addrs[i].family, addrs[i].addr, name,
 					     g, (size_t)ng, expires, now, &x);

@@ -103,7 +103,8 @@ size_t vw_answers_count(const struct vw_answers *a, const char *key);
  * when all @a->max are taken, or NULL. Every container that learned anything (@key
  * counted) has an equal share; one under its share takes from the container holding the
  * most, its entry the backend lets go first. Containers @busy(@ud, key) says are in the
- * transaction being built give nothing. NULL when @key holds its share already: a few
+ * transaction being built give nothing, nor does one at or under its share (then nothing
+ * is taken). NULL when @key holds its share already: a few
  * greedy containers cannot keep the others from learning, and the greedy ones themselves
  * get no more (fail closed: their lookups are answered, the connections dropped).
  */

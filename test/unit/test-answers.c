@@ -18,6 +18,7 @@
 
 #include "vpnwall/answers.h"
 #include "vpnwall/labels.h"
+#include "vpnwall/util.h"
 
 static const struct vw_name_grant any_vpn = { .path = VW_PATH_VPN };
 static const struct vw_name_grant tcp80 = {
@@ -220,12 +221,47 @@ static void test_answers_fair_share(void **state)
 	vw_answers_done(&a);
 }
 
+static bool busy_a(void *ud, const char *key)
+{
+	(void)ud;
+	return strcmp(key, "a") == 0;
+}
+
+/* Nobody gives at or under its share: when the one over it is busy, nothing is taken. */
+static void test_answers_share_busy(void **state)
+{
+	static const struct {
+		const char *key;
+		unsigned n;
+	} fill[] = { { "a", 6 }, { "b", 4 }, { "c", 2 } }; /* 12 of 12: each one's share is 4 */
+	struct vw_answers a;
+	struct vw_answer *x = NULL, *v;
+	uint8_t addr[16] = { 198, 18, 0, 0 };
+
+	(void)state;
+	vw_answers_init(&a, 12);
+	for (size_t k = 0; k < ELEMENTSOF(fill); k++)
+		for (unsigned i = 0; i < fill[k].n; i++) {
+			addr[3] = (uint8_t)i;
+			assert_int_equal(vw_answers_learn(&a, fill[k].key, AF_INET, addr, "x.test",
+							  &tcp80, 1, 1000, 0, &x),
+					 0);
+		}
+	assert_null(vw_answers_victim(&a, "c", busy_a, NULL)); /* not from b, at its share */
+	v = vw_answers_victim(&a, "c", NULL, NULL);
+	assert_non_null(v);
+	assert_string_equal(v->key, "a");
+	assert_null(vw_answers_victim(&a, "b", NULL, NULL)); /* b holds its share */
+	vw_answers_done(&a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_answers_union),
 		cmocka_unit_test(test_answers_caps),
 		cmocka_unit_test(test_answers_fair_share),
+		cmocka_unit_test(test_answers_share_busy),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
