@@ -104,9 +104,9 @@ size_t vw_answers_count(const struct vw_answers *a, const char *key);
  * counted) has an equal share; one under its share takes from the container holding the
  * most, its entry the backend lets go first. Containers @busy(@ud, key) says are in the
  * transaction being built give nothing, nor does one at or under its share (then nothing
- * is taken). NULL when @key holds its share already: a few
- * greedy containers cannot keep the others from learning, and the greedy ones themselves
- * get no more (fail closed: their lookups are answered, the connections dropped).
+ * is taken). NULL when @key holds its share already: a few greedy containers cannot keep
+ * the others from learning, and the greedy ones themselves get no more (fail closed:
+ * their lookups are answered, the connections dropped).
  */
 struct vw_answer *vw_answers_victim(const struct vw_answers *a, const char *key,
 				    bool (*busy)(void *ud, const char *key), void *ud);
